@@ -1,0 +1,49 @@
+# papyrad — build, test and benchmark.
+GO        ?= go
+BIN       ?= bin/papyrad
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/papyrad/papyrad/internal/cli.Version=$(VERSION)
+PREFIX    ?= /usr/local
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: all build run test test-short bench lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/papyrad
+
+# run builds papyrad and compacts the shipped example store (a copy, so it can be run again).
+run: build
+	@rm -rf .example && mkdir -p .example/state && cp configs/example-store.ndjson .example/events.ndjson && \
+	  $(BIN) compact --config configs/example.yaml --dry-run && \
+	  $(BIN) compact --config configs/example.yaml
+
+# test is what CI runs: vet, every test with the race detector, and a short run of each fuzz
+# target's seed corpus (part of go test).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./bench/...
+
+lint:
+	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# fuzz runs every fuzz target for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin .example

@@ -1,0 +1,5 @@
+package jsonfile
+
+import "syscall"
+
+const noFollow = syscall.O_NOFOLLOW | syscall.O_CLOEXEC

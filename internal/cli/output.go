@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/units"
+)
+
+// printReport writes the human summary of one run: a headline and the details that matter.
+func printReport(w io.Writer, r report.Report) {
+	verb := "compacted"
+	if r.DryRun {
+		verb = "would compact"
+	}
+	switch {
+	case r.Result == report.ResultError:
+		fmt.Fprintf(w, "%s: FAILED: %s\n", r.Store, r.Error)
+	case r.Result == report.ResultSkipped:
+		fmt.Fprintf(w, "%s: skipped (%s): %s\n", r.Store, r.Reason, r.Error)
+	case r.FilesRewritten == 0 && r.FilesDeleted == 0:
+		fmt.Fprintf(w, "%s: nothing to do (%d records, %s)\n", r.Store, r.RecordsBefore, units.FormatSize(r.BytesBefore))
+	default:
+		fmt.Fprintf(w, "%s: %s in %.2fs\n", r.Store, verb, r.Duration)
+		fmt.Fprintf(w, "  records  %d -> %d kept, %d dropped%s, %d quarantined\n",
+			r.RecordsBefore, r.RecordsAfter, r.RecordsDropped, dropDetail(r), r.RecordsQuarantined)
+		fmt.Fprintf(w, "  bytes    %s -> %s (%s reclaimed)\n",
+			units.FormatSize(r.BytesBefore), units.FormatSize(r.BytesAfter), units.FormatSize(r.BytesReclaimed()))
+		if r.LinesAppended > 0 {
+			fmt.Fprintf(w, "  appended during the run and carried over: %d lines\n", r.LinesAppended)
+		}
+		if r.QuarantineFile != "" {
+			fmt.Fprintf(w, "  quarantine: %s\n", r.QuarantineFile)
+		}
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+}
+
+func dropDetail(r report.Report) string {
+	var parts []string
+	for _, p := range []struct {
+		n    int64
+		rule string
+	}{{r.DroppedByAge, "age"}, {r.DroppedByCount, "count"}, {r.DroppedByBytes, "size"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d by %s", p.n, p.rule))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// progress draws one status line on a terminal, at most a few times a second.
+type progress struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last time.Time
+	drew bool
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w} }
+
+func (p *progress) callback(store string) func(phase string, done, total int64) {
+	return func(phase string, done, total int64) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if time.Since(p.last) < 200*time.Millisecond {
+			return
+		}
+		p.last = time.Now()
+		pct := 100.0
+		if total > 0 {
+			pct = 100 * float64(done) / float64(total)
+		}
+		fmt.Fprintf(p.w, "\r\033[K%s: %s %5.1f%% (%s of %s)", store, phase, pct, units.FormatSize(done), units.FormatSize(total))
+		p.drew = true
+	}
+}
+
+func (p *progress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drew {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drew = false
+	}
+}
+
+// newLogger returns a console logger on w for the one-shot commands.
+func newLogger(w io.Writer, level string) *zap.Logger {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		lvl = zapcore.WarnLevel
+	}
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	ws := zapcore.AddSync(w)
+	if f, ok := w.(*os.File); ok {
+		ws = zapcore.Lock(f)
+	}
+	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), ws, lvl))
+}

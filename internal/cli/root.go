@@ -1,0 +1,58 @@
+// Package cli is papyrad's command line: the one-shot commands (compact, scan, config check)
+// and, later, the daemon's. cmd/papyrad only calls Main.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time (-ldflags "-X github.com/papyrad/papyrad/internal/cli.Version=...").
+var Version = "dev"
+
+// env is what a command needs from the process, injected so tests can run commands in-process.
+type env struct {
+	stdout, stderr io.Writer
+	environ        []string
+	isTerminal     func() bool
+}
+
+// Main runs papyrad with args (without the program name) and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, environ: os.Environ(), isTerminal: func() bool { return isTerminal(os.Stderr) }}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil && err != errSilent && err.Error() != "" {
+		fmt.Fprintln(stderr, "papyrad:", err)
+	}
+	return codeOf(err)
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "papyrad",
+		Short: "Compaction daemon for Papyra's NDJSON, rotating and Redis Streams stores",
+		Long: `papyrad physically removes the records that Papyra's retention no longer keeps,
+without losing a record that retention keeps or one the application appends meanwhile.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(ExitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
+	})
+	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e))
+	return root
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

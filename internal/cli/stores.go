@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/backends/jsonfile"
+	"github.com/papyrad/papyrad/internal/backends/memory"
+	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/retention"
+)
+
+// store is what the one-shot commands need from a backend.
+type store interface {
+	Compact(ctx context.Context, opts backends.Options) (report.Report, error)
+	Scan(ctx context.Context) ([]report.Anomaly, error)
+}
+
+var (
+	_ store = (*jsonfile.Store)(nil)
+	_ store = (*memory.Store)(nil)
+)
+
+// storeSpec is one store as the commands see it, whether it came from a config file or from
+// the ad-hoc flags.
+type storeSpec struct {
+	Name          string
+	Backend       string
+	Path          string
+	Policy        retention.Policy
+	Grace         time.Duration
+	DrainTimeout  time.Duration
+	QuarantineDir string
+}
+
+// build returns the backend for spec. Backends this build cannot compact yet are refused
+// with an error naming the store.
+func (s storeSpec) build(log *zap.Logger) (store, error) {
+	switch s.Backend {
+	case jsonfile.Backend:
+		return jsonfile.New(jsonfile.Config{
+			Name:       s.Name,
+			Path:       s.Path,
+			Policy:     s.Policy,
+			Grace:      s.Grace,
+			Drain:      livefile.DrainOptions{Timeout: s.DrainTimeout},
+			Quarantine: s.QuarantineDir,
+		}, log, time.Now), nil
+	case memory.Backend:
+		return memory.New(s.Name), nil
+	}
+	return nil, fmt.Errorf("store %s: backend %q is not supported by this version of papyrad", s.Name, s.Backend)
+}
+
+// defaultStateDir is where papyrad keeps its state when no config says otherwise: the system
+// location for root, the user's state directory for everyone else.
+func defaultStateDir(environ []string) string {
+	if v := lookupEnv(environ, "PAPYRAD_STATE_DIR"); v != "" {
+		return v
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/papyrad"
+	}
+	if v := lookupEnv(environ, "XDG_STATE_HOME"); v != "" {
+		return filepath.Join(v, "papyrad")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "papyrad")
+	}
+	return filepath.Join(os.TempDir(), "papyrad")
+}
+
+func lookupEnv(environ []string, key string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}

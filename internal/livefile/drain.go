@@ -1,0 +1,325 @@
+package livefile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/ndjson"
+)
+
+// DrainOptions bound how long a run waits for writers that still hold the replaced inode.
+type DrainOptions struct {
+	// MinDrain is the shortest wait after the rename before the old inode may be released: a
+	// writer that resolved the path just before the rename may not show in /proc yet.
+	MinDrain time.Duration
+	// Timeout is how long to wait for holders to go. Past it the run leaves the old inode
+	// pending: it is forwarded again by later runs.
+	Timeout time.Duration
+	// QuietPeriod stands in for the holder check when /proc cannot be read for every process:
+	// the old inode must not grow for that long.
+	QuietPeriod time.Duration
+	// Poll is the interval between checks.
+	Poll time.Duration
+}
+
+func (o DrainOptions) withDefaults() DrainOptions {
+	if o.MinDrain <= 0 {
+		o.MinDrain = 100 * time.Millisecond
+	}
+	if o.Timeout < o.MinDrain {
+		o.Timeout = o.MinDrain
+	}
+	if o.QuietPeriod <= 0 {
+		o.QuietPeriod = time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = 20 * time.Millisecond
+	}
+	return o
+}
+
+// DrainResult says what the drain forwarded and whether the old inode is still pending.
+type DrainResult struct {
+	ForwardedBytes int64
+	ForwardedLines int
+	// Pending is true when writers still held the old inode at the deadline; Holders names them.
+	Pending bool
+	Holders []Holder
+}
+
+// maxForward bounds one forwarded block, so a long backlog is journaled in steps.
+const maxForward = 4 << 20
+
+type drainer struct {
+	j         *journal
+	old       *os.File
+	committed time.Time // zero when resumed by recovery: MinDrain has long passed
+}
+
+func (d *drainer) oldName() string { return hiddenName(d.j.Store, d.j.RunID, suffixOld) }
+
+func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, error) {
+	opts = opts.withDefaults()
+	var res DrainResult
+	start := time.Now()
+	deadline := start.Add(opts.Timeout)
+	lastSize, lastGrowth := int64(-1), start
+	clean := 0
+	for {
+		if err := d.forwardAll(ctx, false, &res); err != nil {
+			return res, err
+		}
+		fi, err := d.old.Stat()
+		if err != nil {
+			return res, fmt.Errorf("stat %s: %w", d.oldName(), err)
+		}
+		now := time.Now()
+		if fi.Size() != lastSize {
+			lastSize, lastGrowth = fi.Size(), now
+		}
+		hs, complete := openers(d.j.Dev, d.j.OldIno, d.j.Store)
+		ws := writers(hs)
+		quiet := complete || now.Sub(lastGrowth) >= opts.QuietPeriod
+		if len(ws) == 0 && quiet && (d.committed.IsZero() || now.Sub(d.committed) >= opts.MinDrain) {
+			clean++
+		} else {
+			clean = 0
+		}
+		if clean >= 2 {
+			if err := d.forwardAll(ctx, true, &res); err != nil {
+				return res, err
+			}
+			if err := os.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
+				return res, fmt.Errorf("remove %s: %w", d.oldName(), err)
+			}
+			if err := d.j.remove(); err != nil {
+				return res, fmt.Errorf("remove journal: %w", err)
+			}
+			return res, nil
+		}
+		if !now.Before(deadline) {
+			res.Pending, res.Holders = true, ws
+			// The old inode is only read from here on, and only past Copied: give the
+			// space of the forwarded prefix back to the filesystem. Best effort.
+			_ = punchHole(d.old, d.j.Copied)
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			res.Pending, res.Holders = true, ws
+			return res, ctx.Err()
+		case <-time.After(opts.Poll):
+		}
+	}
+}
+
+// forwardAll appends every complete line of the old inode past Copied to the store. With final
+// set, no writer holds the old inode any more: a lone "\r" at its end is a terminator and an
+// unterminated remainder (a writer that died mid-record) is moved with a newline added, so that
+// it can never swallow the application's next record; the next run quarantines it.
+func (d *drainer) forwardAll(ctx context.Context, final bool, res *DrainResult) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := d.old.Stat()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", d.oldName(), err)
+		}
+		size := fi.Size()
+		if size <= d.j.Copied {
+			return nil
+		}
+		limit := min(size, d.j.Copied+maxForward)
+		end, err := lastLineEnd(d.old, d.j.Copied, limit, final && limit == size)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", d.oldName(), err)
+		}
+		addNewline := false
+		if end == d.j.Copied {
+			if limit < size {
+				// One line longer than maxForward: take it whole.
+				end, err = lastLineEnd(d.old, d.j.Copied, size, final)
+				if err != nil {
+					return fmt.Errorf("read %s: %w", d.oldName(), err)
+				}
+			}
+			if end == d.j.Copied {
+				if !final {
+					return nil
+				}
+				end, addNewline = size, true
+			}
+		}
+		block := make([]byte, end-d.j.Copied, end-d.j.Copied+1)
+		if _, err := d.old.ReadAt(block, d.j.Copied); err != nil {
+			return fmt.Errorf("read %s: %w", d.oldName(), err)
+		}
+		if addNewline {
+			block = append(block, '\n')
+		}
+		if err := d.appendBlock(block, end, addNewline); err != nil {
+			return err
+		}
+		res.ForwardedBytes += int64(len(block))
+		res.ForwardedLines += countLines(block)
+	}
+}
+
+func countLines(b []byte) int {
+	return bytes.Count(b, []byte{'\n'}) + bytes.Count(b, []byte{'\r'}) - bytes.Count(b, []byte("\r\n"))
+}
+
+// openDest opens the store for appending, creating it with the old inode's mode if the
+// application removed it.
+func (d *drainer) openDest() (*os.File, error) {
+	mode := os.FileMode(0o644)
+	if fi, err := d.old.Stat(); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.OpenFile(d.j.Store, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscallNoFollow, mode)
+	if err != nil {
+		return nil, fmt.Errorf("open %s to forward late appends: %w", d.j.Store, err)
+	}
+	return f, nil
+}
+
+// appendBlock appends block (old[Copied:to], plus a newline if addNewline) to the store with
+// one O_APPEND write, journaled before and after.
+func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
+	dest, err := d.openDest()
+	if err != nil {
+		return err
+	}
+	defer dest.Close()
+	fi, err := dest.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", d.j.Store, err)
+	}
+	st := statOf(fi)
+	d.j.Forward = &forwardStep{From: d.j.Copied, To: to, DestIno: st.Ino, DestSize: fi.Size(), AddNewline: addNewline}
+	if err := d.j.save(); err != nil {
+		return err
+	}
+	if err := step("forward-write"); err != nil {
+		return err
+	}
+	if err := writeAll(dest, block); err != nil {
+		return fmt.Errorf("append late lines to %s: %w", d.j.Store, err)
+	}
+	if err := syncFile(dest); err != nil {
+		return fmt.Errorf("fsync %s: %w", d.j.Store, err)
+	}
+	if err := step("forward-journal"); err != nil {
+		return err
+	}
+	d.j.Copied, d.j.Forward = to, nil
+	return d.j.save()
+}
+
+func writeAll(f *os.File, b []byte) error {
+	for len(b) > 0 {
+		n, err := f.Write(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// resolveForward settles a forward step that a crash interrupted: the block is looked for at a
+// line boundary of the store after the size recorded before the write. Found whole: the step
+// was done. Found as a prefix that ends the store: the write was torn, and its rest is
+// appended. Otherwise the block is forwarded again.
+func (d *drainer) resolveForward() error {
+	fw := d.j.Forward
+	if fw == nil {
+		return nil
+	}
+	block := make([]byte, fw.To-fw.From, fw.To-fw.From+1)
+	if _, err := d.old.ReadAt(block, fw.From); err != nil {
+		return fmt.Errorf("read %s: %w", d.oldName(), err)
+	}
+	if fw.AddNewline {
+		block = append(block, '\n')
+	}
+	dest, err := os.Open(d.j.Store)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("open %s: %w", d.j.Store, err)
+	}
+	found, rest := false, []byte(nil)
+	if dest != nil {
+		defer dest.Close()
+		fi, err := dest.Stat()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", d.j.Store, err)
+		}
+		if st := statOf(fi); st.Ino == fw.DestIno && fi.Size() >= fw.DestSize {
+			found, rest, err = findBlock(dest, fw.DestSize, fi.Size(), block)
+			if err != nil {
+				return fmt.Errorf("look for forwarded lines in %s: %w", d.j.Store, err)
+			}
+		}
+	}
+	switch {
+	case found && rest == nil:
+		d.j.Copied = fw.To
+	case found:
+		w, err := d.openDest()
+		if err != nil {
+			return err
+		}
+		err = writeAll(w, rest)
+		if err == nil {
+			err = syncFile(w)
+		}
+		_ = w.Close()
+		if err != nil {
+			return fmt.Errorf("complete a torn forward in %s: %w", d.j.Store, err)
+		}
+		d.j.Copied = fw.To
+	}
+	d.j.Forward = nil
+	return d.j.save()
+}
+
+// findBlock looks for block at a line boundary of f[from:size]. It reports found with rest ==
+// nil for a whole match, and found with the missing suffix for a prefix of block that ends f.
+func findBlock(f *os.File, from, size int64, block []byte) (found bool, rest []byte, err error) {
+	firstEnd := bytes.IndexAny(block, "\r\n")
+	if firstEnd < 0 {
+		firstEnd = len(block)
+	}
+	first := block[:firstEnd]
+	cand := make([]byte, len(block))
+	sc := ndjson.NewScanner(io.NewSectionReader(f, from, size-from), from, 1<<16, len(block)+1)
+	sc.FinalCR = true
+	for {
+		line, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			return false, nil, nil
+		}
+		if err != nil {
+			return false, nil, err
+		}
+		if line.Oversize || !bytes.HasPrefix(first, line.Data) {
+			continue
+		}
+		n, err := f.ReadAt(cand, line.Off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false, nil, err
+		}
+		if bytes.Equal(cand[:n], block) {
+			return true, nil, nil
+		}
+		if line.Off+int64(n) == size && bytes.Equal(cand[:n], block[:n]) {
+			return true, block[n:], nil
+		}
+	}
+}

@@ -1,0 +1,33 @@
+package livefile
+
+import (
+	"os"
+)
+
+// Fault seams. Tests replace them to inject ENOSPC, EIO or a crash at a precise step; the
+// production values are the plain system calls.
+var (
+	// writeTemp writes to the temp file being filled.
+	writeTemp = func(f *os.File, p []byte) (int, error) { return f.Write(p) }
+	// syncFile flushes a file to stable storage.
+	syncFile = func(f *os.File) error { return f.Sync() }
+	// renameFile is the commit point.
+	renameFile = os.Rename
+	// step is called with the name of each protocol step just before it runs; a test can stop
+	// the protocol there to simulate a crash.
+	step = func(name string) error { return nil }
+)
+
+// SyncDir fsyncs a directory so that a rename or unlink in it is durable. Filesystems that
+// cannot fsync a directory report EINVAL; their renames are as durable as they get.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := syncFile(d); err != nil && !isUnsupported(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package livefile
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// journal is the durable record of one run's replacement of a store file, kept beside the
+// store from just before the commit until the old inode has been drained.
+type journal struct {
+	Version int    `json:"version"`
+	Store   string `json:"store"`
+	RunID   string `json:"run_id"`
+	Dev     uint64 `json:"dev"`
+	OldIno  uint64 `json:"old_ino"`
+	NewIno  uint64 `json:"new_ino"`
+	// Copied is the offset in the old inode up to which its content is in the store.
+	Copied int64 `json:"copied"`
+	// Forward is set while a block of the old inode is being appended to the store.
+	Forward  *forwardStep `json:"forward,omitempty"`
+	Sidecars []Sidecar    `json:"sidecars,omitempty"`
+	// Finalized records that the sidecars have been renamed to their final names.
+	Finalized bool `json:"finalized,omitempty"`
+}
+
+type forwardStep struct {
+	From     int64  `json:"from"`
+	To       int64  `json:"to"`
+	DestIno  uint64 `json:"dest_ino"`
+	DestSize int64  `json:"dest_size"`
+	// AddNewline marks the forward of an unterminated remnant, moved with a newline added.
+	AddNewline bool `json:"add_newline,omitempty"`
+}
+
+// Sidecar is a file written for a run in another directory (quarantine, archive) that must
+// appear if and only if the run commits: it is written under Pending and renamed to Final once
+// the store has been replaced.
+type Sidecar struct {
+	Pending string `json:"pending"`
+	Final   string `json:"final"`
+}
+
+func journalPath(store, id string) string { return hiddenName(store, id, suffixJournal) }
+
+// save writes the journal atomically and durably: temp, fsync, rename, fsync directory.
+func (j *journal) save() error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	final := journalPath(j.Store, j.RunID)
+	tmp := hiddenName(j.Store, j.RunID, suffixJournalTmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL|syscallNoFollow, 0o600)
+	if err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = syncFile(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write journal %s: %w", final, err)
+	}
+	if err := SyncDir(filepath.Dir(final)); err != nil {
+		return fmt.Errorf("write journal %s: fsync directory: %w", final, err)
+	}
+	return nil
+}
+
+func loadJournal(name string) (*journal, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var j journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", name, err)
+	}
+	if j.Version != 1 || j.RunID == "" || j.Store == "" {
+		return nil, fmt.Errorf("journal %s: not a papyrad journal of version 1", name)
+	}
+	return &j, nil
+}
+
+func (j *journal) remove() error {
+	err := os.Remove(journalPath(j.Store, j.RunID))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return SyncDir(filepath.Dir(j.Store))
+}
+
+// finalizeSidecars renames every pending sidecar to its final name. It is idempotent: a
+// sidecar already renamed is skipped.
+func (j *journal) finalizeSidecars() error {
+	if j.Finalized {
+		return nil
+	}
+	dirs := map[string]bool{}
+	for _, s := range j.Sidecars {
+		if err := os.Rename(s.Pending, s.Final); err != nil {
+			if os.IsNotExist(err) {
+				if _, serr := os.Stat(s.Final); serr == nil {
+					continue
+				}
+			}
+			return fmt.Errorf("finalise %s: %w", s.Final, err)
+		}
+		dirs[filepath.Dir(s.Final)] = true
+	}
+	for d := range dirs {
+		if err := SyncDir(d); err != nil {
+			return fmt.Errorf("fsync %s: %w", d, err)
+		}
+	}
+	j.Finalized = true
+	return nil
+}
+
+// discardSidecars removes the pending sidecars of a run that did not commit.
+func discardSidecars(sc []Sidecar) {
+	for _, s := range sc {
+		_ = os.Remove(s.Pending)
+	}
+}

@@ -1,0 +1,383 @@
+package livefile
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var fastDrain = DrainOptions{MinDrain: 5 * time.Millisecond, Timeout: 2 * time.Second, Poll: 2 * time.Millisecond}
+
+// setup writes a store file and opens it the way a backend does.
+func setup(t *testing.T, content string) (string, *os.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return path, f
+}
+
+func appendLine(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// assertClean checks that nothing of papyrad's is left beside the store but its lock file.
+func assertClean(t *testing.T, path string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if IsOwn(e.Name()) && !strings.HasSuffix(e.Name(), "."+suffixLock) {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+func withSeam[T any](t *testing.T, v *T, replacement T) {
+	t.Helper()
+	saved := *v
+	*v = replacement
+	t.Cleanup(func() { *v = saved })
+}
+
+func TestCommitKeepsModeAndCarriesAppends(t *testing.T) {
+	path, old := setup(t, "a\nb\nc\n")
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := Begin(path, old, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rw.Abort()
+	if _, err := rw.Write([]byte("c\n")); err != nil {
+		t.Fatal(err)
+	}
+	// Appended after the scan, caught up before the commit.
+	appendLine(t, path, "d\n")
+	copied, err := rw.CatchUp(context.Background(), 6)
+	if err != nil || copied != 8 {
+		t.Fatalf("CatchUp = %d, %v; want 8", copied, err)
+	}
+	// A writer that opened the store before the rename and writes after it.
+	late, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Commit(context.Background(), copied); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.WriteString("e\n"); err != nil {
+		t.Fatal(err)
+	}
+	appendLine(t, path, "f\n") // a writer that opens after the rename
+	late.Close()
+	res, err := rw.Drain(context.Background(), fastDrain)
+	if err != nil || res.Pending {
+		t.Fatalf("Drain = %+v, %v", res, err)
+	}
+	if got := read(t, path); got != "c\nd\nf\ne\n" {
+		t.Errorf("store = %q, want c d f e", got)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, want 0640", fi.Mode().Perm())
+	}
+	assertClean(t, path)
+}
+
+func TestENOSPCLeavesStoreUntouched(t *testing.T) {
+	path, old := setup(t, strings.Repeat("record\n", 1000))
+	withSeam(t, &writeTemp, func(f *os.File, p []byte) (int, error) {
+		return 0, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+	})
+	rw, err := Begin(path, old, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rw.Write([]byte(strings.Repeat("x", 2<<20)))
+	if err == nil {
+		err = rw.Commit(context.Background(), 7000)
+	}
+	if !IsNoSpace(err) {
+		t.Fatalf("error = %v, want ENOSPC", err)
+	}
+	rw.Abort()
+	if got := read(t, path); got != strings.Repeat("record\n", 1000) {
+		t.Error("store changed after ENOSPC")
+	}
+	assertClean(t, path)
+}
+
+var errCrash = errors.New("simulated crash")
+
+// TestCrashAtEveryStep stops the protocol at each step, as a SIGKILL there would, then runs
+// recovery and checks the store holds either the old or the new content, plus every line the
+// application appended, each exactly once.
+func TestCrashAtEveryStep(t *testing.T) {
+	steps := []string{"sync-temp", "link-old", "journal", "verify", "rename", "sync-dir", "forward-write", "forward-journal"}
+	for _, at := range steps {
+		t.Run(at, func(t *testing.T) {
+			path, old := setup(t, "old1\nold2\nkeep\n")
+			late, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer late.Close()
+			crashed := false
+			withSeam(t, &step, func(name string) error {
+				if name == at {
+					crashed = true
+					return errCrash
+				}
+				return nil
+			})
+			rw, err := Begin(path, old, "r1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rw.Write([]byte("keep\n"))
+			err = rw.Commit(context.Background(), 15)
+			if err == nil {
+				// The crash point is in the drain: a late line makes the drain forward.
+				late.WriteString("late\n")
+				_, err = rw.Drain(context.Background(), fastDrain)
+			}
+			if !crashed || !errors.Is(err, errCrash) {
+				t.Fatalf("did not reach step %s: %v", at, err)
+			}
+			// No Abort: the process is gone. A new one recovers.
+			withSeam(t, &step, func(string) error { return nil })
+			late.WriteString("late2\n")
+			late.Close()
+			if _, err := Recover(context.Background(), path, fastDrain); err != nil {
+				t.Fatal(err)
+			}
+			got := read(t, path)
+			committed := !strings.Contains(got, "old1")
+			want := "old1\nold2\nkeep\nlate2\n"
+			if committed {
+				want = "keep\nlate\nlate2\n"
+				if at == "sync-dir" {
+					want = "keep\nlate2\n"
+				}
+			}
+			if got != want {
+				t.Errorf("after crash at %s: store = %q, want %q", at, got, want)
+			}
+			assertClean(t, path)
+		})
+	}
+}
+
+// shellWriter is another process holding the store open for appending through one long-lived
+// descriptor: each line sent to it is written through that descriptor.
+type shellWriter struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	ack chan struct{}
+}
+
+func startShellWriter(t *testing.T, path string) *shellWriter {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `exec 3>>"$1"; while IFS= read -r l; do printf '%s\n' "$l" >&3; echo ok; done`, "sh", path)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &shellWriter{cmd: cmd, in: in}
+	acks := make(chan struct{})
+	go func() {
+		buf := make([]byte, 3)
+		for {
+			if _, err := io.ReadFull(out, buf); err != nil {
+				close(acks)
+				return
+			}
+			acks <- struct{}{}
+		}
+	}()
+	w.ack = acks
+	t.Cleanup(func() { w.close() })
+	// Wait until the descriptor is open.
+	w.write(t, "")
+	return w
+}
+
+func (w *shellWriter) write(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(w.in, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-w.ack
+}
+
+func (w *shellWriter) close() {
+	w.in.Close()
+	w.cmd.Wait()
+}
+
+func TestLongLivedWriterStaysPendingThenCompletes(t *testing.T) {
+	path, old := setup(t, "a\nb\n")
+	holder := startShellWriter(t, path) // writes an empty line first
+	rw, err := Begin(path, old, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Write([]byte("b\n"))
+	if err := rw.Commit(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+	holder.write(t, "h1")
+	res, err := rw.Drain(context.Background(), DrainOptions{MinDrain: time.Millisecond, Timeout: 50 * time.Millisecond, Poll: time.Millisecond})
+	if err != nil || !res.Pending || len(res.Holders) != 1 || res.Holders[0].PID != holder.cmd.Process.Pid {
+		t.Fatalf("Drain = %+v, %v; want pending on pid %d", res, err, holder.cmd.Process.Pid)
+	}
+	holder.write(t, "h2")
+	rec, err := Recover(context.Background(), path, DrainOptions{MinDrain: time.Millisecond, Timeout: 20 * time.Millisecond, Poll: time.Millisecond})
+	if err != nil || rec.Pending != 1 {
+		t.Fatalf("Recover = %+v, %v; want still pending", rec, err)
+	}
+	holder.write(t, "h3")
+	holder.close()
+	rec, err = Recover(context.Background(), path, fastDrain)
+	if err != nil || rec.Pending != 0 || rec.Resumed != 1 {
+		t.Fatalf("Recover = %+v, %v; want resumed", rec, err)
+	}
+	if got := read(t, path); got != "b\nh1\nh2\nh3\n" {
+		t.Errorf("store = %q", got)
+	}
+	assertClean(t, path)
+}
+
+func TestTornForwardIsCompleted(t *testing.T) {
+	path, old := setup(t, "x\n")
+	late, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	rw, _ := Begin(path, old, "r1")
+	rw.Write([]byte("x\n"))
+	if err := rw.Commit(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	late.WriteString("first-late-line\nsecond\n")
+	late.Close()
+	// Tear the forward: only part of the block reaches the store before the "crash".
+	withSeam(t, &step, func(name string) error {
+		if name == "forward-write" {
+			appendLine(t, path, "first-la")
+			return errCrash
+		}
+		return nil
+	})
+	if _, err := rw.Drain(context.Background(), fastDrain); !errors.Is(err, errCrash) {
+		t.Fatal(err)
+	}
+	withSeam(t, &step, func(string) error { return nil })
+	if _, err := Recover(context.Background(), path, fastDrain); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, path); got != "x\nfirst-late-line\nsecond\n" {
+		t.Errorf("store = %q", got)
+	}
+	assertClean(t, path)
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	path, _ := setup(t, "")
+	l1, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Acquire = %v, want ErrLocked", err)
+	}
+	l1.Release()
+	l2, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Release()
+}
+
+func TestRecoverRemovesOrphanTemps(t *testing.T) {
+	path, _ := setup(t, "a\n")
+	for _, n := range []string{"abc.tmp", "abc.old", "def.journal.tmp"} {
+		os.WriteFile(filepath.Join(filepath.Dir(path), HiddenPrefix(path)+n), []byte("junk"), 0o600)
+	}
+	res, err := Recover(context.Background(), path, fastDrain)
+	if err != nil || res.RemovedTemps != 2 {
+		t.Fatalf("Recover = %+v, %v", res, err)
+	}
+	if read(t, path) != "a\n" {
+		t.Error("store changed")
+	}
+	assertClean(t, path)
+}
+
+func TestLastLineEnd(t *testing.T) {
+	tests := []struct {
+		in      string
+		from    int64
+		finalCR bool
+		want    int64
+	}{
+		{"", 0, false, 0},
+		{"abc", 0, false, 0},
+		{"a\nbc", 0, false, 2},
+		{"a\nb\r", 0, false, 2},
+		{"a\nb\r", 0, true, 4},
+		{"a\r\n", 0, false, 3},
+		{"a\rb", 0, false, 2},
+		{"a\nb\n", 2, false, 4},
+		{"a\nbc", 2, false, 2},
+	}
+	for _, tc := range tests {
+		got, err := lastLineEnd(strings.NewReader(tc.in), tc.from, int64(len(tc.in)), tc.finalCR)
+		if err != nil && !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("lastLineEnd(%q, %d, %v) = %d, want %d", tc.in, tc.from, tc.finalCR, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package livefile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// RecoverResult says what recovery found beside a store.
+type RecoverResult struct {
+	RemovedTemps   int // temp files and links of runs that died before their commit
+	RolledBack     int // journaled runs that died before their commit
+	Resumed        int // committed runs whose drain was finished now
+	ForwardedBytes int64
+	ForwardedLines int
+	Pending        int // old inodes still held open by a writer
+	Holders        []Holder
+}
+
+// Recover finishes or undoes what earlier runs left beside the store at path. It must be called
+// with the store's lock held, before anything else touches the store.
+func Recover(ctx context.Context, path string, opts DrainOptions) (RecoverResult, error) {
+	var res RecoverResult
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return res, fmt.Errorf("list %s: %w", dir, err)
+	}
+	type runFiles struct{ tmp, old, journal, journalTmp bool }
+	runs := map[string]*runFiles{}
+	for _, e := range entries {
+		id, suffix, ok := parseOwn(path, e.Name())
+		if !ok {
+			continue
+		}
+		rf := runs[id]
+		if rf == nil {
+			rf = &runFiles{}
+			runs[id] = rf
+		}
+		switch suffix {
+		case suffixTemp:
+			rf.tmp = true
+		case suffixOld:
+			rf.old = true
+		case suffixJournal:
+			rf.journal = true
+		case suffixJournalTmp:
+			rf.journalTmp = true
+		}
+	}
+	ids := make([]string, 0, len(runs))
+	for id := range runs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var errs []error
+	for _, id := range ids {
+		rf := runs[id]
+		if rf.journalTmp {
+			_ = os.Remove(hiddenName(path, id, suffixJournalTmp))
+		}
+		if !rf.journal {
+			for _, s := range []string{suffixTemp, suffixOld} {
+				if err := os.Remove(hiddenName(path, id, s)); err == nil {
+					res.RemovedTemps++
+				} else if !os.IsNotExist(err) {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
+		if err := recoverRun(ctx, path, id, opts, &res); err != nil {
+			errs = append(errs, fmt.Errorf("run %s: %w", id, err))
+		}
+	}
+	if err := SyncDir(dir); err != nil {
+		errs = append(errs, err)
+	}
+	return res, errors.Join(errs...)
+}
+
+func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *RecoverResult) error {
+	j, err := loadJournal(journalPath(path, id))
+	if err != nil {
+		return err
+	}
+	if j.Store != path {
+		// The store was configured under another name; the journal speaks for that one.
+		j.Store = path
+	}
+	tmpName := hiddenName(path, id, suffixTemp)
+	oldName := hiddenName(path, id, suffixOld)
+	tmpIno, tmpErr := inodeOf(tmpName)
+	switch {
+	case tmpErr == nil && tmpIno == j.NewIno:
+		// Died before the rename: the store is the old inode, untouched.
+		_ = os.Remove(tmpName)
+		_ = os.Remove(oldName)
+		discardSidecars(j.Sidecars)
+		res.RolledBack++
+		return j.remove()
+	case tmpErr == nil:
+		return fmt.Errorf("%s is not the file the journal describes; left in place", tmpName)
+	case !os.IsNotExist(tmpErr):
+		return tmpErr
+	}
+	// The rename happened: the store holds the new content, the old inode is at oldName.
+	if err := j.finalizeSidecars(); err != nil {
+		return err
+	}
+	old, err := os.Open(oldName)
+	if os.IsNotExist(err) {
+		// The drain had finished and removed the old inode; only the journal was left.
+		return j.remove()
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", oldName, err)
+	}
+	defer old.Close()
+	if st := statOf(mustStat(old)); st == nil || st.Ino != j.OldIno {
+		return fmt.Errorf("%s is not the inode the journal describes; left in place", oldName)
+	}
+	d := &drainer{j: j, old: old}
+	if err := d.resolveForward(); err != nil {
+		return err
+	}
+	dr, err := d.run(ctx, opts)
+	res.ForwardedBytes += dr.ForwardedBytes
+	res.ForwardedLines += dr.ForwardedLines
+	if dr.Pending {
+		res.Pending++
+		res.Holders = append(res.Holders, dr.Holders...)
+	} else if err == nil {
+		res.Resumed++
+	}
+	return err
+}
+
+func mustStat(f *os.File) os.FileInfo {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	return fi
+}

@@ -1,0 +1,293 @@
+package livefile
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrReplaced means the store file was replaced by another program (for example Papyra's own
+// compaction) while papyrad was working on it; the run is abandoned and nothing is changed.
+var ErrReplaced = errors.New("store file was replaced by another program during the run")
+
+// Rewrite is one replacement of a store file: a temp file being filled, then committed over
+// the store, then the old inode drained. The caller owns the old descriptor and closes it after
+// Drain or Abort.
+type Rewrite struct {
+	path      string
+	id        string
+	old       *os.File
+	dev       uint64
+	oldIno    uint64
+	tmpName   string
+	tmp       *os.File
+	buf       *bufio.Writer
+	written   int64
+	carried   int64
+	sidecars  []Sidecar
+	linked    bool
+	j         *journal
+	committed time.Time
+	done      bool
+}
+
+type tempWriter struct{ f *os.File }
+
+func (w tempWriter) Write(p []byte) (int, error) { return writeTemp(w.f, p) }
+
+// Begin creates the temp file that will replace the store at path, whose open descriptor is
+// old. The temp gets the store's owner, group and mode before any content; if that is not
+// possible the error says so and nothing is left behind.
+func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
+	fi, err := old.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	st := statOf(fi)
+	if st == nil {
+		return nil, fmt.Errorf("stat %s: no inode information", path)
+	}
+	tmpName := hiddenName(path, runID, suffixTemp)
+	fd, err := unix.Open(tmpName, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create temp file %s: %w", tmpName, err)
+	}
+	tmp := os.NewFile(uintptr(fd), tmpName)
+	fail := func(what string, err error) (*Rewrite, error) {
+		_ = tmp.Close()
+		_ = os.Remove(tmpName)
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	var tst unix.Stat_t
+	if err := unix.Fstat(fd, &tst); err != nil {
+		return fail("stat temp file", err)
+	}
+	if tst.Uid != st.Uid || tst.Gid != st.Gid {
+		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			return fail(fmt.Sprintf("give the rewritten file the store's owner %d:%d", st.Uid, st.Gid), err)
+		}
+	}
+	mode := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
+	if err := tmp.Chmod(mode); err != nil {
+		return fail(fmt.Sprintf("give the rewritten file the store's mode %v", mode), err)
+	}
+	return &Rewrite{
+		path:    path,
+		id:      runID,
+		old:     old,
+		dev:     uint64(st.Dev),
+		oldIno:  st.Ino,
+		tmpName: tmpName,
+		tmp:     tmp,
+		buf:     bufio.NewWriterSize(tempWriter{tmp}, 1<<20),
+	}, nil
+}
+
+// Write appends p to the temp file.
+func (r *Rewrite) Write(p []byte) (int, error) {
+	n, err := r.buf.Write(p)
+	r.written += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("write %s: %w", r.tmpName, err)
+	}
+	return n, nil
+}
+
+// Written is the number of bytes written to the temp file so far.
+func (r *Rewrite) Written() int64 { return r.written }
+
+// AddSidecar registers a file, already written and fsynced under s.Pending, that must be
+// renamed to s.Final when and only when the store is replaced.
+func (r *Rewrite) AddSidecar(s Sidecar) { r.sidecars = append(r.sidecars, s) }
+
+// CatchUp copies into the temp file, byte for byte, every complete line appended to the old
+// file between from and its current end, and returns the offset after the last line copied.
+// A lone "\r" at the end is not taken as a terminator: it may be the first half of "\r\n".
+// CarriedLines counts the lines copied this way.
+func (r *Rewrite) CatchUp(ctx context.Context, from int64) (int64, error) {
+	fi, err := r.old.Stat()
+	if err != nil {
+		return from, fmt.Errorf("stat %s: %w", r.path, err)
+	}
+	end, err := lastLineEnd(r.old, from, fi.Size(), false)
+	if err != nil {
+		return from, fmt.Errorf("read %s: %w", r.path, err)
+	}
+	if end <= from {
+		return from, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return from, err
+	}
+	lc := &lineCounter{w: r}
+	if _, err := io.Copy(lc, io.NewSectionReader(r.old, from, end-from)); err != nil {
+		return from, fmt.Errorf("copy lines appended during the run: %w", err)
+	}
+	r.carried += int64(lc.lines)
+	return end, nil
+}
+
+// CarriedLines is the number of lines CatchUp copied.
+func (r *Rewrite) CarriedLines() int64 { return r.carried }
+
+// lineCounter counts the lines written through it. Each chunk it sees ends wherever the copy
+// cut it, so a "\r\n" split across chunks is remembered.
+type lineCounter struct {
+	w      io.Writer
+	lines  int
+	lastCR bool
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		c.lines += countLines(p)
+		if c.lastCR && p[0] == '\n' {
+			c.lines--
+		}
+		c.lastCR = p[len(p)-1] == '\r'
+	}
+	return c.w.Write(p)
+}
+
+// Commit makes the temp file the store. copied is the offset in the old file up to which its
+// content is now in the temp file; what lies after it is forwarded by Drain. On error before
+// the rename the store is untouched and the caller must call Abort.
+func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := r.buf.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", r.tmpName, err)
+	}
+	if err := step("sync-temp"); err != nil {
+		return err
+	}
+	if err := syncFile(r.tmp); err != nil {
+		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
+	}
+	var tst unix.Stat_t
+	if err := unix.Fstat(int(r.tmp.Fd()), &tst); err != nil {
+		return fmt.Errorf("stat %s: %w", r.tmpName, err)
+	}
+	if err := r.tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", r.tmpName, err)
+	}
+	r.tmp = nil
+	if err := step("link-old"); err != nil {
+		return err
+	}
+	oldName := hiddenName(r.path, r.id, suffixOld)
+	if err := linkOpenFile(r.old, r.path, oldName, r.oldIno); err != nil {
+		return fmt.Errorf("keep the old inode reachable as %s: %w", oldName, err)
+	}
+	r.linked = true
+	r.j = &journal{
+		Version: 1, Store: r.path, RunID: r.id, Dev: r.dev,
+		OldIno: r.oldIno, NewIno: tst.Ino, Copied: copied, Sidecars: r.sidecars,
+	}
+	if err := step("journal"); err != nil {
+		return err
+	}
+	if err := r.j.save(); err != nil {
+		return err
+	}
+	if err := step("verify"); err != nil {
+		return err
+	}
+	if ino, err := inodeOf(r.path); err != nil || ino != r.oldIno {
+		return ErrReplaced
+	}
+	if err := step("rename"); err != nil {
+		return err
+	}
+	if err := renameFile(r.tmpName, r.path); err != nil {
+		return fmt.Errorf("rename %s over %s: %w", r.tmpName, r.path, err)
+	}
+	r.committed = time.Now()
+	r.done = true
+	if err := step("sync-dir"); err != nil {
+		return err
+	}
+	if err := SyncDir(filepath.Dir(r.path)); err != nil {
+		return fmt.Errorf("fsync directory of %s: %w", r.path, err)
+	}
+	if len(r.sidecars) > 0 {
+		if err := r.j.finalizeSidecars(); err != nil {
+			return err
+		}
+		if err := r.j.save(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Committed reports whether the store has been replaced.
+func (r *Rewrite) Committed() bool { return r.done }
+
+// Abort removes everything the run created if it has not committed; after a commit it does
+// nothing (the journal then drives recovery). It is safe to call more than once.
+func (r *Rewrite) Abort() {
+	if r.done {
+		return
+	}
+	r.done = true
+	if r.tmp != nil {
+		_ = r.tmp.Close()
+		r.tmp = nil
+	}
+	_ = os.Remove(r.tmpName)
+	if r.linked {
+		_ = os.Remove(hiddenName(r.path, r.id, suffixOld))
+	}
+	if r.j != nil {
+		_ = r.j.remove()
+	}
+	discardSidecars(r.sidecars)
+	_ = SyncDir(filepath.Dir(r.path))
+}
+
+// Drain forwards what writers still add to the old inode after the commit, until none holds it.
+func (r *Rewrite) Drain(ctx context.Context, opts DrainOptions) (DrainResult, error) {
+	if r.j == nil || !r.done {
+		return DrainResult{}, errors.New("drain before commit")
+	}
+	d := &drainer{j: r.j, old: r.old, committed: r.committed}
+	return d.run(ctx, opts)
+}
+
+// lastLineEnd returns the offset just after the last line terminator in f[from:size], or from
+// if there is none. finalCR says whether a "\r" at size counts as a terminator.
+func lastLineEnd(f io.ReaderAt, from, size int64, finalCR bool) (int64, error) {
+	const block = 64 << 10
+	buf := make([]byte, block)
+	hi := size
+	for hi > from {
+		lo := max(from, hi-block)
+		n, err := f.ReadAt(buf[:hi-lo], lo)
+		if err != nil && !(errors.Is(err, io.EOF) && int64(n) == hi-lo) {
+			return from, err
+		}
+		for i := n - 1; i >= 0; i-- {
+			switch buf[i] {
+			case '\n':
+				return lo + int64(i) + 1, nil
+			case '\r':
+				pos := lo + int64(i)
+				if pos+1 < size || finalCR {
+					// pos+1 < size and the next byte is not "\n" (we would have stopped there).
+					return pos + 1, nil
+				}
+			}
+		}
+		hi = lo
+	}
+	return from, nil
+}

@@ -1,0 +1,172 @@
+// Package quarantine keeps the lines that compaction takes out of a store because they are not
+// records (corrupt JSON, truncated writes, arrays, invalid UTF-8, ...). Nothing is deleted
+// silently: each run writes its lines, with where they came from and why, to a file of its own
+//
+//	<dir>/<store>/<UTC date>/<run id>.ndjson
+//
+// one JSON object per line:
+//
+//	{"store":"orders","source":"/var/lib/orders/events.ndjson","offset":1234,"run_id":"…",
+//	 "quarantined_at":"2026-11-25T19:00:00Z","reason":"invalid JSON at column 5: …",
+//	 "text":"{\"kind\": \"ev","base64":"eyJraW5kIjogImV2"}
+//
+// base64 holds the exact bytes (without the line terminator); text repeats them when they are
+// valid UTF-8. The file is written under a pending name and only takes its final name when the
+// run commits, so a run that dies or fails leaves no quarantine behind for lines still in the
+// store.
+package quarantine
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+	"unicode/utf8"
+
+	"github.com/papyrad/papyrad/internal/livefile"
+)
+
+// Entry is one quarantined line.
+type Entry struct {
+	Store         string `json:"store"`
+	Source        string `json:"source"`
+	Offset        int64  `json:"offset"`
+	RunID         string `json:"run_id"`
+	QuarantinedAt string `json:"quarantined_at"`
+	Reason        string `json:"reason"`
+	Text          string `json:"text,omitempty"`
+	Base64        string `json:"base64"`
+}
+
+// File collects one run's quarantined lines.
+type File struct {
+	store, source, runID string
+	at                   time.Time
+	final, pending       string
+	f                    *os.File
+	w                    *bufio.Writer
+	n                    int64
+}
+
+// New prepares the quarantine file of one run; nothing is created until the first Add.
+func New(dir, store, source, runID string, now time.Time) *File {
+	day := now.UTC().Format("2006-01-02")
+	final := filepath.Join(dir, store, day, runID+".ndjson")
+	return &File{
+		store: store, source: source, runID: runID, at: now.UTC(),
+		final:   final,
+		pending: filepath.Join(dir, store, day, "."+runID+".ndjson.pending"),
+	}
+}
+
+// Add quarantines one line (its bytes without terminator) found at offset for reason.
+func (q *File) Add(line []byte, offset int64, reason string) error {
+	if err := q.open(); err != nil {
+		return err
+	}
+	e := Entry{
+		Store: q.store, Source: q.source, Offset: offset, RunID: q.runID,
+		QuarantinedAt: q.at.Format(time.RFC3339), Reason: reason,
+		Base64: base64.StdEncoding.EncodeToString(line),
+	}
+	if utf8.Valid(line) {
+		e.Text = string(line)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	if _, err := q.w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+	}
+	q.n++
+	return nil
+}
+
+// AddStream quarantines a line too long to hold in memory, read from r; only base64 is
+// written for it.
+func (q *File) AddStream(r io.Reader, offset int64, reason string) error {
+	if err := q.open(); err != nil {
+		return err
+	}
+	head, err := json.Marshal(Entry{
+		Store: q.store, Source: q.source, Offset: offset, RunID: q.runID,
+		QuarantinedAt: q.at.Format(time.RFC3339), Reason: reason,
+	})
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	// head ends with `"base64":""}`: reopen the string, stream into it, close it.
+	head = head[:len(head)-2]
+	if _, err := q.w.Write(head); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+	}
+	enc := base64.NewEncoder(base64.StdEncoding, q.w)
+	if _, err := io.Copy(enc, r); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+	}
+	if _, err := q.w.WriteString("\"}\n"); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+	}
+	q.n++
+	return nil
+}
+
+func (q *File) open() error {
+	if q.f != nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(q.pending), 0o700); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	f, err := os.OpenFile(q.pending, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	q.f, q.w = f, bufio.NewWriterSize(f, 64<<10)
+	return nil
+}
+
+// Count is the number of lines added.
+func (q *File) Count() int64 { return q.n }
+
+// Close flushes and fsyncs the pending file. It returns the pending and final names, or empty
+// names when nothing was quarantined.
+func (q *File) Close() (pending, final string, err error) {
+	if q.f == nil {
+		return "", "", nil
+	}
+	err = q.w.Flush()
+	if err == nil {
+		err = q.f.Sync()
+	}
+	if cerr := q.f.Close(); err == nil {
+		err = cerr
+	}
+	q.f = nil
+	if err == nil {
+		err = livefile.SyncDir(filepath.Dir(q.pending))
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("quarantine %s: %w", q.pending, err)
+	}
+	return q.pending, q.final, nil
+}
+
+// Discard removes the pending file of a run that will not commit.
+func (q *File) Discard() {
+	if q.f != nil {
+		_ = q.f.Close()
+		q.f = nil
+	}
+	if q.n > 0 {
+		_ = os.Remove(q.pending)
+	}
+}

@@ -1,0 +1,93 @@
+// Package report defines what a compaction run and a scan tell their callers: the JSON
+// documents that `papyrad compact --json` and `papyrad scan --json` print (a stable interface
+// scripts rely on), and the figures the daemon turns into metrics and log lines.
+package report
+
+// Results of a run.
+const (
+	ResultOK      = "ok"
+	ResultError   = "error"
+	ResultSkipped = "skipped"
+)
+
+// Report is the outcome of one compaction run of one store.
+type Report struct {
+	Store   string `json:"store"`
+	Backend string `json:"backend"`
+	RunID   string `json:"run_id,omitempty"`
+	DryRun  bool   `json:"dry_run"`
+	Result  string `json:"result"`
+	// Reason says why a run was skipped (for example "locked", "papyra_active").
+	Reason string `json:"reason,omitempty"`
+
+	RecordsBefore      int64 `json:"records_before"`
+	RecordsAfter       int64 `json:"records_after"`
+	RecordsDropped     int64 `json:"records_dropped"`
+	RecordsQuarantined int64 `json:"records_quarantined"`
+	RecordsArchived    int64 `json:"records_archived"`
+	RecordsUnreclaimed int64 `json:"records_unreclaimed"`
+
+	// Why records were dropped, by retention rule.
+	DroppedByAge   int64 `json:"dropped_by_age"`
+	DroppedByCount int64 `json:"dropped_by_count"`
+	DroppedByBytes int64 `json:"dropped_by_bytes"`
+	// BlankLines were removed: they carry nothing to keep.
+	BlankLines int64 `json:"blank_lines_removed"`
+	// LinesAppended were appended by the application during the run and carried over as they
+	// were (caught up before the commit or forwarded from the replaced inode after it).
+	LinesAppended int64 `json:"lines_appended_during_run"`
+
+	BytesBefore    int64   `json:"bytes_before"`
+	BytesAfter     int64   `json:"bytes_after"`
+	FilesRewritten int     `json:"files_rewritten"`
+	FilesDeleted   int     `json:"files_deleted"`
+	Duration       float64 `json:"duration_seconds"`
+
+	// QuarantineFile is where this run put the lines that were not records.
+	QuarantineFile string `json:"quarantine_file,omitempty"`
+	// Warnings are things an operator should know that did not fail the run.
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// BytesReclaimed is how much smaller the store got.
+func (r *Report) BytesReclaimed() int64 {
+	if r.BytesBefore > r.BytesAfter {
+		return r.BytesBefore - r.BytesAfter
+	}
+	return 0
+}
+
+// Compaction is what `papyrad compact --json` prints.
+type Compaction struct {
+	Stores []Report `json:"stores"`
+}
+
+// Papyra's anomaly type names, as `papyra persistence scan` prints them.
+const (
+	TruncatedLine       = "TRUNCATED_LINE"
+	PartialWrite        = "PARTIAL_WRITE"
+	CorruptedLine       = "CORRUPTED_LINE"
+	OrphanedRotatedFile = "ORPHANED_ROTATED_FILE"
+	UnexpectedFile      = "UNEXPECTED_FILE"
+)
+
+// Anomaly is one finding of a scan.
+type Anomaly struct {
+	Type   string `json:"type"`
+	Path   string `json:"path"`
+	Detail string `json:"detail"`
+}
+
+// StoreScan is the scan result of one store.
+type StoreScan struct {
+	Store     string    `json:"store"`
+	Backend   string    `json:"backend"`
+	Anomalies []Anomaly `json:"anomalies"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// Scan is what `papyrad scan --json` prints.
+type Scan struct {
+	Stores []StoreScan `json:"stores"`
+}
