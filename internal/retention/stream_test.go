@@ -1,0 +1,41 @@
+package retention
+
+import (
+	"testing"
+	"time"
+)
+
+// TestStreamingDecisionsAreFinal checks that a planner without count or size limits decides
+// each line for good as it is added, and that those decisions are the plan's.
+func TestStreamingDecisionsAreFinal(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lines := []string{
+		`{"timestamp": 978307200.0}`,
+		`not json`,
+		``,
+		`{"timestamp": 4102444800.0}`,
+		`{"kind": "event"}`,
+	}
+	for _, p := range []Policy{{MaxAge: 24 * time.Hour}, {}} {
+		pl := NewPlanner(p, now)
+		if !pl.Streaming() {
+			t.Fatalf("%+v: not streaming", p)
+		}
+		var got []Decision
+		for _, l := range lines {
+			pl.Add(Classify([]byte(l), false), int64(len(l)+1))
+			got = append(got, pl.Last())
+		}
+		plan := pl.Finish()
+		for i, d := range got {
+			if plan.Decision(i) != d {
+				t.Errorf("%+v line %d: Last() = %v, plan says %v", p, i, d, plan.Decision(i))
+			}
+		}
+	}
+	for _, p := range []Policy{{MaxRecords: 1}, {MaxTotalBytes: 10}, {MaxAge: time.Hour, MaxRecords: 5}} {
+		if NewPlanner(p, now).Streaming() {
+			t.Errorf("%+v: a count or size limit cannot be decided line by line", p)
+		}
+	}
+}
