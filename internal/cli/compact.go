@@ -16,16 +16,16 @@ import (
 
 // adHoc holds the flags that describe one store without a config file (SPEC §9).
 type adHoc struct {
-	backend, path, name    string
-	maxFiles               int
-	naming                 string
-	redisURL, prefix, sys  string
-	maxAge, maxTotalBytes  string
-	maxRecords             int64
-	sizeBasis              string
-	noRetention            bool
-	stateDir, quarantine   string
-	grace, drainTimeout    string
+	backend, path, name   string
+	maxFiles              int
+	naming                string
+	redisURL, prefix, sys string
+	maxAge, maxTotalBytes string
+	maxRecords            int64
+	sizeBasis             string
+	noRetention           bool
+	stateDir, quarantine  string
+	grace, drainTimeout   string
 }
 
 func (a *adHoc) register(c *cobra.Command) {

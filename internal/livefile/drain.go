@@ -25,11 +25,15 @@ type DrainOptions struct {
 	QuietPeriod time.Duration
 	// Poll is the interval between checks.
 	Poll time.Duration
+	// Grace is the partial-line grace: when the drain ends on an unterminated line and the old
+	// inode changed within it, the line is moved as it is (it stays at the end of the store,
+	// like a write in progress); older, it gets a newline so it cannot swallow the next record.
+	Grace time.Duration
 }
 
 func (o DrainOptions) withDefaults() DrainOptions {
 	if o.MinDrain <= 0 {
-		o.MinDrain = 100 * time.Millisecond
+		o.MinDrain = 50 * time.Millisecond
 	}
 	if o.Timeout < o.MinDrain {
 		o.Timeout = o.MinDrain
@@ -38,7 +42,7 @@ func (o DrainOptions) withDefaults() DrainOptions {
 		o.QuietPeriod = time.Second
 	}
 	if o.Poll <= 0 {
-		o.Poll = 20 * time.Millisecond
+		o.Poll = 10 * time.Millisecond
 	}
 	return o
 }
@@ -71,7 +75,7 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 	lastSize, lastGrowth := int64(-1), start
 	clean := 0
 	for {
-		if err := d.forwardAll(ctx, false, &res); err != nil {
+		if err := d.forwardAll(ctx, false, opts.Grace, &res); err != nil {
 			return res, err
 		}
 		fi, err := d.old.Stat()
@@ -91,7 +95,7 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 			clean = 0
 		}
 		if clean >= 2 {
-			if err := d.forwardAll(ctx, true, &res); err != nil {
+			if err := d.forwardAll(ctx, true, opts.Grace, &res); err != nil {
 				return res, err
 			}
 			if err := os.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
@@ -119,10 +123,12 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 }
 
 // forwardAll appends every complete line of the old inode past Copied to the store. With final
-// set, no writer holds the old inode any more: a lone "\r" at its end is a terminator and an
-// unterminated remainder (a writer that died mid-record) is moved with a newline added, so that
-// it can never swallow the application's next record; the next run quarantines it.
-func (d *drainer) forwardAll(ctx context.Context, final bool, res *DrainResult) error {
+// set, no writer holds the old inode any more: a lone "\r" at its end is a terminator, and an
+// unterminated remainder is moved too: as it is if the old inode changed within Grace (it stays
+// at the end, like the write in progress it may be), otherwise with a newline added (a writer
+// died mid-record: the newline keeps it from swallowing the application's next record, and the
+// next run quarantines it).
+func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duration, res *DrainResult) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -153,7 +159,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, res *DrainResult) 
 				if !final {
 					return nil
 				}
-				end, addNewline = size, true
+				end, addNewline = size, time.Since(fi.ModTime()) >= grace
 			}
 		}
 		block := make([]byte, end-d.j.Copied, end-d.j.Copied+1)

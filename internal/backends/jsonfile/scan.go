@@ -64,7 +64,8 @@ func ScanLines(ctx context.Context, r io.Reader, path string) ([]report.Anomaly,
 				Detail: fmt.Sprintf("Line %d missing newline", idx)})
 			return out, nil
 		}
-		l := classifyLine(line, false)
+		sl := fromLine(line)
+		l := classifyScanned(&sl, false)
 		switch l.Kind {
 		case retention.NonRecord:
 			out = append(out, report.Anomaly{Type: report.CorruptedLine, Path: path,

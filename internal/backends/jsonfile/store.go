@@ -54,6 +54,9 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 	if cfg.Grace <= 0 {
 		cfg.Grace = 10 * time.Second
 	}
+	if cfg.Drain.Grace <= 0 {
+		cfg.Drain.Grace = cfg.Grace
+	}
 	if cfg.PapyraActivity <= 0 {
 		cfg.PapyraActivity = 10 * time.Minute
 	}
@@ -73,7 +76,10 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	defer func() {
 		rep.Duration = time.Since(start).Seconds()
 		if err != nil {
-			rep.Result, rep.Error = report.ResultError, err.Error()
+			rep.Error = err.Error()
+			if rep.Result != report.ResultSkipped {
+				rep.Result = report.ResultError
+			}
 		}
 	}()
 	fi, err := os.Lstat(s.cfg.Path)
@@ -145,13 +151,20 @@ func (s *Store) papyraActive(now time.Time) string {
 	return ""
 }
 
-// snapshot is what the first pass learned about the store.
-type snapshot struct {
-	size     int64 // size when the run opened it
-	end      int64 // the classified prefix [0, end)
-	carryOff int64 // where carrying over appended lines starts
-	plan     *retention.Plan
-	finalCR  bool // the store was stale: a "\r" at its end ends a line
+// pass is one compaction run's state once the store is open.
+type pass struct {
+	s      *Store
+	f      *os.File
+	size   int64
+	stale  bool
+	start  time.Time
+	dry    bool
+	runID  string
+	rw     *livefile.Rewrite // created at the first line that is not kept
+	q      *quarantine.File
+	prog   func(string, int64, int64)
+	lines  int64
+	counts retention.Counts
 }
 
 func (s *Store) compact(ctx context.Context, opts backends.Options, start time.Time, rep report.Report) (report.Report, error) {
@@ -164,43 +177,153 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 	if err != nil {
 		return rep, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	}
-	snap, err := s.classify(ctx, f, fi, start, opts.Progress)
-	if err != nil {
-		return rep, err
+	p := &pass{
+		s: s, f: f, size: fi.Size(), start: start, dry: opts.DryRun, prog: opts.Progress,
+		stale: start.Sub(fi.ModTime()) >= s.cfg.Grace,
+		runID: livefile.NewRunID(),
 	}
-	c := snap.plan.Counts()
-	rep.BytesBefore = snap.size
-	rep.RecordsBefore = c.Records
-	rep.RecordsAfter = c.Kept
+	p.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, p.runID, start)
+	defer p.q.Discard()
+	defer func() {
+		if p.rw != nil {
+			p.rw.Abort()
+		}
+	}()
+	rep.BytesBefore = p.size
+	pl := retention.NewPlanner(s.cfg.Policy, start)
+	var carryOff int64
+	if pl.Streaming() {
+		carryOff, err = p.onePass(ctx, pl)
+	} else {
+		carryOff, err = p.twoPasses(ctx, pl)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+	}
+	s.log.Debug("store read", zap.Duration("elapsed", time.Since(start)), zap.Bool("one_pass", pl.Streaming()))
+	c := p.counts
+	rep.RecordsBefore, rep.RecordsAfter = c.Records, c.Kept
 	rep.RecordsDropped = c.DroppedAge + c.DroppedCount + c.DroppedBytes
 	rep.DroppedByAge, rep.DroppedByCount, rep.DroppedByBytes = c.DroppedAge, c.DroppedCount, c.DroppedBytes
-	rep.RecordsQuarantined = c.NonRecords
-	rep.BlankLines = c.Blanks
+	rep.RecordsQuarantined, rep.BlankLines = c.NonRecords, c.Blanks
 	if rep.RecordsDropped == 0 && c.NonRecords == 0 && c.Blanks == 0 {
-		rep.BytesAfter = snap.size
+		rep.BytesAfter = p.size
 		return rep, nil
 	}
-	if opts.DryRun {
-		rep.BytesAfter = c.KeptBytes + (snap.size - snap.carryOff)
-		rep.FilesRewritten = 1
+	rep.FilesRewritten = 1
+	if p.dry {
+		rep.BytesAfter = c.KeptBytes + (p.size - carryOff)
 		return rep, nil
 	}
-	runID := livefile.NewRunID()
-	rep.RunID = runID
-	rw, err := livefile.Begin(s.cfg.Path, f, runID)
+	rep.RunID = p.runID
+	return p.commit(ctx, carryOff, rep)
+}
+
+// onePass compacts in a single read when retention decides each line as it comes (no count or
+// size limit): kept lines are written as they are classified.
+func (p *pass) onePass(ctx context.Context, pl *retention.Planner) (int64, error) {
+	r := io.NewSectionReader(p.f, 0, p.size)
+	end, err := classifyStream(ctx, r, p.stale, !p.stale, false, func(l *scanned) error {
+		pl.Add(l.cls, l.size)
+		return p.apply(l, pl.Last())
+	})
+	p.counts = pl.Finish().Counts()
+	return end, err
+}
+
+// twoPasses plans the whole store first (count and size limits keep the newest records, which
+// are known only at the end), then writes.
+func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, error) {
+	r := io.NewSectionReader(p.f, 0, p.size)
+	end, err := classifyStream(ctx, r, p.stale, !p.stale, p.s.cfg.Policy.NeedsRepr(), func(l *scanned) error {
+		pl.Add(l.cls, l.size)
+		return p.progress("plan", l.off)
+	})
 	if err != nil {
-		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+		return 0, err
 	}
-	defer rw.Abort()
-	q := quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, runID, start)
-	defer q.Discard()
-	if err := s.rewrite(ctx, f, snap, rw, q, opts.Progress); err != nil {
-		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+	plan := pl.Finish()
+	p.counts = plan.Counts()
+	c := p.counts
+	if c.DroppedAge+c.DroppedCount+c.DroppedBytes+c.NonRecords+c.Blanks == 0 {
+		return end, nil
 	}
-	// Carry over what the application appended since the snapshot. Each round copies what
-	// arrived during the previous one; stop when a round brings little, so the commit
-	// happens with as little as possible left to forward.
-	copied := snap.carryOff
+	sc := ndjson.NewScanner(io.NewSectionReader(p.f, 0, end), 0, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = p.stale
+	n := plan.Len()
+	for i := 0; ; i++ {
+		line, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			if i != n {
+				return 0, fmt.Errorf("the store changed under the run: %d lines on the second pass, %d on the first", i, n)
+			}
+			return end, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read: %w", err)
+		}
+		if i >= n {
+			return 0, fmt.Errorf("the store changed under the run: more lines on the second pass than the %d of the first", n)
+		}
+		s := fromLine(line)
+		d := plan.Decision(i)
+		if d == retention.NonRecordLine {
+			s.cls = classifyScanned(&s, false)
+		}
+		if err := p.apply(&s, d); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// apply carries out one line's decision: kept lines go to the temp file (created at the first
+// line that is not kept, with everything before it copied as is), non-records to quarantine.
+func (p *pass) apply(l *scanned, d retention.Decision) error {
+	if err := p.progress("compact", l.off); err != nil {
+		return err
+	}
+	if p.dry {
+		return nil
+	}
+	if d != retention.Keep && p.rw == nil {
+		rw, err := livefile.Begin(p.s.cfg.Path, p.f, p.runID)
+		if err != nil {
+			return err
+		}
+		p.rw = rw
+		if _, err := io.Copy(rw, io.NewSectionReader(p.f, 0, l.off)); err != nil {
+			return err
+		}
+	}
+	switch d {
+	case retention.Keep:
+		if p.rw != nil {
+			_, err := p.rw.Write(l.raw)
+			return err
+		}
+	case retention.NonRecordLine:
+		if l.oversize {
+			return p.q.AddStream(io.NewSectionReader(p.f, l.off, l.size), l.off, l.cls.Reason)
+		}
+		return p.q.Add(l.data(), l.off, l.cls.Reason)
+	}
+	return nil
+}
+
+func (p *pass) progress(phase string, off int64) error {
+	if p.lines++; p.lines%65536 == 0 && p.prog != nil {
+		p.prog(phase, off, p.size)
+	}
+	return nil
+}
+
+// commit carries over what the application appended since the snapshot, replaces the store
+// and drains the old inode.
+func (p *pass) commit(ctx context.Context, carryOff int64, rep report.Report) (report.Report, error) {
+	s, rw := p.s, p.rw
+	// Each round copies what arrived during the previous one; stop when a round brings
+	// little, so that the commit leaves as little as possible to forward.
+	copied := carryOff
 	for round := 0; round < 8; round++ {
 		next, err := rw.CatchUp(ctx, copied)
 		if err != nil {
@@ -212,7 +335,7 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 			break
 		}
 	}
-	pending, final, err := q.Close()
+	pending, final, err := p.q.Close()
 	if err != nil {
 		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
 	}
@@ -220,13 +343,15 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 		rw.AddSidecar(livefile.Sidecar{Pending: pending, Final: final})
 		rep.QuarantineFile = final
 	}
+	s.log.Debug("caught up", zap.Duration("elapsed", time.Since(p.start)), zap.Int64("carried_lines", rw.CarriedLines()))
 	if err := rw.Commit(ctx, copied); err != nil {
 		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
 	}
-	rep.FilesRewritten = 1
+	s.log.Debug("committed", zap.Duration("elapsed", time.Since(p.start)))
 	rep.BytesAfter = rw.Written()
 	rep.LinesAppended += rw.CarriedLines()
 	dr, err := rw.Drain(ctx, s.cfg.Drain)
+	s.log.Debug("drained", zap.Duration("elapsed", time.Since(p.start)), zap.Int("forwarded_lines", dr.ForwardedLines), zap.Bool("pending", dr.Pending))
 	rep.LinesAppended += int64(dr.ForwardedLines)
 	rep.BytesAfter += dr.ForwardedBytes
 	if dr.Pending {
@@ -240,104 +365,4 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 		}
 	}
 	return rep, nil
-}
-
-// classify is the first pass: it classifies every line of the snapshot and plans retention.
-func (s *Store) classify(ctx context.Context, f *os.File, fi os.FileInfo, now time.Time, progress func(string, int64, int64)) (*snapshot, error) {
-	size := fi.Size()
-	stale := now.Sub(fi.ModTime()) >= s.cfg.Grace
-	sc := ndjson.NewScanner(io.NewSectionReader(f, 0, size), 0, 1<<20, ndjson.DefaultMaxLine)
-	sc.FinalCR = stale
-	pl := retention.NewPlanner(s.cfg.Policy, now)
-	wantRepr := s.cfg.Policy.NeedsRepr()
-	snap := &snapshot{size: size, end: size, carryOff: size, finalCR: stale}
-	var n int
-	for {
-		line, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.cfg.Path, err)
-		}
-		if !line.Terminated && !stale {
-			// A write in progress: leave it for the carry-over.
-			snap.end, snap.carryOff = line.Off, line.Off
-			break
-		}
-		pl.Add(classifyLine(line, wantRepr), line.Len)
-		if n++; n%65536 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if progress != nil {
-				progress("scan", line.Off, size)
-			}
-		}
-	}
-	snap.plan = pl.Finish()
-	return snap, nil
-}
-
-// classifyLine turns a scanned line into the retention engine's view of it.
-func classifyLine(line ndjson.Line, wantRepr bool) retention.Line {
-	switch {
-	case line.Oversize:
-		return retention.Line{Kind: retention.NonRecord, Reason: fmt.Sprintf("line of %d bytes is longer than %d", line.Len, ndjson.DefaultMaxLine)}
-	case !line.Terminated:
-		l := retention.Classify(line.Data, false)
-		if l.Kind == retention.Blank {
-			return l
-		}
-		return retention.Line{Kind: retention.NonRecord, Reason: "unterminated last line left by an interrupted write"}
-	}
-	return retention.Classify(line.Data, wantRepr)
-}
-
-// rewrite is the second pass over [0, snap.end): kept lines to the temp file, non-records to
-// quarantine.
-func (s *Store) rewrite(ctx context.Context, f *os.File, snap *snapshot, w io.Writer, q *quarantine.File, progress func(string, int64, int64)) error {
-	sc := ndjson.NewScanner(io.NewSectionReader(f, 0, snap.end), 0, 1<<20, ndjson.DefaultMaxLine)
-	sc.FinalCR = snap.finalCR
-	n := snap.plan.Len()
-	for i := 0; ; i++ {
-		line, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			if i != n {
-				return fmt.Errorf("the store changed under the run: %d lines on the second pass, %d on the first", i, n)
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
-		}
-		if i >= n {
-			return fmt.Errorf("the store changed under the run: more lines on the second pass than the %d of the first", n)
-		}
-		switch snap.plan.Decision(i) {
-		case retention.Keep:
-			if _, err := w.Write(line.Raw); err != nil {
-				return err
-			}
-		case retention.NonRecordLine:
-			if err := s.quarantineLine(f, line, q); err != nil {
-				return err
-			}
-		}
-		if i%65536 == 65535 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if progress != nil {
-				progress("rewrite", line.Off, snap.end)
-			}
-		}
-	}
-}
-
-func (s *Store) quarantineLine(f *os.File, line ndjson.Line, q *quarantine.File) error {
-	if line.Oversize {
-		return q.AddStream(io.NewSectionReader(f, line.Off, line.Len), line.Off, classifyLine(line, false).Reason)
-	}
-	return q.Add(line.Data, line.Off, classifyLine(line, false).Reason)
 }

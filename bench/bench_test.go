@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// papyrad is the binary under test, built once by TestMain.
+var papyrad string
+
+// workDir holds generated stores; they are large, so they live under BENCH_DIR when set (a
+// disk, not a tmpfs) and are generated once per run.
+var workDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp(os.Getenv("BENCH_DIR"), "papyrad-bench-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		workDir = dir
+		papyrad = filepath.Join(dir, "papyrad")
+		build := exec.Command("go", "build", "-o", papyrad, "../cmd/papyrad")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build papyrad:", err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+// store returns the path of a generated store of n records spanning two days up to now, so
+// that a one-day max_age drops about half. It is generated once and copied per run.
+func store(b *testing.B, n int) string {
+	b.Helper()
+	path := filepath.Join(workDir, fmt.Sprintf("events-%d.ndjson", n))
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	now := float64(time.Now().Unix())
+	span := 2 * 86400.0
+	if err := WriteStore(path, n, now-span, span/float64(n), uint64(n)); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// fresh copies src to a new file and flushes it, so a run starts with the store clean on disk
+// and in the page cache, as a store that has not just been written would be.
+func fresh(b *testing.B, src, name string) string {
+	b.Helper()
+	dst := filepath.Join(workDir, name)
+	if err := copyFile(src, dst, true); err != nil {
+		b.Fatal(err)
+	}
+	return dst
+}
+
+func copyFile(src, dst string, sync bool) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, buf); err != nil {
+		out.Close()
+		return err
+	}
+	if sync {
+		if err := out.Sync(); err != nil {
+			out.Close()
+			return err
+		}
+	}
+	return out.Close()
+}
+
+// baseline is the floor any safe rewrite has to pay: read every byte of the store and write
+// it to a new file with a 1 MiB buffer, then fsync.
+func baseline(b *testing.B, src string) time.Duration {
+	b.Helper()
+	dst := filepath.Join(workDir, "baseline.ndjson")
+	defer os.Remove(dst)
+	start := time.Now()
+	if err := copyFile(src, dst, true); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// result is one run of the binary.
+type result struct {
+	wall   time.Duration
+	rssMiB float64
+	out    []byte
+}
+
+func run(b *testing.B, args ...string) result {
+	b.Helper()
+	cmd := exec.Command(papyrad, args...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("papyrad %v: %v\n%s", args, err, out)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return result{wall: wall, rssMiB: float64(ru.Maxrss) / 1024, out: out}
+}
+
+// settle flushes dirty pages so that one measurement does not pay for the previous one's writes.
+func settle() {
+	_ = exec.Command("sync").Run()
+}
+
+// BenchmarkJSONCompact compacts a Papyra-format store where half the records are older than
+// max_age, against the read+write baseline of the same bytes measured in the same run.
+// Targets: wall time at most 3x the baseline, peak RSS at most 64 MiB.
+func BenchmarkJSONCompact(b *testing.B) {
+	for _, n := range []int{1_000_000, 4_000_000} {
+		b.Run(fmt.Sprintf("records=%dM", n/1_000_000), func(b *testing.B) {
+			src := store(b, n)
+			fi, _ := os.Stat(src)
+			var base, wall time.Duration
+			var rss float64
+			for i := 0; i < b.N; i++ {
+				settle()
+				base += baseline(b, src)
+				path := fresh(b, src, "store.ndjson")
+				settle()
+				r := run(b, "compact", "--backend", "json", "--path", path, "--max-age", "1d",
+					"--state-dir", filepath.Join(workDir, "state"))
+				wall += r.wall
+				rss = max(rss, r.rssMiB)
+				os.Remove(path)
+			}
+			ratio := float64(wall) / float64(base)
+			b.ReportMetric(float64(fi.Size())/(1<<20), "store-MiB")
+			b.ReportMetric(wall.Seconds()/float64(b.N), "papyrad-s")
+			b.ReportMetric(base.Seconds()/float64(b.N), "baseline-s")
+			b.ReportMetric(ratio, "x-baseline")
+			b.ReportMetric(rss, "peak-RSS-MiB")
+		})
+	}
+}
