@@ -4,7 +4,7 @@ BIN       ?= bin/papyrad
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/papyrad/papyrad/internal/cli.Version=$(VERSION)
 PREFIX    ?= /usr/local
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: all build run test test-short bench lint fuzz clean
 

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/papyrad/papyrad/internal/cli"
+	// Time zones named in configs must work on hosts without a zone database.
+	_ "time/tzdata"
 )
 
 func main() {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -186,6 +187,10 @@ store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 
 func compactOne(c *cobra.Command, s storeSpec, log *zap.Logger, dryRun bool, prog *progress) report.Report {
 	st, err := s.build(log)
+	if err == nil && s.Archived && !s.Policy.IsZero() {
+		// Dropping records that the operator wants archived would lose them for good.
+		err = fmt.Errorf("store %s: archive is configured, and this version of papyrad cannot archive yet: refusing to drop records", s.Name)
+	}
 	if err != nil {
 		return report.Report{Store: s.Name, Backend: s.Backend, DryRun: dryRun, Result: report.ResultError, Error: err.Error()}
 	}

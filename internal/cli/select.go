@@ -76,6 +76,7 @@ func specFromConfig(st *config.Store) storeSpec {
 		Grace:         st.PartialLineGrace,
 		DrainTimeout:  st.DrainTimeout,
 		QuarantineDir: st.QuarantineDir,
+		Archived:      st.Archive != nil,
 	}
 }
 

@@ -39,6 +39,8 @@ type storeSpec struct {
 	Grace         time.Duration
 	DrainTimeout  time.Duration
 	QuarantineDir string
+	// Archived says the config asks for dropped records to be archived first.
+	Archived bool
 }
 
 // build returns the backend for spec. Backends this build cannot compact yet are refused
