@@ -23,14 +23,18 @@ type env struct {
 
 // Main runs papyrad with args (without the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, environ: os.Environ(), isTerminal: func() bool { return isTerminal(os.Stderr) }}
+	return execute(ctx, &env{stdout: stdout, stderr: stderr, environ: os.Environ(), isTerminal: func() bool { return isTerminal(os.Stderr) }}, args)
+}
+
+// execute runs one command line in e and returns its exit code, after printing its error.
+func execute(ctx context.Context, e *env, args []string) int {
 	root := newRoot(e)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil && err != errSilent && err.Error() != "" {
-		fmt.Fprintln(stderr, "papyrad:", err)
+	if err != nil && err.Error() != "" {
+		fmt.Fprintln(e.stderr, "papyrad:", err)
 	}
 	return codeOf(err)
 }

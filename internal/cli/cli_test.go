@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, terminal bool, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{stdout: &out, stderr: &errOut, environ: []string{"HOME=" + t.TempDir()}, isTerminal: func() bool { return terminal }}
+	code := execute(context.Background(), e, args)
+	return code, out.String(), errOut.String()
+}
+
+// TestProgressOnlyOnATerminal: a long run draws a progress line on a terminal's stderr, and
+// nothing of the kind when stderr is not a terminal (logs, pipes, --json consumers).
+func TestProgressOnlyOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.ndjson")
+	var b strings.Builder
+	for i := 0; i < 200_000; i++ {
+		b.WriteString(`{"kind": "event", "timestamp": 978307200.0}` + "\n")
+	}
+	for _, terminal := range []bool{true, false} {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI(t, terminal, "compact", "--backend", "json", "--path", path, "--max-age", "1d", "--state-dir", filepath.Join(dir, "state"))
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		drew := strings.Contains(stderr, "\r") && strings.Contains(stderr, "%")
+		if drew != terminal {
+			t.Errorf("terminal=%v: progress drawn=%v (stderr %q)", terminal, drew, stderr)
+		}
+	}
+}
+
+func TestAdHocUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"compact"}, "--config FILE, or --backend"},
+		{[]string{"compact", "--backend", "json"}, "--path is required"},
+		{[]string{"compact", "--backend", "json", "--path", "x"}, "no retention limit given"},
+		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "7x"}, "--max-age"},
+		{[]string{"compact", "--backend", "json", "--path", "x", "--max-total-bytes", "lots"}, "--max-total-bytes"},
+		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--no-retention"}, "contradicts"},
+		{[]string{"compact", "--backend", "nosql", "--path", "x", "--max-age", "1d"}, "unknown backend"},
+		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--size-basis", "repr"}, "--size-basis"},
+		{[]string{"compact", "--bogus"}, "unknown flag"},
+		{[]string{"compact", "orders"}, "need --config"},
+	}
+	for _, tc := range tests {
+		code, _, stderr := runCLI(t, false, tc.args...)
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, ExitUsage)
+		}
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: stderr %q does not say %q", tc.args, stderr, tc.want)
+		}
+	}
+}
+
+func TestShippedConfigsAreValid(t *testing.T) {
+	for _, name := range []string{"papyrad.example.yaml", "minimal.yaml", "example.yaml"} {
+		code, out, stderr := runCLI(t, false, "config", "check", "--config", filepath.Join("..", "..", "configs", name))
+		if code != ExitOK || !strings.Contains(out, "stores:") {
+			t.Errorf("%s: exit %d, stderr %s", name, code, stderr)
+		}
+	}
+}
+
+func TestArchivedStoreIsNotCompacted(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "events.ndjson")
+	content := `{"kind": "event", "timestamp": 978307200.0}` + "\n"
+	os.WriteFile(store, []byte(content), 0o644)
+	cfg := filepath.Join(dir, "papyrad.yaml")
+	os.WriteFile(cfg, []byte(`daemon: {state_dir: `+filepath.Join(dir, "state")+`}
+stores:
+  - name: orders
+    backend: json
+    path: `+store+`
+    retention: {max_age: 1d}
+    archive: {dir: `+filepath.Join(dir, "archive")+`}
+`), 0o644)
+	code, out, _ := runCLI(t, false, "compact", "--config", cfg)
+	if code != ExitFailed || !strings.Contains(out, "cannot archive yet") {
+		t.Errorf("exit %d, out %q", code, out)
+	}
+	if b, _ := os.ReadFile(store); string(b) != content {
+		t.Error("an archived store lost records")
+	}
+}

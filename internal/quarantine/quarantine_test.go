@@ -1,0 +1,85 @@
+package quarantine
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLinesComeBackExactly(t *testing.T) {
+	dir := t.TempDir()
+	q := New(dir, "orders", "/data/events.ndjson", "run1", time.Date(2026, 11, 25, 23, 59, 0, 0, time.FixedZone("X", 3600)))
+	lines := [][]byte{[]byte("not json"), {0xff, 0xfe, '{'}, []byte(`{"kind": "ev`)}
+	for i, l := range lines {
+		if err := q.Add(l, int64(i*10), "reason"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := strings.Repeat("z", 300_000)
+	if err := q.AddStream(strings.NewReader(big), 99, "too long"); err != nil {
+		t.Fatal(err)
+	}
+	pending, final, err := q.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "orders", "2026-11-25", "run1.ndjson"); final != want {
+		t.Errorf("final = %s, want %s (UTC date)", final, want)
+	}
+	if err := os.Rename(pending, final); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(final)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	want := append(lines, []byte(big))
+	i := 0
+	for ; sc.Scan(); i++ {
+		var e Entry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(e.Base64)
+		if err != nil || string(raw) != string(want[i]) {
+			t.Errorf("entry %d: bytes %q, want %q", i, raw, want[i])
+		}
+		if e.Store != "orders" || e.RunID != "run1" || e.Source != "/data/events.ndjson" {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+		if (e.Text != "") != (i != 1 && i != 3) {
+			t.Errorf("entry %d: text %q: only valid UTF-8 lines that were read in memory carry text", i, e.Text)
+		}
+	}
+	if i != 4 {
+		t.Errorf("%d entries, want 4", i)
+	}
+}
+
+func TestNothingQuarantinedCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	q := New(dir, "orders", "/x", "run1", time.Now())
+	if p, f, err := q.Close(); p != "" || f != "" || err != nil {
+		t.Errorf("Close = %q, %q, %v", p, f, err)
+	}
+	q.Discard()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("created %d entries", len(entries))
+	}
+}
+
+func TestDiscardRemovesPending(t *testing.T) {
+	dir := t.TempDir()
+	q := New(dir, "orders", "/x", "run1", time.Now())
+	q.Add([]byte("x"), 0, "r")
+	q.Discard()
+	matches, _ := filepath.Glob(filepath.Join(dir, "orders", "*", "*"))
+	if len(matches) != 0 {
+		t.Errorf("left %v", matches)
+	}
+}
