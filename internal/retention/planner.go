@@ -56,6 +56,8 @@ type Planner struct {
 	windowed   bool // a count or size limit is set
 
 	decisions  []Decision
+	last       Decision
+	forget     bool // decisions are not recorded (see Forget)
 	win        window
 	survivors  int64 // records that passed the age rule
 	keptStored int64 // stored bytes of the survivors, when !windowed
@@ -89,23 +91,23 @@ func (pl *Planner) Add(l Line, storedSize int64) {
 	pl.counts.Lines++
 	switch l.Kind {
 	case Blank:
-		pl.decisions = append(pl.decisions, BlankLine)
+		pl.decide(BlankLine)
 		pl.counts.Blanks++
 		return
 	case Record:
 	default:
-		pl.decisions = append(pl.decisions, NonRecordLine)
+		pl.decide(NonRecordLine)
 		pl.counts.NonRecords++
 		return
 	}
 	pl.counts.Records++
 	if pl.byAge && !l.Timestamp.AtLeast(pl.cutoff) {
-		pl.decisions = append(pl.decisions, DropAge)
+		pl.decide(DropAge)
 		pl.counts.DroppedAge++
 		return
 	}
 	// Kept for now; Finish relabels the survivors that left the window.
-	pl.decisions = append(pl.decisions, Keep)
+	pl.decide(Keep)
 	pl.survivors++
 	if !pl.windowed {
 		pl.keptStored += storedSize

@@ -7,9 +7,21 @@ func (pl *Planner) Streaming() bool { return !pl.windowed }
 
 // Last returns the decision for the line added last. It is final only when the planner is
 // Streaming; otherwise a Keep may still be turned into a drop by Finish.
-func (pl *Planner) Last() Decision {
-	if len(pl.decisions) == 0 {
-		return Keep
+func (pl *Planner) Last() Decision { return pl.last }
+
+// Forget stops a Streaming planner from recording its decisions, for a caller that acts on
+// Last after every Add: its memory then stays the same however many lines it sees, and the
+// plan Finish returns has counts but no decisions (Len is 0). It has no effect on a planner
+// that is not Streaming, whose decisions are only settled by Finish.
+func (pl *Planner) Forget() {
+	if pl.Streaming() {
+		pl.forget = true
 	}
-	return pl.decisions[len(pl.decisions)-1]
+}
+
+func (pl *Planner) decide(d Decision) {
+	pl.last = d
+	if !pl.forget {
+		pl.decisions = append(pl.decisions, d)
+	}
 }

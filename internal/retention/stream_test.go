@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -37,5 +38,32 @@ func TestStreamingDecisionsAreFinal(t *testing.T) {
 		if NewPlanner(p, now).Streaming() {
 			t.Errorf("%+v: a count or size limit cannot be decided line by line", p)
 		}
+	}
+}
+
+func TestForgetKeepsCountsOnly(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pl := NewPlanner(Policy{MaxAge: time.Hour}, now)
+	pl.Forget()
+	var last []Decision
+	for _, l := range []string{`{"timestamp": 1}`, `x`, `{"timestamp": 4102444800}`} {
+		pl.Add(Classify([]byte(l), false), int64(len(l)+1))
+		last = append(last, pl.Last())
+	}
+	if want := []Decision{DropAge, NonRecordLine, Keep}; fmt.Sprint(last) != fmt.Sprint(want) {
+		t.Errorf("Last() gave %v, want %v", last, want)
+	}
+	plan := pl.Finish()
+	if plan.Len() != 0 {
+		t.Errorf("a forgetting planner kept %d decisions", plan.Len())
+	}
+	if c := plan.Counts(); c.Records != 2 || c.Kept != 1 || c.DroppedAge != 1 || c.NonRecords != 1 {
+		t.Errorf("counts %+v", c)
+	}
+	windowed := NewPlanner(Policy{MaxRecords: 1}, now)
+	windowed.Forget()
+	windowed.Add(Classify([]byte(`{}`), false), 3)
+	if windowed.Finish().Len() != 1 {
+		t.Error("Forget must not affect a planner that settles decisions at the end")
 	}
 }

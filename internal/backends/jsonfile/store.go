@@ -222,6 +222,7 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 // onePass compacts in a single read when retention decides each line as it comes (no count or
 // size limit): kept lines are written as they are classified.
 func (p *pass) onePass(ctx context.Context, pl *retention.Planner) (int64, error) {
+	pl.Forget()
 	r := io.NewSectionReader(p.f, 0, p.size)
 	end, err := classifyStream(ctx, r, p.stale, !p.stale, false, func(l *scanned) error {
 		pl.Add(l.cls, l.size)
