@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -164,10 +163,8 @@ store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 				out.Stores = append(out.Stores, compactOne(c, s, log, dryRun, prog))
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
-					return withCode(ExitFailed, err)
+				if err := printJSON(e.stdout, out); err != nil {
+					return err
 				}
 			} else {
 				for _, r := range out.Stores {

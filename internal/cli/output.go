@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,16 @@ import (
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/units"
 )
+
+// printJSON writes v as the indented JSON document a --json flag promises.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return withCode(ExitFailed, fmt.Errorf("write JSON: %w", err))
+	}
+	return nil
+}
 
 // printReport writes the human summary of one run: a headline and the details that matter.
 func printReport(w io.Writer, r report.Report) {

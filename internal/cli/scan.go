@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -47,10 +46,8 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 				out.Stores = append(out.Stores, ss)
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
-					return withCode(ExitFailed, err)
+				if err := printJSON(e.stdout, out); err != nil {
+					return err
 				}
 			} else {
 				for _, ss := range out.Stores {

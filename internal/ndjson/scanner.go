@@ -129,10 +129,7 @@ func (s *Scanner) terminator() (content, term int, ok bool) {
 func (s *Scanner) Next() (Line, error) {
 	for {
 		if content, term, ok := s.terminator(); ok {
-			line := Line{Off: s.off, Data: s.buf[s.start : s.start+content], Raw: s.buf[s.start : s.start+content+term], Len: int64(content + term), Terminated: true}
-			s.start += content + term
-			s.off += line.Len
-			return line, nil
+			return s.take(content, term), nil
 		}
 		if s.end-s.start > s.maxLine {
 			return s.skipOversize()
@@ -146,10 +143,7 @@ func (s *Scanner) Next() (Line, error) {
 	}
 	// At EOF a final lone "\r" may now count as a terminator.
 	if content, term, ok := s.terminator(); ok {
-		line := Line{Off: s.off, Data: s.buf[s.start : s.start+content], Raw: s.buf[s.start : s.start+content+term], Len: int64(content + term), Terminated: true}
-		s.start += content + term
-		s.off += line.Len
-		return line, nil
+		return s.take(content, term), nil
 	}
 	if s.start == s.end {
 		return Line{}, io.EOF
@@ -160,16 +154,28 @@ func (s *Scanner) Next() (Line, error) {
 	return line, nil
 }
 
+// take consumes the buffered line of content bytes and a terminator of term bytes.
+func (s *Scanner) take(content, term int) Line {
+	n := content + term
+	line := Line{Off: s.off, Data: s.buf[s.start : s.start+content], Raw: s.buf[s.start : s.start+n], Len: int64(n), Terminated: true}
+	s.start += n
+	s.off += int64(n)
+	return line
+}
+
 // skipOversize consumes a line longer than maxLine without keeping it in memory.
 func (s *Scanner) skipOversize() (Line, error) {
 	line := Line{Off: s.off, Oversize: true}
+	end := func(content, term int) Line {
+		line.Len += int64(content + term)
+		line.Terminated = true
+		s.start += content + term
+		s.off = line.Off + line.Len
+		return line
+	}
 	for {
 		if content, term, ok := s.terminator(); ok {
-			line.Len += int64(content + term)
-			line.Terminated = true
-			s.start += content + term
-			s.off = line.Off + line.Len
-			return line, nil
+			return end(content, term), nil
 		}
 		// Keep a trailing "\r" buffered: it may pair with a "\n" in the next read.
 		keep := 0
@@ -186,11 +192,7 @@ func (s *Scanner) skipOversize() (Line, error) {
 		return Line{}, fmt.Errorf("read at offset %d: %w", line.Off+line.Len, s.err)
 	}
 	if content, term, ok := s.terminator(); ok {
-		line.Len += int64(content + term)
-		line.Terminated = true
-		s.start += content + term
-		s.off = line.Off + line.Len
-		return line, nil
+		return end(content, term), nil
 	}
 	line.Len += int64(s.end - s.start)
 	s.start = s.end
