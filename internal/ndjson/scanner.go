@@ -16,7 +16,7 @@ import (
 // DefaultMaxLine is the longest line whose content a Scanner hands out. Longer lines are
 // reported as Oversize with no content: a store may hold one, but no Papyra record is that large
 // and holding it in memory would let one bad line exhaust the process.
-const DefaultMaxLine = 64 << 20
+const DefaultMaxLine = 16 << 20
 
 // Line is one logical line of a stream.
 type Line struct {
@@ -24,6 +24,7 @@ type Line struct {
 	Data       []byte // content without terminator; valid until the next call to Next; nil if Oversize
 	Raw        []byte // the stored bytes, terminator included; valid until the next call; nil if Oversize
 	Len        int64  // bytes the line occupies, terminator included
+	Term       int    // bytes of the terminator: 0 (unterminated), 1 or 2
 	Terminated bool   // false for a last line with no terminator (a write in progress or a crash remnant)
 	Oversize   bool   // content longer than the scanner's limit; Data is nil
 }
@@ -131,7 +132,8 @@ func (s *Scanner) Next() (Line, error) {
 		if content, term, ok := s.terminator(); ok {
 			return s.take(content, term), nil
 		}
-		if s.end-s.start > s.maxLine {
+		// Checked before the buffer grows again: a line is never buffered past the limit.
+		if s.end-s.start >= s.maxLine {
 			return s.skipOversize()
 		}
 		if !s.fill() {
@@ -157,7 +159,7 @@ func (s *Scanner) Next() (Line, error) {
 // take consumes the buffered line of content bytes and a terminator of term bytes.
 func (s *Scanner) take(content, term int) Line {
 	n := content + term
-	line := Line{Off: s.off, Data: s.buf[s.start : s.start+content], Raw: s.buf[s.start : s.start+n], Len: int64(n), Terminated: true}
+	line := Line{Off: s.off, Data: s.buf[s.start : s.start+content], Raw: s.buf[s.start : s.start+n], Len: int64(n), Term: term, Terminated: true}
 	s.start += n
 	s.off += int64(n)
 	return line
@@ -168,7 +170,7 @@ func (s *Scanner) skipOversize() (Line, error) {
 	line := Line{Off: s.off, Oversize: true}
 	end := func(content, term int) Line {
 		line.Len += int64(content + term)
-		line.Terminated = true
+		line.Term, line.Terminated = term, true
 		s.start += content + term
 		s.off = line.Off + line.Len
 		return line

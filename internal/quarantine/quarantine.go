@@ -11,13 +11,14 @@
 //	 "text":"{\"kind\": \"ev","base64":"eyJraW5kIjogImV2"}
 //
 // base64 holds the exact bytes (without the line terminator); text repeats them when they are
-// valid UTF-8. The file is written under a pending name and only takes its final name when the
+// valid UTF-8 and the line is shorter than 1 MiB. The file is written under a pending name and only takes its final name when the
 // run commits, so a run that dies or fails leaves no quarantine behind for lines still in the
 // store.
 package quarantine
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -29,6 +30,9 @@ import (
 
 	"github.com/papyrad/papyrad/internal/livefile"
 )
+
+// bigLine is the length past which a line is quarantined as base64 only, streamed.
+const bigLine = 1 << 20
 
 // Entry is one quarantined line.
 type Entry struct {
@@ -50,6 +54,7 @@ type File struct {
 	f                    *os.File
 	w                    *bufio.Writer
 	n                    int64
+	created              bool // the pending file exists (even if nothing could be written to it)
 }
 
 // New prepares the quarantine file of one run; nothing is created until the first Add.
@@ -65,6 +70,10 @@ func New(dir, store, source, runID string, now time.Time) *File {
 
 // Add quarantines one line (its bytes without terminator) found at offset for reason.
 func (q *File) Add(line []byte, offset int64, reason string) error {
+	if len(line) > bigLine {
+		// Streamed, without the text copy, so a large line costs no more memory than itself.
+		return q.AddStream(bytes.NewReader(line), offset, reason)
+	}
 	if err := q.open(); err != nil {
 		return err
 	}
@@ -130,7 +139,7 @@ func (q *File) open() error {
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	q.f, q.w = f, bufio.NewWriterSize(f, 64<<10)
+	q.f, q.w, q.created = f, bufio.NewWriterSize(f, 64<<10), true
 	return nil
 }
 
@@ -166,7 +175,7 @@ func (q *File) Discard() {
 		_ = q.f.Close()
 		q.f = nil
 	}
-	if q.n > 0 {
+	if q.created {
 		_ = os.Remove(q.pending)
 	}
 }

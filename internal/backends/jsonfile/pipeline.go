@@ -18,6 +18,7 @@ type scanned struct {
 	raw        []byte // content and terminator, in the batch's arena; nil when oversize
 	content    int    // length of the content within raw
 	size       int64  // bytes in the store, terminator included
+	term       int    // bytes of the terminator
 	terminated bool
 	oversize   bool
 	cls        retention.Line
@@ -27,7 +28,7 @@ func (l *scanned) data() []byte { return l.raw[:l.content] }
 
 // fromLine views a scanner's line (valid until the scanner's next call) as a scanned line.
 func fromLine(line ndjson.Line) scanned {
-	return scanned{off: line.Off, raw: line.Raw, content: len(line.Data), size: line.Len, terminated: line.Terminated, oversize: line.Oversize}
+	return scanned{off: line.Off, raw: line.Raw, content: len(line.Data), size: line.Len, term: line.Term, terminated: line.Terminated, oversize: line.Oversize}
 }
 
 // batch is a run of consecutive lines classified together.
@@ -170,7 +171,7 @@ func newBatch(free chan *batch) *batch {
 func classifyScanned(l *scanned, wantRepr bool) retention.Line {
 	switch {
 	case l.oversize:
-		return retention.Line{Kind: retention.NonRecord, Reason: fmt.Sprintf("line of %d bytes is longer than %d", l.size, ndjson.DefaultMaxLine)}
+		return retention.Line{Kind: retention.NonRecord, Reason: fmt.Sprintf("line of %d bytes is over the %d-byte limit for a record", l.size, ndjson.DefaultMaxLine)}
 	case !l.terminated:
 		c := retention.Classify(l.data(), false)
 		if c.Kind == retention.Blank {

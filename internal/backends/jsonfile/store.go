@@ -304,7 +304,7 @@ func (p *pass) apply(l *scanned, d retention.Decision) error {
 		}
 	case retention.NonRecordLine:
 		if l.oversize {
-			return p.q.AddStream(io.NewSectionReader(p.f, l.off, l.size), l.off, l.cls.Reason)
+			return p.q.AddStream(io.NewSectionReader(p.f, l.off, l.size-int64(l.term)), l.off, l.cls.Reason)
 		}
 		return p.q.Add(l.data(), l.off, l.cls.Reason)
 	}

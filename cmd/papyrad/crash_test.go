@@ -1,0 +1,279 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/testutil"
+)
+
+// TestCrash kills papyrad with SIGKILL at random instants of a run while the application keeps
+// appending, and checks after every kill that the store is either the old content or the new
+// one plus what was appended — never a mix, never a torn line, never a duplicate — and that
+// the next run recovers. Each iteration first appends a batch of expired records, so that
+// every run has a large rewrite to do and kills land in every phase.
+//
+// The second case adds a writer that keeps one descriptor for the whole test: after the first
+// commit it writes into the replaced file for good, so every run starts by forwarding its new
+// lines (journaled steps that a kill may interrupt) and ends with that file still pending.
+func TestCrash(t *testing.T) {
+	iterations, batch := 40, int64(100000)
+	if testing.Short() {
+		iterations = 10
+	}
+	for _, tc := range []struct {
+		name string
+		hold bool
+	}{
+		{"per-record writer", false},
+		{"per-record and long-lived writers", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := iterations
+			if tc.hold {
+				n /= 2 // every run waits for the long-lived writer
+			}
+			crashLoop(t, n, batch, tc.hold)
+		})
+	}
+}
+
+func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
+	const orig = 10000
+	dir, state := t.TempDir(), t.TempDir()
+	store := filepath.Join(dir, "events.ndjson")
+	writeFile(t, store, records("orig", 0, orig, fresh))
+	flags := jsonStore(store, state, "--max-age", "1d")
+
+	typical := calibrate(t, batch, orig)
+	t.Logf("a run over %d records takes about %v", batch+orig, typical.Round(time.Millisecond))
+
+	writers := []*writerProc{startWriter(t, store, "A", "append", time.Millisecond)}
+	if hold {
+		flags = append(flags, "--drain-timeout", "300ms")
+		writers = append(writers, startWriter(t, store, "B", "hold", time.Millisecond))
+	}
+	// How long complete runs take, to aim the kills: the calibration run, then every
+	// recovering run (with a long-lived writer, each starts by forwarding and waiting for it).
+	runs := []time.Duration{typical}
+	pause := func() {
+		for _, w := range writers {
+			w.pause(t)
+		}
+	}
+	resume := func() {
+		for _, w := range writers {
+			w.resume(t)
+		}
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill delays seeded with %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	phases := map[string]int{}
+	for i := range iterations {
+		name := fmt.Sprintf("batch%d", i)
+		appendFile(t, store, records(name, 0, batch, oldStamp))
+
+		// Kills anywhere in a typical run; without a long-lived writer, every other one in
+		// the first half, where the rewrite and the commit are (the drain's wait fills the
+		// end of every run).
+		typical = median(runs)
+		delay := time.Duration(rng.Int64N(int64(typical) * 11 / 10))
+		if !hold && i%2 == 1 {
+			delay /= 2
+		}
+		phase := killAfter(t, delay, store, flags)
+		phases[phase]++
+
+		pause()
+		when := fmt.Sprintf("iteration %d, killed after %v (%s)", i, delay.Round(time.Microsecond), phase)
+		c := readContents(t, store)
+		assertWhole(t, c, when)
+		assertComplete(t, c, "orig", orig)
+		if s := spanOf(spans(c), name); s.n != 0 && (s.n != batch || s.max != batch-1) {
+			t.Errorf("%s: %d of the %d expired records of this round are left: a mix of the old and new content", when, s.n, batch)
+		}
+		assertOnlyBatch(t, c, name, when)
+		resume()
+
+		rep, r := compactJSON(t, flags...)
+		if r.code != 0 || rep.Result != report.ResultOK {
+			t.Fatalf("%s: the next run must recover: want exit 0, result ok\n%s", when, r)
+		}
+		runs = append(runs, r.dur)
+		if rep.RecordsQuarantined != 0 {
+			t.Errorf("%s: the recovering run quarantined %d lines: the kill left damaged lines", when, rep.RecordsQuarantined)
+		}
+		pause()
+		when = fmt.Sprintf("iteration %d, after the recovering run", i)
+		c = readContents(t, store)
+		assertWhole(t, c, when)
+		assertComplete(t, c, "orig", orig)
+		assertNoExpired(t, c, when)
+		if !pending(t, store) {
+			// The run drained every replaced file: all the writers wrote is in the store.
+			for _, w := range writers {
+				if s := spanOf(spans(c), w.name); s.n != s.max+1 {
+					t.Errorf("%s: writer %s's records up to seq %d should all be in the store, %d are", when, w.name, s.max, s.n)
+				}
+			}
+		}
+		resume()
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("where the kills landed: %v; a complete run took %v (median)", phases, median(runs).Round(time.Millisecond))
+
+	written := map[string]int64{}
+	for _, w := range writers {
+		written[w.name] = w.stop(t)
+	}
+	rep, r := compactJSON(t, flags...)
+	if r.code != 0 || rep.Result != report.ResultOK || len(rep.Warnings) > 0 {
+		t.Fatalf("final run: want exit 0, result ok, no warning\n%s", r)
+	}
+	c := readContents(t, store)
+	assertWhole(t, c, "at the end")
+	assertNoExpired(t, c, "at the end")
+	assertComplete(t, c, "orig", orig)
+	total := int64(orig)
+	for name, n := range written {
+		assertComplete(t, c, name, n)
+		total += n
+	}
+	if got := int64(len(c.Count)); got != total {
+		t.Errorf("the store holds %d records, want %d", got, total)
+	}
+	assertOnlyLock(t, store)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// calibrate times one full run over a store like the test's, without a writer.
+func calibrate(t *testing.T, batch, orig int64) time.Duration {
+	t.Helper()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "events.ndjson")
+	writeFile(t, store, append(records("old", 0, batch, oldStamp), records("orig", 0, orig, fresh)...))
+	r := papyrad(t, append([]string{"compact"}, jsonStore(store, t.TempDir(), "--max-age", "1d")...)...)
+	if r.code != 0 {
+		t.Fatalf("calibration run failed\n%s", r)
+	}
+	return r.dur
+}
+
+// killAfter starts `papyrad compact FLAGS` on store, sends it SIGKILL after delay, and says
+// in which phase it died, judged from the files it left beside the store.
+func killAfter(t *testing.T, delay time.Duration, store string, flags []string) string {
+	t.Helper()
+	args := append([]string{"compact"}, flags...)
+	earlier := beside(t, store)
+	cmd := exec.Command(papyradBin, args...)
+	cmd.Env = papyradEnv(t)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("papyrad failed before it could be killed: %v\n%s", err, out.String())
+		}
+		checkNoPanic(t, result{args: args, stdout: out.String()})
+		return "finished"
+	case <-timer.C:
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	err := <-done
+	checkNoPanic(t, result{args: args, stdout: out.String()})
+	if err == nil {
+		return "finished"
+	}
+	return phaseOf(t, store, earlier)
+}
+
+// phaseOf reads the protocol phase off papyrad's hidden files beside the store, other than
+// those that were there before the run (earlier).
+func phaseOf(t *testing.T, store string, earlier []string) string {
+	t.Helper()
+	var tmp, old, journal, forwarding bool
+	for _, n := range beside(t, store) {
+		if strings.HasSuffix(n, ".journal") {
+			// A journal with a forward step: killed between appending lines of a replaced
+			// file to the store and recording that it did.
+			if b, err := os.ReadFile(filepath.Join(filepath.Dir(store), n)); err == nil && strings.Contains(string(b), `"forward":{`) {
+				forwarding = true
+			}
+		}
+		if slices.Contains(earlier, n) {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(n, ".tmp") && !strings.HasSuffix(n, ".journal.tmp"):
+			tmp = true
+		case strings.HasSuffix(n, ".old"):
+			old = true
+		case strings.HasSuffix(n, ".journal"):
+			journal = true
+		}
+	}
+	switch {
+	case forwarding:
+		return "forwarding"
+	case journal && tmp:
+		return "committing"
+	case journal && old:
+		return "draining"
+	case tmp:
+		return "rewriting"
+	}
+	return "scanning, recovering or done"
+}
+
+// pending reports whether a journal is left beside the store: a replaced file still waits to
+// be drained.
+func pending(t *testing.T, store string) bool {
+	t.Helper()
+	for _, n := range beside(t, store) {
+		if strings.HasSuffix(n, ".journal") {
+			return true
+		}
+	}
+	return false
+}
+
+// assertOnlyBatch fails if an expired batch other than the current one is left.
+func assertOnlyBatch(t *testing.T, c *testutil.Contents, current, when string) {
+	t.Helper()
+	var left []string
+	for writer := range spans(c) {
+		if strings.HasPrefix(writer, "batch") && writer != current {
+			left = append(left, writer)
+		}
+	}
+	if len(left) > 0 {
+		sort.Strings(left)
+		t.Errorf("%s: expired records of earlier rounds are back: %v", when, left)
+	}
+}
