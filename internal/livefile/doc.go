@@ -21,9 +21,12 @@
 //     and moves the offset C ("copied") forward. T now holds the compacted prefix plus O[scan:C].
 //  3. Commit: fsync T; hard-link O as ".old" (through /proc/self/fd, so it is exactly the inode
 //     we read); write the journal {old inode, new inode, C, sidecar files}, fsync it and the
-//     directory; check the store name still points at O; rename T over the store; fsync the
-//     directory. The rename is the commit point: before it the store is O untouched, after it
-//     the store is T, and O stays reachable through ".old" whatever happens next.
+//     directory; check the store name still points at O; exchange T and the store's name
+//     atomically (renameat2 RENAME_EXCHANGE; a plain rename where the filesystem cannot) and
+//     check that what came out is O, undoing the exchange if another program replaced the store
+//     in that instant; fsync the directory. The exchange is the commit point: before it the
+//     store is O untouched, after it the store is T, and O stays reachable through ".old"
+//     whatever happens next.
 //  4. Drain: bytes that reach O after C (writers that opened O before the rename) are forwarded:
 //     complete lines O[C:E] are appended to the store with one O_APPEND write, which interleaves
 //     atomically with the application's own appends. Each forward is journaled before and after

@@ -2,6 +2,8 @@ package livefile
 
 import (
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Fault seams. Tests replace them to inject ENOSPC, EIO or a crash at a precise step; the
@@ -11,7 +13,11 @@ var (
 	writeTemp = func(f *os.File, p []byte) (int, error) { return f.Write(p) }
 	// syncFile flushes a file to stable storage.
 	syncFile = func(f *os.File) error { return f.Sync() }
-	// renameFile is the commit point.
+	// exchangeFiles is the commit point: it swaps two names atomically (renameat2
+	// RENAME_EXCHANGE). renameFile replaces it where the filesystem cannot exchange.
+	exchangeFiles = func(a, b string) error {
+		return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+	}
 	renameFile = os.Rename
 	// step is called with the name of each protocol step just before it runs; a test can stop
 	// the protocol there to simulate a crash.

@@ -149,7 +149,7 @@ var errCrash = errors.New("simulated crash")
 // recovery and checks the store holds either the old or the new content, plus every line the
 // application appended, each exactly once.
 func TestCrashAtEveryStep(t *testing.T) {
-	steps := []string{"sync-temp", "link-old", "journal", "verify", "rename", "sync-dir", "forward-write", "forward-journal"}
+	steps := []string{"sync-temp", "link-old", "journal", "verify", "rename", "remove-temp", "sync-dir", "forward-write", "forward-journal"}
 	for _, at := range steps {
 		t.Run(at, func(t *testing.T) {
 			path, old := setup(t, "old1\nold2\nkeep\n")
@@ -192,7 +192,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			want := "old1\nold2\nkeep\nlate2\n"
 			if committed {
 				want = "keep\nlate\nlate2\n"
-				if at == "sync-dir" {
+				if at == "sync-dir" || at == "remove-temp" {
 					want = "keep\nlate2\n"
 				}
 			}
@@ -380,4 +380,31 @@ func TestLastLineEnd(t *testing.T) {
 			t.Errorf("lastLineEnd(%q, %d, %v) = %d, want %d", tc.in, tc.from, tc.finalCR, got, tc.want)
 		}
 	}
+}
+
+// TestReplacedAtTheLastInstant: another program renames its own file over the store between
+// papyrad's check and its exchange. The exchange is undone: that program's file stays, whole.
+func TestReplacedAtTheLastInstant(t *testing.T) {
+	path, old := setup(t, "a\nb\n")
+	withSeam(t, &step, func(name string) error {
+		if name == "rename" {
+			foreign := path + ".compact.tmp"
+			os.WriteFile(foreign, []byte("papyra's own compaction\n"), 0o644)
+			return os.Rename(foreign, path)
+		}
+		return nil
+	})
+	rw, err := Begin(path, old, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Write([]byte("b\n"))
+	if err := rw.Commit(context.Background(), 4); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("Commit = %v, want ErrReplaced", err)
+	}
+	rw.Abort()
+	if got := read(t, path); got != "papyra's own compaction\n" {
+		t.Errorf("store = %q: the other program's file was not left alone", got)
+	}
+	assertClean(t, path)
 }

@@ -103,6 +103,11 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		discardSidecars(j.Sidecars)
 		res.RolledBack++
 		return j.remove()
+	case tmpErr == nil && tmpIno == j.OldIno:
+		// Died right after the exchange: the temp name still holds the old inode.
+		if err := os.Remove(tmpName); err != nil {
+			return err
+		}
 	case tmpErr == nil:
 		return fmt.Errorf("%s is not the file the journal describes; left in place", tmpName)
 	case !os.IsNotExist(tmpErr):

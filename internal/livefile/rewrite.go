@@ -207,8 +207,8 @@ func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
 	if err := step("rename"); err != nil {
 		return err
 	}
-	if err := renameFile(r.tmpName, r.path); err != nil {
-		return fmt.Errorf("rename %s over %s: %w", r.tmpName, r.path, err)
+	if err := r.swapIn(); err != nil {
+		return err
 	}
 	r.committed = time.Now()
 	r.done = true
@@ -225,6 +225,37 @@ func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
 		if err := r.j.save(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// swapIn puts the temp file at the store's name. Where the filesystem can exchange two names
+// atomically it does, and then checks that what it took out is the inode it read: if another
+// program replaced the store in the instant since the check above, the exchange is undone and
+// the run gives up. Elsewhere it renames.
+func (r *Rewrite) swapIn() error {
+	err := exchangeFiles(r.tmpName, r.path)
+	if isUnsupported(err) {
+		if err := renameFile(r.tmpName, r.path); err != nil {
+			return fmt.Errorf("rename %s over %s: %w", r.tmpName, r.path, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("exchange %s and %s: %w", r.tmpName, r.path, err)
+	}
+	if ino, err := inodeOf(r.tmpName); err != nil || ino != r.oldIno {
+		if err := exchangeFiles(r.tmpName, r.path); err != nil {
+			return fmt.Errorf("undo the exchange of %s and %s: %w", r.tmpName, r.path, err)
+		}
+		return ErrReplaced
+	}
+	// The temp name now holds the old inode, which ".old" keeps reachable.
+	if err := step("remove-temp"); err != nil {
+		return err
+	}
+	if err := os.Remove(r.tmpName); err != nil {
+		return fmt.Errorf("remove %s: %w", r.tmpName, err)
 	}
 	return nil
 }
