@@ -37,3 +37,13 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// Exchange swaps the names a and b atomically. It fails with an error for which IsUnsupported
+// is true where the filesystem cannot.
+func Exchange(a, b string) error { return exchangeFiles(a, b) }
+
+// IsUnsupported reports whether err means the filesystem does not support the operation.
+func IsUnsupported(err error) bool { return isUnsupported(err) }
+
+// Step runs the named fault-injection step (tests stop a protocol there to simulate a crash).
+func Step(name string) error { return step(name) }

@@ -54,13 +54,38 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 	if st == nil {
 		return nil, fmt.Errorf("stat %s: no inode information", path)
 	}
+	tmp, err := CreateTemp(path, fi, runID)
+	if err != nil {
+		return nil, err
+	}
+	return &Rewrite{
+		path:    path,
+		id:      runID,
+		old:     old,
+		dev:     uint64(st.Dev),
+		oldIno:  st.Ino,
+		tmpName: tmp.Name(),
+		tmp:     tmp,
+		buf:     bufio.NewWriterSize(tempWriter{tmp}, 1<<20),
+	}, nil
+}
+
+// CreateTemp creates papyrad's hidden temp file for run runID beside the store at path
+// (".papyrad.<base>.<run>.tmp", O_EXCL, never following a link) with the owner, group and mode
+// of like. If they cannot be given, the error says so and nothing is left behind. Recover
+// removes such a file when its run died before using it.
+func CreateTemp(path string, like os.FileInfo, runID string) (*os.File, error) {
+	st := statOf(like)
+	if st == nil {
+		return nil, fmt.Errorf("stat %s: no inode information", path)
+	}
 	tmpName := hiddenName(path, runID, suffixTemp)
 	fd, err := unix.Open(tmpName, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create temp file %s: %w", tmpName, err)
 	}
 	tmp := os.NewFile(uintptr(fd), tmpName)
-	fail := func(what string, err error) (*Rewrite, error) {
+	fail := func(what string, err error) (*os.File, error) {
 		_ = tmp.Close()
 		_ = os.Remove(tmpName)
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -74,21 +99,18 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 			return fail(fmt.Sprintf("give the rewritten file the store's owner %d:%d", st.Uid, st.Gid), err)
 		}
 	}
-	mode := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
+	mode := like.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
 	if err := tmp.Chmod(mode); err != nil {
 		return fail(fmt.Sprintf("give the rewritten file the store's mode %v", mode), err)
 	}
-	return &Rewrite{
-		path:    path,
-		id:      runID,
-		old:     old,
-		dev:     uint64(st.Dev),
-		oldIno:  st.Ino,
-		tmpName: tmpName,
-		tmp:     tmp,
-		buf:     bufio.NewWriterSize(tempWriter{tmp}, 1<<20),
-	}, nil
+	return tmp, nil
 }
+
+// WriteTemp writes p to a temp file through the fault seam tests use to inject ENOSPC.
+func WriteTemp(f *os.File, p []byte) (int, error) { return writeTemp(f, p) }
+
+// SyncFile fsyncs f through the fault seam.
+func SyncFile(f *os.File) error { return syncFile(f) }
 
 // Write appends p to the temp file.
 func (r *Rewrite) Write(p []byte) (int, error) {

@@ -2,14 +2,11 @@ package jsonfile
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
-	"github.com/papyrad/papyrad/internal/ndjson"
+	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/report"
-	"github.com/papyrad/papyrad/internal/retention"
 )
 
 // Scan reports the store's anomalies with Papyra's names, read-only: a last line without a
@@ -42,42 +39,6 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		return out, fmt.Errorf("open %s: %w", s.cfg.Path, err)
 	}
 	defer f.Close()
-	found, err := ScanLines(ctx, f, s.cfg.Path)
+	found, err := lines.Anomalies(ctx, f, s.cfg.Path)
 	return append(out, found...), err
-}
-
-// ScanLines reports the line anomalies of one NDJSON file (shared with the rotating backend).
-func ScanLines(ctx context.Context, r io.Reader, path string) ([]report.Anomaly, error) {
-	var out []report.Anomaly
-	sc := ndjson.NewScanner(r, 0, 1<<20, ndjson.DefaultMaxLine)
-	sc.FinalCR = true
-	for idx := 1; ; idx++ {
-		line, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("read %s: %w", path, err)
-		}
-		if !line.Terminated {
-			out = append(out, report.Anomaly{Type: report.TruncatedLine, Path: path,
-				Detail: fmt.Sprintf("Line %d missing newline", idx)})
-			return out, nil
-		}
-		sl := fromLine(line)
-		l := classifyScanned(&sl, false)
-		switch l.Kind {
-		case retention.NonRecord:
-			out = append(out, report.Anomaly{Type: report.CorruptedLine, Path: path,
-				Detail: fmt.Sprintf("Invalid JSON at line %d: %s", idx, l.Reason)})
-		case retention.Blank:
-			out = append(out, report.Anomaly{Type: report.CorruptedLine, Path: path,
-				Detail: fmt.Sprintf("Invalid JSON at line %d: blank line", idx)})
-		}
-		if idx%65536 == 0 {
-			if err := ctx.Err(); err != nil {
-				return out, err
-			}
-		}
-	}
 }

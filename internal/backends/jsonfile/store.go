@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
@@ -224,8 +225,8 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 func (p *pass) onePass(ctx context.Context, pl *retention.Planner) (int64, error) {
 	pl.Forget()
 	r := io.NewSectionReader(p.f, 0, p.size)
-	end, err := classifyStream(ctx, r, p.stale, !p.stale, false, func(l *scanned) error {
-		pl.Add(l.cls, l.size)
+	end, err := lines.Stream(ctx, r, 0, p.stale, !p.stale, false, func(l *lines.Line) error {
+		pl.Add(l.Class, l.Size)
 		return p.apply(l, pl.Last())
 	})
 	p.counts = pl.Finish().Counts()
@@ -236,9 +237,9 @@ func (p *pass) onePass(ctx context.Context, pl *retention.Planner) (int64, error
 // are known only at the end), then writes.
 func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, error) {
 	r := io.NewSectionReader(p.f, 0, p.size)
-	end, err := classifyStream(ctx, r, p.stale, !p.stale, p.s.cfg.Policy.NeedsRepr(), func(l *scanned) error {
-		pl.Add(l.cls, l.size)
-		return p.progress("plan", l.off)
+	end, err := lines.Stream(ctx, r, 0, p.stale, !p.stale, p.s.cfg.Policy.NeedsRepr(), func(l *lines.Line) error {
+		pl.Add(l.Class, l.Size)
+		return p.progress("plan", l.Off)
 	})
 	if err != nil {
 		return 0, err
@@ -266,10 +267,10 @@ func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, err
 		if i >= n {
 			return 0, fmt.Errorf("the store changed under the run: more lines on the second pass than the %d of the first", n)
 		}
-		s := fromLine(line)
+		s := lines.FromScanner(line)
 		d := plan.Decision(i)
 		if d == retention.NonRecordLine {
-			s.cls = classifyScanned(&s, false)
+			s.Class = lines.Classify(&s, false)
 		}
 		if err := p.apply(&s, d); err != nil {
 			return 0, err
@@ -279,8 +280,8 @@ func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, err
 
 // apply carries out one line's decision: kept lines go to the temp file (created at the first
 // line that is not kept, with everything before it copied as is), non-records to quarantine.
-func (p *pass) apply(l *scanned, d retention.Decision) error {
-	if err := p.progress("compact", l.off); err != nil {
+func (p *pass) apply(l *lines.Line, d retention.Decision) error {
+	if err := p.progress("compact", l.Off); err != nil {
 		return err
 	}
 	if p.dry {
@@ -292,21 +293,21 @@ func (p *pass) apply(l *scanned, d retention.Decision) error {
 			return err
 		}
 		p.rw = rw
-		if _, err := io.Copy(rw, io.NewSectionReader(p.f, 0, l.off)); err != nil {
+		if _, err := io.Copy(rw, io.NewSectionReader(p.f, 0, l.Off)); err != nil {
 			return err
 		}
 	}
 	switch d {
 	case retention.Keep:
 		if p.rw != nil {
-			_, err := p.rw.Write(l.raw)
+			_, err := p.rw.Write(l.Raw)
 			return err
 		}
 	case retention.NonRecordLine:
-		if l.oversize {
-			return p.q.AddStream(io.NewSectionReader(p.f, l.off, l.size-int64(l.term)), l.off, l.cls.Reason)
+		if l.Oversize {
+			return p.q.AddStream(io.NewSectionReader(p.f, l.Off, l.Size-int64(l.Term)), l.Off, l.Class.Reason)
 		}
-		return p.q.Add(l.data(), l.off, l.cls.Reason)
+		return p.q.Add(l.Data(), l.Off, l.Class.Reason)
 	}
 	return nil
 }

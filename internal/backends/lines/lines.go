@@ -1,4 +1,6 @@
-package jsonfile
+// Package lines reads the lines of an NDJSON store file and classifies them for retention,
+// on every CPU, handing them back in order. The file backends (jsonfile, rotating) build on it.
+package lines
 
 import (
 	"context"
@@ -12,28 +14,30 @@ import (
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
-// scanned is one line of the store with its classification.
-type scanned struct {
-	off        int64
-	raw        []byte // content and terminator, in the batch's arena; nil when oversize
-	content    int    // length of the content within raw
-	size       int64  // bytes in the store, terminator included
-	term       int    // bytes of the terminator
-	terminated bool
-	oversize   bool
-	cls        retention.Line
+// Line is one line of a store file with its classification.
+type Line struct {
+	Off        int64
+	Raw        []byte // content and terminator; nil when Oversize; valid only during the callback
+	Content    int    // length of the content within Raw
+	Size       int64  // bytes in the file, terminator included
+	Term       int    // bytes of the terminator
+	Terminated bool
+	Oversize   bool
+	Class      retention.Line
 }
 
-func (l *scanned) data() []byte { return l.raw[:l.content] }
+// Data is the line's content without its terminator.
+func (l *Line) Data() []byte { return l.Raw[:l.Content] }
 
-// fromLine views a scanner's line (valid until the scanner's next call) as a scanned line.
-func fromLine(line ndjson.Line) scanned {
-	return scanned{off: line.Off, raw: line.Raw, content: len(line.Data), size: line.Len, term: line.Term, terminated: line.Terminated, oversize: line.Oversize}
+// FromScanner views a scanner's line (valid until the scanner's next call) as a Line,
+// unclassified.
+func FromScanner(line ndjson.Line) Line {
+	return Line{Off: line.Off, Raw: line.Raw, Content: len(line.Data), Size: line.Len, Term: line.Term, Terminated: line.Terminated, Oversize: line.Oversize}
 }
 
 // batch is a run of consecutive lines classified together.
 type batch struct {
-	lines []scanned
+	lines []Line
 	arena []byte
 	done  chan struct{}
 }
@@ -43,11 +47,11 @@ const (
 	batchLines = 8192
 )
 
-// classifyStream reads the store's lines from r (starting at offset 0) and hands them to fn in
-// order, classified. Classification, the costly part, runs on every CPU while fn consumes
+// Stream reads a store file's lines from r (whose first byte is at offset base) and hands them
+// to fn in order, classified. Classification, the costly part, runs on every CPU while fn consumes
 // batches in order. Reading stops at the first unterminated line when stopAtPartial is set;
 // the returned offset is where the lines handed to fn end.
-func classifyStream(ctx context.Context, r io.Reader, finalCR, stopAtPartial, wantRepr bool, fn func(*scanned) error) (int64, error) {
+func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial, wantRepr bool, fn func(*Line) error) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(runtime.GOMAXPROCS(0), 1)
@@ -62,7 +66,7 @@ func classifyStream(ctx context.Context, r io.Reader, finalCR, stopAtPartial, wa
 			for b := range work {
 				for i := range b.lines {
 					l := &b.lines[i]
-					l.cls = classifyScanned(l, wantRepr)
+					l.Class = Classify(l, wantRepr)
 				}
 				close(b.done)
 			}
@@ -73,7 +77,7 @@ func classifyStream(ctx context.Context, r io.Reader, finalCR, stopAtPartial, wa
 	go func() {
 		defer close(ordered)
 		defer close(work)
-		sc := ndjson.NewScanner(r, 0, 1<<20, ndjson.DefaultMaxLine)
+		sc := ndjson.NewScanner(r, base, 1<<20, ndjson.DefaultMaxLine)
 		sc.FinalCR = finalCR
 		b := newBatch(free)
 		flush := func() bool {
@@ -105,11 +109,11 @@ func classifyStream(ctx context.Context, r io.Reader, finalCR, stopAtPartial, wa
 			if !line.Terminated && stopAtPartial {
 				break
 			}
-			s := fromLine(line)
+			s := FromScanner(line)
 			if !line.Oversize {
 				start := len(b.arena)
 				b.arena = append(b.arena, line.Raw...)
-				s.raw = b.arena[start:len(b.arena):len(b.arena)]
+				s.Raw = b.arena[start:len(b.arena):len(b.arena)]
 			}
 			end = line.Off + line.Len
 			b.lines = append(b.lines, s)
@@ -154,30 +158,31 @@ func newBatch(free chan *batch) *batch {
 	var b *batch
 	select {
 	case b = <-free:
-		// The arena may be reused: scanned lines of the previous use are done with. One that
+		// The arena may be reused: Line lines of the previous use are done with. One that
 		// grew for a very long line is let go rather than kept.
 		b.lines, b.arena = b.lines[:0], b.arena[:0]
 		if cap(b.arena) > 4*batchBytes {
 			b.arena = make([]byte, 0, batchBytes+64<<10)
 		}
 	default:
-		b = &batch{lines: make([]scanned, 0, batchLines), arena: make([]byte, 0, batchBytes+64<<10)}
+		b = &batch{lines: make([]Line, 0, batchLines), arena: make([]byte, 0, batchBytes+64<<10)}
 	}
 	b.done = make(chan struct{})
 	return b
 }
 
-// classifyScanned is the retention engine's view of one line.
-func classifyScanned(l *scanned, wantRepr bool) retention.Line {
+// Classify is the retention engine's view of one line: an oversize line is not a record, and
+// neither is an unterminated one (a crash remnant; the caller keeps a write in progress out).
+func Classify(l *Line, wantRepr bool) retention.Line {
 	switch {
-	case l.oversize:
-		return retention.Line{Kind: retention.NonRecord, Reason: fmt.Sprintf("line of %d bytes is over the %d-byte limit for a record", l.size, ndjson.DefaultMaxLine)}
-	case !l.terminated:
-		c := retention.Classify(l.data(), false)
+	case l.Oversize:
+		return retention.Line{Kind: retention.NonRecord, Reason: fmt.Sprintf("line of %d bytes is over the %d-byte limit for a record", l.Size, ndjson.DefaultMaxLine)}
+	case !l.Terminated:
+		c := retention.Classify(l.Data(), false)
 		if c.Kind == retention.Blank {
 			return c
 		}
 		return retention.Line{Kind: retention.NonRecord, Reason: "unterminated last line left by an interrupted write"}
 	}
-	return retention.Classify(l.data(), wantRepr)
+	return retention.Classify(l.Data(), wantRepr)
 }

@@ -1,0 +1,219 @@
+package rotating
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/papyrad/papyrad/internal/livefile"
+)
+
+// Naming is how a set names its files.
+type Naming string
+
+// The namings.
+const (
+	// Suffix is Papyra's RotatingFilePersistence and Python logging's RotatingFileHandler:
+	// path is the active file, path.1 the newest rotated segment, path.{MaxFiles-1} the oldest.
+	Suffix Naming = "suffix"
+	// Sequence is events-0001.ndjson, events-0002.ndjson, ...: the highest number is the
+	// active file. Names never move.
+	Sequence Naming = "sequence"
+)
+
+// layout knows a set's names.
+type layout struct {
+	path     string
+	naming   Naming
+	maxFiles int
+}
+
+// slotName is the name of slot k: for Suffix, 0 is the active file and k>0 is path.k; for
+// Sequence, k is the file's number.
+func (l layout) slotName(k int) string {
+	if l.naming == Sequence {
+		stem, ext := l.stemExt()
+		return filepath.Join(filepath.Dir(l.path), fmt.Sprintf("%s-%04d%s", stem, k, ext))
+	}
+	if k == 0 {
+		return l.path
+	}
+	return l.path + "." + strconv.Itoa(k)
+}
+
+func (l layout) stemExt() (string, string) {
+	base := filepath.Base(l.path)
+	ext := filepath.Ext(base)
+	return strings.TrimSuffix(base, ext), ext
+}
+
+// slotOf parses a base name of the set's directory into its slot.
+func (l layout) slotOf(name string) (int, bool) {
+	if l.naming == Sequence {
+		stem, ext := l.stemExt()
+		mid, ok := strings.CutPrefix(name, stem+"-")
+		if !ok {
+			return 0, false
+		}
+		mid, ok = strings.CutSuffix(mid, ext)
+		if !ok || mid == "" || strings.Trim(mid, "0123456789") != "" {
+			return 0, false
+		}
+		n, err := strconv.Atoi(mid)
+		return n, err == nil
+	}
+	base := filepath.Base(l.path)
+	if name == base {
+		return 0, true
+	}
+	rest, ok := strings.CutPrefix(name, base+".")
+	if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || rest[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n <= 0 || n >= l.maxFiles {
+		return 0, false
+	}
+	return n, true
+}
+
+// segment is one file of the set, identified by its inode: names move under a rotating writer.
+type segment struct {
+	slot   int
+	name   string
+	active bool
+	ino    uint64
+	size   int64
+	fi     os.FileInfo
+	f      *os.File
+}
+
+// member is a name of the set and the inode it holds right now.
+type member struct {
+	slot int
+	name string
+	ino  uint64
+}
+
+// members lists the set's names as they are now, oldest first; orphans are the other files
+// whose names start with the store's base name (Papyra's scan reports them).
+func (l layout) members() (ms []member, orphans []string, err error) {
+	dir := filepath.Dir(l.path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	stem, _ := l.stemExt()
+	prefix := filepath.Base(l.path)
+	if l.naming == Sequence {
+		prefix = stem + "-"
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if livefile.IsOwn(name) || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		slot, ok := l.slotOf(name)
+		full := filepath.Join(dir, name)
+		if !ok {
+			orphans = append(orphans, full)
+			continue
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(full, &st); err != nil {
+			continue // moved or removed since the listing
+		}
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			orphans = append(orphans, full)
+			continue
+		}
+		ms = append(ms, member{slot: slot, name: full, ino: st.Ino})
+	}
+	sort.Slice(ms, func(i, j int) bool { return l.older(ms[i].slot, ms[j].slot) })
+	return ms, orphans, nil
+}
+
+// older reports whether slot a holds older records than slot b.
+func (l layout) older(a, b int) bool {
+	if l.naming == Sequence {
+		return a < b
+	}
+	// Suffix: higher is older, 0 (the active file) is the newest.
+	if a == 0 || b == 0 {
+		return b == 0 && a != 0
+	}
+	return a > b
+}
+
+// nameOf returns the name that holds inode ino now, if any.
+func (l layout) nameOf(ino uint64) (member, bool, error) {
+	ms, _, err := l.members()
+	if err != nil {
+		return member{}, false, err
+	}
+	for _, m := range ms {
+		if m.ino == ino {
+			return m, true, nil
+		}
+	}
+	return member{}, false, nil
+}
+
+// open lists the set and opens every file, oldest first. A file that moves between the listing
+// and the open is caught by comparing inodes, and the listing is taken again.
+func (l layout) open() ([]*segment, []string, error) {
+	for attempt := 0; attempt < 10; attempt++ {
+		ms, orphans, err := l.members()
+		if err != nil {
+			return nil, nil, err
+		}
+		segs, ok, err := l.openAll(ms)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			return segs, orphans, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("the set at %s kept changing while it was being opened", l.path)
+}
+
+func (l layout) openAll(ms []member) ([]*segment, bool, error) {
+	var segs []*segment
+	closeAll := func() {
+		for _, s := range segs {
+			s.f.Close()
+		}
+	}
+	newest := len(ms) - 1
+	for i, m := range ms {
+		f, err := os.OpenFile(m.name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		if os.IsNotExist(err) {
+			closeAll()
+			return nil, false, nil
+		}
+		if err != nil {
+			closeAll()
+			return nil, false, fmt.Errorf("open %s: %w", m.name, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			closeAll()
+			return nil, false, fmt.Errorf("stat %s: %w", m.name, err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Ino != m.ino {
+			f.Close()
+			closeAll()
+			return nil, false, nil
+		}
+		active := (l.naming == Suffix && m.slot == 0) || (l.naming == Sequence && i == newest)
+		segs = append(segs, &segment{slot: m.slot, name: m.name, active: active, ino: st.Ino, size: fi.Size(), fi: fi, f: f})
+	}
+	return segs, true, nil
+}
