@@ -51,7 +51,15 @@ func (a *adHoc) register(c *cobra.Command) {
 
 // spec turns the flags into a store, with errors naming the flag.
 func (a *adHoc) spec(environ []string) (storeSpec, error) {
-	s := storeSpec{Backend: a.backend, Path: a.path, Name: a.name}
+	s := storeSpec{Backend: a.backend, Path: a.path, Name: a.name, MaxFiles: a.maxFiles, Naming: a.naming}
+	if a.backend == "rotating" {
+		if a.maxFiles < 2 {
+			return s, usageErrorf("--max-files: must be at least 2 (the active file and one rotated segment)")
+		}
+		if a.naming != "suffix" && a.naming != "sequence" {
+			return s, usageErrorf("--naming: %q is neither suffix nor sequence", a.naming)
+		}
+	}
 	switch a.backend {
 	case "json", "rotating":
 		if a.path == "" {

@@ -45,6 +45,7 @@ func printReport(w io.Writer, r report.Report) {
 			r.RecordsBefore, r.RecordsAfter, r.RecordsDropped, dropDetail(r), r.RecordsQuarantined)
 		fmt.Fprintf(w, "  bytes    %s -> %s (%s reclaimed)\n",
 			units.FormatSize(r.BytesBefore), units.FormatSize(r.BytesAfter), units.FormatSize(r.BytesReclaimed()))
+		fmt.Fprintf(w, "  files    %d rewritten, %d deleted\n", r.FilesRewritten, r.FilesDeleted)
 		if r.LinesAppended > 0 {
 			fmt.Fprintf(w, "  appended during the run and carried over: %d lines\n", r.LinesAppended)
 		}

@@ -77,6 +77,8 @@ func specFromConfig(st *config.Store) storeSpec {
 		DrainTimeout:  st.DrainTimeout,
 		QuarantineDir: st.QuarantineDir,
 		Archived:      st.Archive != nil,
+		MaxFiles:      st.Rotation.MaxFiles,
+		Naming:        string(st.Rotation.Naming),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/jsonfile"
 	"github.com/papyrad/papyrad/internal/backends/memory"
+	"github.com/papyrad/papyrad/internal/backends/rotating"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -27,6 +28,7 @@ type store interface {
 var (
 	_ store = (*jsonfile.Store)(nil)
 	_ store = (*memory.Store)(nil)
+	_ store = (*rotating.Store)(nil)
 )
 
 // storeSpec is one store as the commands see it, whether it came from a config file or from
@@ -39,6 +41,9 @@ type storeSpec struct {
 	Grace         time.Duration
 	DrainTimeout  time.Duration
 	QuarantineDir string
+	// MaxFiles and Naming describe a rotating set.
+	MaxFiles int
+	Naming   string
 	// Archived says the config asks for dropped records to be archived first.
 	Archived bool
 }
@@ -51,6 +56,17 @@ func (s storeSpec) build(log *zap.Logger) (store, error) {
 		return jsonfile.New(jsonfile.Config{
 			Name:       s.Name,
 			Path:       s.Path,
+			Policy:     s.Policy,
+			Grace:      s.Grace,
+			Drain:      livefile.DrainOptions{Timeout: s.DrainTimeout},
+			Quarantine: s.QuarantineDir,
+		}, log, time.Now), nil
+	case rotating.Backend:
+		return rotating.New(rotating.Config{
+			Name:       s.Name,
+			Path:       s.Path,
+			Naming:     rotating.Naming(s.Naming),
+			MaxFiles:   s.MaxFiles,
 			Policy:     s.Policy,
 			Grace:      s.Grace,
 			Drain:      livefile.DrainOptions{Timeout: s.DrainTimeout},

@@ -47,3 +47,11 @@ func IsUnsupported(err error) bool { return isUnsupported(err) }
 
 // Step runs the named fault-injection step (tests stop a protocol there to simulate a crash).
 func Step(name string) error { return step(name) }
+
+// SetStep replaces the fault-injection step hook and returns a function that restores the
+// previous one. Tests of packages built on livefile use it to act at a precise step.
+func SetStep(f func(name string) error) (restore func()) {
+	saved := step
+	step = f
+	return func() { step = saved }
+}

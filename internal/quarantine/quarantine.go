@@ -169,6 +169,23 @@ func (q *File) Close() (pending, final string, err error) {
 	return q.pending, q.final, nil
 }
 
+// Publish closes the file and gives it its final name at once, for runs that must make their
+// quarantine durable before they remove anything. It returns the final name, or "" when
+// nothing was quarantined.
+func (q *File) Publish() (string, error) {
+	pending, final, err := q.Close()
+	if err != nil || pending == "" {
+		return "", err
+	}
+	if err := os.Rename(pending, final); err != nil {
+		return "", fmt.Errorf("quarantine %s: %w", final, err)
+	}
+	if err := livefile.SyncDir(filepath.Dir(final)); err != nil {
+		return "", fmt.Errorf("quarantine %s: %w", final, err)
+	}
+	return final, nil
+}
+
 // Discard removes the pending file of a run that will not commit.
 func (q *File) Discard() {
 	if q.f != nil {

@@ -37,11 +37,14 @@ type Report struct {
 	// were (caught up before the commit or forwarded from the replaced inode after it).
 	LinesAppended int64 `json:"lines_appended_during_run"`
 
-	BytesBefore    int64   `json:"bytes_before"`
-	BytesAfter     int64   `json:"bytes_after"`
-	FilesRewritten int     `json:"files_rewritten"`
-	FilesDeleted   int     `json:"files_deleted"`
-	Duration       float64 `json:"duration_seconds"`
+	BytesBefore    int64 `json:"bytes_before"`
+	BytesAfter     int64 `json:"bytes_after"`
+	FilesRewritten int   `json:"files_rewritten"`
+	// LargestWrite is the size of the largest file the run writes (0 when it only deletes):
+	// what the disk guard must find free.
+	LargestWrite int64   `json:"largest_write_bytes"`
+	FilesDeleted int     `json:"files_deleted"`
+	Duration     float64 `json:"duration_seconds"`
 
 	// QuarantineFile is where this run put the lines that were not records.
 	QuarantineFile string `json:"quarantine_file,omitempty"`

@@ -1,0 +1,246 @@
+package rotating
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/ndjson"
+	"github.com/papyrad/papyrad/internal/quarantine"
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/retention"
+)
+
+// run carries one compaction through its phases: prepare every change (temp files written and
+// fsynced, non-records quarantined), publish the quarantine, then change the set segment by
+// segment, oldest first, and the active file last.
+type run struct {
+	s      *Store
+	runID  string
+	start  time.Time
+	rep    *report.Report
+	plan   *retention.Plan
+	q      *quarantine.File
+	temps  []string
+	active *livefile.Rewrite
+}
+
+// prepared is a rotated segment ready to be changed.
+type prepared struct {
+	p      *segPlan
+	id     string
+	tmp    string
+	newIno uint64
+}
+
+func (r *run) cleanup() {
+	for _, t := range r.temps {
+		_ = os.Remove(t)
+	}
+	r.q.Discard()
+	if r.active != nil {
+		r.active.Abort()
+	}
+}
+
+func (r *run) execute(ctx context.Context, plans []*segPlan) error {
+	var ready []prepared
+	var activePlan *segPlan
+	for i, p := range plans {
+		if p.act == untouched {
+			continue
+		}
+		id := r.runID + strconv.Itoa(i)
+		switch {
+		case p.seg.active:
+			activePlan = p
+			rw, err := livefile.Begin(p.seg.name, p.seg.f, id)
+			if err != nil {
+				return fmt.Errorf("compact %s: %w", p.seg.name, err)
+			}
+			r.active = rw
+			if err := r.pass(ctx, p, rw); err != nil {
+				return err
+			}
+		case p.act == remove:
+			if p.counts.NonRecords > 0 {
+				if err := r.pass(ctx, p, io.Discard); err != nil {
+					return err
+				}
+			}
+			ready = append(ready, prepared{p: p, id: id})
+		default:
+			pr, err := r.prepareRewrite(ctx, p, id)
+			if err != nil {
+				return err
+			}
+			ready = append(ready, pr)
+		}
+	}
+	// Every change is ready and durable: publish the quarantine before anything leaves the
+	// store, so that no line is ever only in a file about to go.
+	final, err := r.q.Publish()
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", r.s.cfg.Path, err)
+	}
+	r.rep.QuarantineFile = final
+	for _, pr := range ready {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var done bool
+		if pr.p.act == remove {
+			done, err = r.s.l.remove(pr.p.seg, pr.id)
+		} else {
+			done, err = r.s.l.replace(pr.p.seg, pr.tmp, pr.newIno, pr.id)
+		}
+		if err != nil {
+			return fmt.Errorf("compact %s: %w", pr.p.seg.name, err)
+		}
+		if !done {
+			r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
+		}
+	}
+	if activePlan != nil {
+		if err := r.commitActive(ctx, activePlan); err != nil {
+			return err
+		}
+	}
+	r.rep.BytesAfter = r.s.setSize()
+	return nil
+}
+
+// pass reads segment p's classified lines again and sends the kept ones to w and the
+// non-records to quarantine.
+func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
+	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, 0, p.end), 0, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = p.stale
+	for i := p.lo; ; i++ {
+		line, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			if i != p.hi {
+				return fmt.Errorf("%s changed under the run: %d lines, %d before", p.seg.name, i-p.lo, p.hi-p.lo)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p.seg.name, err)
+		}
+		if i >= p.hi {
+			return fmt.Errorf("%s changed under the run: more lines than the %d read before", p.seg.name, p.hi-p.lo)
+		}
+		switch r.plan.Decision(i) {
+		case retention.Keep:
+			if _, err := w.Write(line.Raw); err != nil {
+				return fmt.Errorf("compact %s: %w", p.seg.name, err)
+			}
+		case retention.NonRecordLine:
+			l := lines.FromScanner(line)
+			reason := lines.Classify(&l, false).Reason
+			if line.Oversize {
+				err = r.q.AddStream(io.NewSectionReader(p.seg.f, line.Off, line.Len-int64(line.Term)), line.Off, reason)
+			} else {
+				err = r.q.Add(line.Data, line.Off, reason)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if i%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+type seamWriter struct{ f *os.File }
+
+func (w seamWriter) Write(p []byte) (int, error) { return livefile.WriteTemp(w.f, p) }
+
+// prepareRewrite writes the kept lines of rotated segment p to a fsynced temp file.
+func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepared, error) {
+	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.fi, id)
+	if err != nil {
+		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
+	}
+	r.temps = append(r.temps, tmp.Name())
+	bw := bufio.NewWriterSize(seamWriter{tmp}, 1<<20)
+	err = r.pass(ctx, p, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = livefile.SyncFile(tmp)
+	}
+	fi, serr := tmp.Stat()
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
+	}
+	return prepared{p: p, id: id, tmp: tmp.Name(), newIno: statIno(fi)}, nil
+}
+
+// commitActive replaces the active file through livefile's live-append protocol. If the
+// writer rotated it away during the run, its compaction waits for the next run.
+func (r *run) commitActive(ctx context.Context, p *segPlan) error {
+	rw := r.active
+	copied := p.end
+	for round := 0; round < 8; round++ {
+		next, err := rw.CatchUp(ctx, copied)
+		if err != nil {
+			return fmt.Errorf("compact %s: %w", p.seg.name, err)
+		}
+		grew := next - copied
+		copied = next
+		if grew < 64<<10 {
+			break
+		}
+	}
+	err := rw.Commit(ctx, copied)
+	if errors.Is(err, livefile.ErrReplaced) {
+		r.rep.FilesRewritten--
+		r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("%s was rotated during the run; its records are compacted by the next run", p.seg.name))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", p.seg.name, err)
+	}
+	r.rep.LinesAppended += rw.CarriedLines()
+	dr, err := rw.Drain(ctx, r.s.cfg.Drain)
+	r.rep.LinesAppended += int64(dr.ForwardedLines)
+	if dr.Pending {
+		r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("the replaced %s is still held open for writing by %v; its new lines are forwarded by later runs", p.seg.name, dr.Holders))
+	}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("compact %s: drain: %w", p.seg.name, err)
+	}
+	return nil
+}
+
+// setSize is the size of the set as it is now.
+func (s *Store) setSize() int64 {
+	ms, _, err := s.l.members()
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, m := range ms {
+		if fi, err := os.Stat(m.name); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}

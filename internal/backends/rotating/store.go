@@ -1,0 +1,295 @@
+package rotating
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/quarantine"
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/retention"
+)
+
+// Backend is the name of this store kind in configs and reports.
+const Backend = "rotating"
+
+// ErrBusy means Papyra's own compaction or recovery is running on the store.
+var ErrBusy = errors.New("papyra is compacting or recovering this store")
+
+// Config describes one rotating store.
+type Config struct {
+	Name string
+	// Path is the active file (suffix naming) or the name the sequence is derived from
+	// (events.ndjson → events-0001.ndjson, ...).
+	Path       string
+	Naming     Naming
+	MaxFiles   int // suffix naming: active file plus rotated segments
+	Policy     retention.Policy
+	Grace      time.Duration // partial-line grace for the active file; 10s if zero
+	Drain      livefile.DrainOptions
+	Quarantine string
+}
+
+// Store compacts and scans one rotating store.
+type Store struct {
+	cfg Config
+	l   layout
+	log *zap.Logger
+	now func() time.Time
+}
+
+// New returns a Store. now is the clock (time.Now in production).
+func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
+	if cfg.Grace <= 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	if cfg.Drain.Grace <= 0 {
+		cfg.Drain.Grace = cfg.Grace
+	}
+	if cfg.Naming == "" {
+		cfg.Naming = Suffix
+	}
+	if cfg.MaxFiles < 2 {
+		cfg.MaxFiles = 5
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{cfg: cfg, l: layout{path: cfg.Path, naming: cfg.Naming, maxFiles: cfg.MaxFiles},
+		log: log.With(zap.String("store", cfg.Name)), now: now}
+}
+
+// action is what a run does to one segment.
+type action int
+
+const (
+	untouched action = iota
+	rewrite          // some lines go: write the rest to a temp file and swap it in
+	remove           // every line goes: delete the file, no rewrite
+)
+
+// segPlan is one segment's share of the set's retention plan.
+type segPlan struct {
+	seg    *segment
+	lo, hi int   // its lines in the plan
+	end    int64 // where its classified lines end (a write in progress may follow)
+	stale  bool
+	counts retention.Counts
+	act    action
+	kept   int64 // stored bytes kept
+}
+
+// Compact applies retention across the whole set, oldest segment first, then changes only the
+// segments that hold something to remove.
+func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.Report, err error) {
+	start := s.now()
+	rep = report.Report{Store: s.cfg.Name, Backend: Backend, DryRun: opts.DryRun, Result: report.ResultOK}
+	defer func() {
+		rep.Duration = time.Since(start).Seconds()
+		if err != nil {
+			rep.Error = err.Error()
+			if rep.Result != report.ResultSkipped {
+				rep.Result = report.ResultError
+			}
+		}
+	}()
+	if fi, err := os.Lstat(s.cfg.Path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return rep, fmt.Errorf("%s is a symbolic link; configure the file it points to", s.cfg.Path)
+	}
+	if !opts.DryRun {
+		lock, err := livefile.Acquire(s.cfg.Path)
+		if err != nil {
+			if errors.Is(err, livefile.ErrLocked) {
+				rep.Result, rep.Reason = report.ResultSkipped, "locked"
+			}
+			return rep, err
+		}
+		defer lock.Release()
+		if err := s.l.recoverOps(); err != nil {
+			return rep, fmt.Errorf("recover earlier runs: %w", err)
+		}
+		if err := s.recoverActive(ctx, &rep); err != nil {
+			return rep, fmt.Errorf("recover earlier runs: %w", err)
+		}
+	}
+	segs, _, err := s.l.open()
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		for _, sg := range segs {
+			sg.f.Close()
+		}
+	}()
+	plans, plan, err := s.plan(ctx, segs, start)
+	if err != nil {
+		return rep, err
+	}
+	var total retention.Counts
+	for _, p := range plans {
+		rep.BytesBefore += p.seg.size
+		c := p.counts
+		total.Records += c.Records
+		total.Kept += c.Kept
+		total.DroppedAge += c.DroppedAge
+		total.DroppedCount += c.DroppedCount
+		total.DroppedBytes += c.DroppedBytes
+		total.NonRecords += c.NonRecords
+		total.Blanks += c.Blanks
+		switch p.act {
+		case remove:
+			rep.FilesDeleted++
+		case rewrite:
+			rep.FilesRewritten++
+			rep.LargestWrite = max(rep.LargestWrite, p.kept)
+		}
+	}
+	rep.RecordsBefore, rep.RecordsAfter = total.Records, total.Kept
+	rep.RecordsDropped = total.DroppedAge + total.DroppedCount + total.DroppedBytes
+	rep.DroppedByAge, rep.DroppedByCount, rep.DroppedByBytes = total.DroppedAge, total.DroppedCount, total.DroppedBytes
+	rep.RecordsQuarantined, rep.BlankLines = total.NonRecords, total.Blanks
+	rep.BytesAfter = rep.BytesBefore
+	if opts.DryRun || rep.FilesDeleted+rep.FilesRewritten == 0 {
+		for _, p := range plans {
+			switch p.act {
+			case remove:
+				rep.BytesAfter -= p.seg.size
+			case rewrite:
+				rep.BytesAfter -= p.end - p.kept
+			}
+		}
+		return rep, nil
+	}
+	r := &run{s: s, runID: livefile.NewRunID(), start: start, rep: &rep, plan: plan}
+	r.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, r.runID, start)
+	defer r.cleanup()
+	rep.RunID = r.runID
+	return rep, r.execute(ctx, plans)
+}
+
+// plan classifies every segment, oldest first, through one retention planner, and decides
+// what to do with each segment.
+func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time) ([]*segPlan, *retention.Plan, error) {
+	pl := retention.NewPlanner(s.cfg.Policy, now)
+	wantRepr := s.cfg.Policy.NeedsRepr()
+	var plans []*segPlan
+	var sizes []uint32 // stored size of every line, to know what each segment keeps
+	for _, sg := range segs {
+		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
+		p := &segPlan{seg: sg, lo: len(sizes), stale: stale}
+		end, err := lines.Stream(ctx, io.NewSectionReader(sg.f, 0, sg.size), 0, stale, !stale, wantRepr, func(l *lines.Line) error {
+			pl.Add(l.Class, l.Size)
+			sizes = append(sizes, uint32(min(l.Size, math.MaxUint32)))
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", sg.name, err)
+		}
+		p.hi, p.end = len(sizes), end
+		plans = append(plans, p)
+	}
+	plan := pl.Finish()
+	for _, p := range plans {
+		for i := p.lo; i < p.hi; i++ {
+			p.counts.Lines++
+			switch d := plan.Decision(i); d {
+			case retention.Keep:
+				p.counts.Records++
+				p.counts.Kept++
+				p.kept += int64(sizes[i])
+			case retention.BlankLine:
+				p.counts.Blanks++
+			case retention.NonRecordLine:
+				p.counts.NonRecords++
+			case retention.DropAge:
+				p.counts.Records++
+				p.counts.DroppedAge++
+			case retention.DropCount:
+				p.counts.Records++
+				p.counts.DroppedCount++
+			case retention.DropBytes:
+				p.counts.Records++
+				p.counts.DroppedBytes++
+			}
+		}
+		switch {
+		case p.counts.Lines == p.counts.Kept:
+			p.act = untouched
+		case p.counts.Kept == 0 && !p.seg.active:
+			p.act = remove
+		default:
+			p.act = rewrite
+		}
+	}
+	return plans, plan, nil
+}
+
+// recoverActive finishes or undoes earlier runs' replacements of active files: the one file
+// with suffix naming; with sequence naming, any file of the set may have been the active one.
+func (s *Store) recoverActive(ctx context.Context, rep *report.Report) error {
+	names := []string{s.cfg.Path}
+	if s.cfg.Naming == Sequence {
+		ms, _, err := s.l.members()
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			names = append(names, m.name)
+		}
+	}
+	for _, n := range names {
+		rec, err := livefile.Recover(ctx, n, s.cfg.Drain)
+		rep.LinesAppended += int64(rec.ForwardedLines)
+		if rec.Pending > 0 {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("a replaced %s is still held open for writing by %v", n, rec.Holders))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Scan reports the set's anomalies with Papyra's names: orphaned files (names of the set's
+// pattern outside it, ORPHANED_ROTATED_FILE) and each segment's truncated and corrupted
+// lines. A rotated segment's last line without a newline is TRUNCATED_LINE too. papyrad's own
+// hidden files are never reported.
+func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
+	ms, orphans, err := s.l.members()
+	if err != nil {
+		return nil, err
+	}
+	var out []report.Anomaly
+	for _, o := range orphans {
+		out = append(out, report.Anomaly{Type: report.OrphanedRotatedFile, Path: o,
+			Detail: "file matches the store's name but is not part of its rotation set"})
+	}
+	for _, m := range ms {
+		f, err := os.Open(m.name)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("open %s: %w", m.name, err)
+		}
+		found, err := lines.Anomalies(ctx, f, m.name)
+		f.Close()
+		out = append(out, found...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
