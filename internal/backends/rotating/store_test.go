@@ -124,7 +124,7 @@ func TestUntouchedSegmentsKeepInodeAndMtime(t *testing.T) {
 		os.Chtimes(filepath.Join(dir, name), now.Add(-time.Hour), now.Add(-time.Hour))
 	}
 	old, fresh := 978307200.0, 4102444800.0
-	write("events.ndjson.4", rec(old), rec(old+1))           // all expired: deleted
+	write("events.ndjson.4", rec(old), rec(old+1))             // all expired: deleted
 	write("events.ndjson.3", rec(old+2), rec(fresh), "junk\n") // partly: rewritten, junk quarantined
 	write("events.ndjson.2", rec(fresh+1))                     // untouched
 	write("events.ndjson", rec(fresh+2))                       // untouched (gap at .1 is legal)
@@ -223,4 +223,3 @@ func assertClean(t *testing.T, dir string) {
 		}
 	}
 }
-
