@@ -134,6 +134,7 @@ func (a *adHoc) spec(environ []string) (storeSpec, error) {
 	if stateDir == "" {
 		stateDir = defaultStateDir(environ)
 	}
+	s.StateDir = stateDir
 	s.QuarantineDir = a.quarantine
 	if s.QuarantineDir == "" {
 		s.QuarantineDir = filepath.Join(stateDir, "quarantine")

@@ -36,7 +36,7 @@ func selectStores(c *cobra.Command, e *env, configPath string, names []string, a
 	var specs []storeSpec
 	if len(names) == 0 {
 		for i := range cfg.Stores {
-			specs = append(specs, specFromConfig(&cfg.Stores[i]))
+			specs = append(specs, specFromConfig(&cfg.Stores[i], cfg.Daemon.StateDir))
 		}
 		return specs, nil
 	}
@@ -47,7 +47,7 @@ func selectStores(c *cobra.Command, e *env, configPath string, names []string, a
 			unknown = append(unknown, n)
 			continue
 		}
-		specs = append(specs, specFromConfig(st))
+		specs = append(specs, specFromConfig(st, cfg.Daemon.StateDir))
 	}
 	if len(unknown) > 0 {
 		return nil, withCode(ExitUsage, fmt.Errorf("%s: no store named %s", configPath, strings.Join(unknown, ", ")))
@@ -56,7 +56,7 @@ func selectStores(c *cobra.Command, e *env, configPath string, names []string, a
 }
 
 // specFromConfig maps a configured store to what the backends need.
-func specFromConfig(st *config.Store) storeSpec {
+func specFromConfig(st *config.Store, stateDir string) storeSpec {
 	p := retention.Policy{
 		MaxAge:        st.Retention.MaxAge,
 		MaxRecords:    int64(st.Retention.MaxRecords),
@@ -77,6 +77,7 @@ func specFromConfig(st *config.Store) storeSpec {
 		DrainTimeout:  st.DrainTimeout,
 		QuarantineDir: st.QuarantineDir,
 		Archived:      st.Archive != nil,
+		StateDir:      stateDir,
 		MaxFiles:      st.Rotation.MaxFiles,
 		Naming:        string(st.Rotation.Naming),
 	}

@@ -41,6 +41,8 @@ type storeSpec struct {
 	Grace         time.Duration
 	DrainTimeout  time.Duration
 	QuarantineDir string
+	// StateDir is where papyrad keeps what it learns between runs.
+	StateDir string
 	// MaxFiles and Naming describe a rotating set.
 	MaxFiles int
 	Naming   string
@@ -71,6 +73,7 @@ func (s storeSpec) build(log *zap.Logger) (store, error) {
 			Grace:      s.Grace,
 			Drain:      livefile.DrainOptions{Timeout: s.DrainTimeout},
 			Quarantine: s.QuarantineDir,
+			Summaries:  filepath.Join(s.StateDir, "segments", s.Name+".json"),
 		}, log, time.Now), nil
 	case memory.Backend:
 		return memory.New(s.Name), nil

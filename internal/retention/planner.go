@@ -75,7 +75,7 @@ func NewPlanner(p Policy, now time.Time) *Planner {
 		stored:     p.SizeBasis == SizeBasisStored,
 	}
 	if pl.byAge {
-		pl.cutoff = float64(now.UnixNano())/1e9 - p.MaxAge.Seconds()
+		pl.cutoff = p.Cutoff(now)
 	}
 	pl.windowed = pl.maxRecords > 0 || pl.maxBytes > 0
 	return pl

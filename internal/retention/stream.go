@@ -1,5 +1,7 @@
 package retention
 
+import "time"
+
 // Streaming reports whether the planner decides each line for good as it is added: true when
 // the policy has no count or size limit, which can only be settled once the newest records are
 // known. A streaming planner lets a store be compacted in a single read.
@@ -24,4 +26,11 @@ func (pl *Planner) decide(d Decision) {
 	if !pl.forget {
 		pl.decisions = append(pl.decisions, d)
 	}
+}
+
+// Cutoff is the age rule's threshold at now, in float seconds, as Python's
+// time.time() - max_age_seconds computes it: records whose timestamp is at least the cutoff
+// pass. It is meaningless when the policy has no MaxAge.
+func (p Policy) Cutoff(now time.Time) float64 {
+	return float64(now.UnixNano())/1e9 - p.MaxAge.Seconds()
 }

@@ -13,6 +13,17 @@
 // (temp files written and fsynced, non-records quarantined and the quarantine published), so
 // that a failure such as ENOSPC happens before anything is removed.
 //
+// # I/O that follows what is removed
+//
+// Rotated segments are never written again, only renamed and deleted. When a run has read a
+// rotated segment whole it keeps a summary of it in the state directory (records, non-records,
+// the range of its timestamps) keyed by device, inode, size and mtime. A later run with an
+// age-only policy decides such a segment from its summary alone when the summary settles it:
+// every timestamp after the cutoff and nothing else in the file (left alone, not read), or
+// every timestamp before it and no non-record (deleted, not read). Only segments that straddle
+// the cutoff, hold non-records, have changed, or are new are read. Count and size limits,
+// which depend on the exact size of every record kept, read the whole set.
+//
 // # Why a rotating writer cannot make it lose or duplicate a segment
 //
 // The writer renames segments towards older slots (path.i → path.i+1, path → path.1) at any

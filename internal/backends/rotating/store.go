@@ -37,6 +37,9 @@ type Config struct {
 	Grace      time.Duration // partial-line grace for the active file; 10s if zero
 	Drain      livefile.DrainOptions
 	Quarantine string
+	// Summaries is the file where what runs learn about rotated segments is kept (in the
+	// state directory); "" keeps nothing, and every run reads the whole set.
+	Summaries string
 }
 
 // Store compacts and scans one rotating store.
@@ -88,7 +91,9 @@ type segPlan struct {
 	stale  bool
 	counts retention.Counts
 	act    action
-	kept   int64 // stored bytes kept
+	kept   int64    // stored bytes kept
+	sum    *summary // what the segment holds, when it is a rotated segment read whole or known
+	known  bool     // decided from a summary, without reading
 }
 
 // Compact applies retention across the whole set, oldest segment first, then changes only the
@@ -179,61 +184,92 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	return rep, r.execute(ctx, plans)
 }
 
-// plan classifies every segment, oldest first, through one retention planner, and decides
-// what to do with each segment.
+// plan classifies the set, oldest segment first, through one retention planner, and decides
+// what to do with each segment. A rotated segment whose summary settles it is not read.
 func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time) ([]*segPlan, *retention.Plan, error) {
-	pl := retention.NewPlanner(s.cfg.Policy, now)
-	wantRepr := s.cfg.Policy.NeedsRepr()
+	pol := s.cfg.Policy
+	pl := retention.NewPlanner(pol, now)
+	cache := loadSummaries(s.cfg.Summaries)
+	cutoff := pol.Cutoff(now)
+	wantRepr := pol.NeedsRepr()
 	var plans []*segPlan
-	var sizes []uint32 // stored size of every line, to know what each segment keeps
+	var sizes []uint32 // stored size of every line read, to know what each segment keeps
 	for _, sg := range segs {
 		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
 		p := &segPlan{seg: sg, lo: len(sizes), stale: stale}
+		plans = append(plans, p)
+		if !sg.active {
+			if sum, ok := cache.lookup(sg.fi); ok {
+				if a, ok := sum.decide(pol, cutoff); ok {
+					p.hi, p.end, p.act, p.known, p.sum = p.lo, sg.size, a, true, sum
+					p.counts = sum.counts(a)
+					continue
+				}
+			}
+			p.sum = newSummary(sg.fi)
+		}
 		end, err := lines.Stream(ctx, io.NewSectionReader(sg.f, 0, sg.size), 0, stale, !stale, wantRepr, func(l *lines.Line) error {
 			pl.Add(l.Class, l.Size)
 			sizes = append(sizes, uint32(min(l.Size, math.MaxUint32)))
+			if p.sum != nil {
+				p.sum.add(l.Class)
+			}
 			return nil
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", sg.name, err)
 		}
 		p.hi, p.end = len(sizes), end
-		plans = append(plans, p)
 	}
 	plan := pl.Finish()
+	var keep []*summary
 	for _, p := range plans {
-		for i := p.lo; i < p.hi; i++ {
-			p.counts.Lines++
-			switch d := plan.Decision(i); d {
-			case retention.Keep:
-				p.counts.Records++
-				p.counts.Kept++
-				p.kept += int64(sizes[i])
-			case retention.BlankLine:
-				p.counts.Blanks++
-			case retention.NonRecordLine:
-				p.counts.NonRecords++
-			case retention.DropAge:
-				p.counts.Records++
-				p.counts.DroppedAge++
-			case retention.DropCount:
-				p.counts.Records++
-				p.counts.DroppedCount++
-			case retention.DropBytes:
-				p.counts.Records++
-				p.counts.DroppedBytes++
+		if !p.known {
+			p.counts, p.kept = segmentCounts(plan, sizes, p.lo, p.hi)
+			switch {
+			case p.counts.Lines == p.counts.Kept:
+				p.act = untouched
+			case p.counts.Kept == 0 && !p.seg.active:
+				p.act = remove
+			default:
+				p.act = rewrite
 			}
 		}
-		switch {
-		case p.counts.Lines == p.counts.Kept:
-			p.act = untouched
-		case p.counts.Kept == 0 && !p.seg.active:
-			p.act = remove
-		default:
-			p.act = rewrite
+		if p.sum != nil && p.act == untouched {
+			keep = append(keep, p.sum)
 		}
 	}
+	if err := cache.save(keep); err != nil {
+		s.log.Warn("could not keep segment summaries; the next run reads the whole set", zap.Error(err))
+	}
 	return plans, plan, nil
+}
+
+// segmentCounts adds up the plan's decisions for lines [lo, hi) and the stored bytes kept.
+func segmentCounts(plan *retention.Plan, sizes []uint32, lo, hi int) (c retention.Counts, kept int64) {
+	for i := lo; i < hi; i++ {
+		c.Lines++
+		switch plan.Decision(i) {
+		case retention.Keep:
+			c.Records++
+			c.Kept++
+			kept += int64(sizes[i])
+		case retention.BlankLine:
+			c.Blanks++
+		case retention.NonRecordLine:
+			c.NonRecords++
+		case retention.DropAge:
+			c.Records++
+			c.DroppedAge++
+		case retention.DropCount:
+			c.Records++
+			c.DroppedCount++
+		case retention.DropBytes:
+			c.Records++
+			c.DroppedBytes++
+		}
+	}
+	return c, kept
 }
 
 // recoverActive finishes or undoes earlier runs' replacements of active files: the one file

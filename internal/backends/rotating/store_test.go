@@ -223,3 +223,31 @@ func assertClean(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestSummariesSpareReads: a second run decides rotated segments it has read before from their
+// summaries, without reading them again, and a segment whose size or mtime changed is read.
+func TestSummariesSpareReads(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(ts float64) string { return fmt.Sprintf(`{"timestamp": %.1f}`+"\n", ts) }
+	seg := filepath.Join(dir, "events.ndjson.2")
+	hour := now.Add(-time.Hour)
+	os.WriteFile(seg, []byte(rec(4102444800)), 0o644)
+	os.WriteFile(filepath.Join(dir, "events.ndjson"), []byte(rec(4102444801)), 0o644)
+	os.Chtimes(seg, hour, hour)
+	s := newStore(dir, Suffix, retention.Policy{MaxAge: time.Hour})
+	s.cfg.Summaries = filepath.Join(dir, "state", "segments.json")
+	if rep := compact(t, s); rep.FilesDeleted+rep.FilesRewritten != 0 {
+		t.Fatalf("first run changed files: %+v", rep)
+	}
+	// Same size, same mtime, other content: only a run that reads the file can tell.
+	os.WriteFile(seg, []byte(rec(1000000000)), 0o644)
+	os.Chtimes(seg, hour, hour)
+	if rep := compact(t, s); rep.FilesDeleted != 0 || rep.RecordsAfter != 2 {
+		t.Errorf("the second run read a segment its summary described: %+v", rep)
+	}
+	// A changed mtime invalidates the summary: now the expired record is seen and removed.
+	os.Chtimes(seg, hour.Add(time.Second), hour.Add(time.Second))
+	if rep := compact(t, s); rep.FilesDeleted != 1 {
+		t.Errorf("a changed segment was not read again: %+v", rep)
+	}
+}
