@@ -138,7 +138,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 			sg.f.Close()
 		}
 	}()
-	plans, plan, err := s.plan(ctx, segs, start)
+	plans, plan, err := s.plan(ctx, segs, start, opts.DryRun)
 	if err != nil {
 		return rep, err
 	}
@@ -186,7 +186,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 
 // plan classifies the set, oldest segment first, through one retention planner, and decides
 // what to do with each segment. A rotated segment whose summary settles it is not read.
-func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time) ([]*segPlan, *retention.Plan, error) {
+func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool) ([]*segPlan, *retention.Plan, error) {
 	pol := s.cfg.Policy
 	pl := retention.NewPlanner(pol, now)
 	cache := loadSummaries(s.cfg.Summaries)
@@ -235,10 +235,12 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time) ([]*se
 				p.act = rewrite
 			}
 		}
-		if p.sum != nil && p.act == untouched {
+		// Summaries of segments that stay as they are: all of them on a dry run.
+		if p.sum != nil && (p.act == untouched || dryRun) {
 			keep = append(keep, p.sum)
 		}
 	}
+	s.log.Debug("planned", zap.Int("segments", len(plans)), zap.Int("decided_from_summaries", decided(plans)))
 	if err := cache.save(keep); err != nil {
 		s.log.Warn("could not keep segment summaries; the next run reads the whole set", zap.Error(err))
 	}
@@ -328,4 +330,14 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		}
 	}
 	return out, nil
+}
+
+func decided(plans []*segPlan) int {
+	n := 0
+	for _, p := range plans {
+		if p.known {
+			n++
+		}
+	}
+	return n
 }
