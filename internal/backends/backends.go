@@ -3,6 +3,12 @@
 // them, everything else sees a store through the small interfaces it defines itself.
 package backends
 
+import "errors"
+
+// ErrDiskRefused means the disk guard refused the space a run needs: nothing was written, and
+// the run is tried again later. The guard is never bypassed.
+var ErrDiskRefused = errors.New("not enough free disk space for the run")
+
 // Options modify one compaction run.
 type Options struct {
 	// DryRun reports what a run would do without writing anything.
@@ -10,4 +16,17 @@ type Options struct {
 	// Progress, if set, is called now and then with the phase, the bytes processed and the
 	// total, for a progress display.
 	Progress func(phase string, done, total int64)
+	// Reserve, if set, must be called before a run writes a file, with the file's path and
+	// the most it will write. It returns an error wrapping ErrDiskRefused when the filesystem
+	// cannot take it, and otherwise a function that gives the reservation back when the run
+	// is over. A run that only deletes does not call it.
+	Reserve func(path string, bytes int64) (release func(), err error)
+}
+
+// ReserveSpace calls o.Reserve if it is set.
+func (o Options) ReserveSpace(path string, bytes int64) (release func(), err error) {
+	if o.Reserve == nil {
+		return func() {}, nil
+	}
+	return o.Reserve(path, bytes)
 }

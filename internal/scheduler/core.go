@@ -61,6 +61,8 @@ type jobState struct {
 	lastOK    time.Time
 	lastError string
 	removed   bool // dropped by a reload; forgotten once idle
+	lastSince time.Time // the since of the request being run
+	reported  string    // the defer reason last reported, so each deferral is told once
 }
 
 // actionKind is what the shell must do for a store.
@@ -228,6 +230,7 @@ func (c *core) evaluate(j *jobState, now time.Time) (action, bool) {
 		j.reason = ReasonSlot
 		return action{}, false
 	}
+	j.lastSince = r.since
 	j.pending, j.reason, j.running = nil, "", true
 	c.running++
 	return action{kind: startRun, job: j.name, forced: r.forced}, true

@@ -45,9 +45,16 @@ type Config struct {
 
 // Store compacts and scans one json store.
 type Store struct {
-	cfg Config
-	log *zap.Logger
-	now func() time.Time
+	cfg     Config
+	log     *zap.Logger
+	now     func() time.Time
+	traffic lines.Counter
+}
+
+// Activity returns the running count of lines and bytes the application has appended since
+// papyrad first looked, for the daemon's traffic check.
+func (s *Store) Activity(ctx context.Context) (records, bytes uint64, err error) {
+	return s.traffic.Observe(s.cfg.Path)
 }
 
 // New returns a Store. now is the clock (time.Now in production).
@@ -166,6 +173,10 @@ type pass struct {
 	prog   func(string, int64, int64)
 	lines  int64
 	counts retention.Counts
+	// reserve asks the disk guard for room; bound is the most the run will write.
+	reserve func(path string, bytes int64) (func(), error)
+	bound   int64
+	release func()
 }
 
 func (s *Store) compact(ctx context.Context, opts backends.Options, start time.Time, rep report.Report) (report.Report, error) {
@@ -181,8 +192,9 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 	p := &pass{
 		s: s, f: f, size: fi.Size(), start: start, dry: opts.DryRun, prog: opts.Progress,
 		stale: start.Sub(fi.ModTime()) >= s.cfg.Grace,
-		runID: livefile.NewRunID(),
+		runID: livefile.NewRunID(), reserve: opts.ReserveSpace, release: func() {},
 	}
+	defer func() { p.release() }()
 	p.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, p.runID, start)
 	defer p.q.Discard()
 	defer func() {
@@ -212,6 +224,7 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 		return rep, nil
 	}
 	rep.FilesRewritten = 1
+	rep.LargestWrite = c.KeptBytes + (p.size - carryOff)
 	if p.dry {
 		rep.BytesAfter = c.KeptBytes + (p.size - carryOff)
 		return rep, nil
@@ -224,6 +237,7 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 // size limit): kept lines are written as they are classified.
 func (p *pass) onePass(ctx context.Context, pl *retention.Planner) (int64, error) {
 	pl.Forget()
+	p.bound = p.size // what is kept is not known yet: at most the whole file
 	r := io.NewSectionReader(p.f, 0, p.size)
 	end, err := lines.Stream(ctx, r, 0, p.stale, !p.stale, false, func(l *lines.Line) error {
 		pl.Add(l.Class, l.Size)
@@ -250,6 +264,7 @@ func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, err
 	if c.DroppedAge+c.DroppedCount+c.DroppedBytes+c.NonRecords+c.Blanks == 0 {
 		return end, nil
 	}
+	p.bound = c.KeptBytes + (p.size - end)
 	sc := ndjson.NewScanner(io.NewSectionReader(p.f, 0, end), 0, 1<<20, ndjson.DefaultMaxLine)
 	sc.FinalCR = p.stale
 	n := plan.Len()
@@ -288,6 +303,11 @@ func (p *pass) apply(l *lines.Line, d retention.Decision) error {
 		return nil
 	}
 	if d != retention.Keep && p.rw == nil {
+		release, err := p.reserve(p.s.cfg.Path, p.bound)
+		if err != nil {
+			return err
+		}
+		p.release = release
 		rw, err := livefile.Begin(p.s.cfg.Path, p.f, p.runID)
 		if err != nil {
 			return err

@@ -44,10 +44,27 @@ type Config struct {
 
 // Store compacts and scans one rotating store.
 type Store struct {
-	cfg Config
-	l   layout
-	log *zap.Logger
-	now func() time.Time
+	cfg     Config
+	l       layout
+	log     *zap.Logger
+	now     func() time.Time
+	traffic lines.Counter
+}
+
+// Activity returns the running count of lines and bytes the application has appended to the
+// active file since papyrad first looked, for the daemon's traffic check.
+func (s *Store) Activity(ctx context.Context) (records, bytes uint64, err error) {
+	active := s.cfg.Path
+	if s.cfg.Naming == Sequence {
+		ms, _, err := s.l.members()
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(ms) > 0 {
+			active = ms[len(ms)-1].name
+		}
+	}
+	return s.traffic.Observe(active)
 }
 
 // New returns a Store. now is the clock (time.Now in production).
@@ -158,7 +175,8 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 			rep.FilesDeleted++
 		case rewrite:
 			rep.FilesRewritten++
-			rep.LargestWrite = max(rep.LargestWrite, p.kept)
+			// The active file also carries what is appended during the run.
+			rep.LargestWrite = max(rep.LargestWrite, p.kept+(p.seg.size-p.end))
 		}
 	}
 	rep.RecordsBefore, rep.RecordsAfter = total.Records, total.Kept
@@ -176,6 +194,13 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 			}
 		}
 		return rep, nil
+	}
+	if rep.LargestWrite > 0 {
+		release, err := opts.ReserveSpace(s.cfg.Path, rep.LargestWrite)
+		if err != nil {
+			return rep, err
+		}
+		defer release()
 	}
 	r := &run{s: s, runID: livefile.NewRunID(), start: start, rep: &rep, plan: plan}
 	r.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, r.runID, start)

@@ -2,17 +2,29 @@
 // Papyra's JsonFilePersistence does, for papyrad's concurrency and crash tests.
 //
 //	papyrawriter -path events.ndjson -writer A -mode append [-interval 1ms] [-expired-every 0]
+//	papyrawriter -path events.ndjson -writer A -mode papyra|logging -max-bytes 8192 -max-files 5
 //
 // With -mode append each record is one open(O_APPEND)–write–close, as Papyra does; with
 // -mode hold one O_APPEND descriptor is opened at start and used for every record, like a
-// long-lived logger. Each record carries the writer's name and a sequence number from 0.
-// After its first record it prints "ready"; on SIGTERM or SIGINT it finishes the record it is
-// writing, prints "written N" (records 0..N-1 were written, each with one write(2)) and exits 0.
+// long-lived logger. The two rotating modes write a size-rotated set (path, path.1 newest …
+// path.{max-files-1} oldest): -mode papyra is Papyra's RotatingFilePersistence (open–append–
+// close per record; rotation waits while the oldest slot is taken, and the active file grows
+// past -max-bytes meanwhile), -mode logging is Python logging's RotatingFileHandler (one
+// long-lived handle, closed and reopened at each rollover; a rollover with every slot taken
+// removes the oldest segment).
+//
+// Each record carries the writer's name and a sequence number from 0. After its first record
+// it prints "ready"; on SIGTERM or SIGINT (or, with -stdin, when its standard input is closed)
+// it finishes the record it is writing, prints, in the rotating modes, "rotations R deleted D
+// blocked B" (rollovers done, segments it removed itself, records written while the oldest
+// slot blocked a due rotation), then "written N" (records 0..N-1 were written, each with one
+// write(2)) and exits 0.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,20 +41,49 @@ func run() int {
 	var (
 		path         = flag.String("path", "", "store file")
 		writer       = flag.String("writer", "w", "writer name recorded in each record")
-		mode         = flag.String("mode", "append", "append: open-write-close per record; hold: one long-lived handle")
+		mode         = flag.String("mode", "append", "append: open-write-close per record; hold: one long-lived handle; papyra, logging: a rotating set")
 		interval     = flag.Duration("interval", time.Millisecond, "pause between records")
 		expiredEvery = flag.Int64("expired-every", 0, "stamp every Nth record (seq%N == N-1) in 2001 instead of now; 0: never")
+		maxBytes     = flag.Int64("max-bytes", 4096, "papyra, logging: rotate before the active file would grow past this")
+		maxFiles     = flag.Int("max-files", 5, "papyra, logging: the active file plus this many minus one rotated segments")
+		watchStdin   = flag.Bool("stdin", false, "also stop when standard input is closed")
 	)
 	flag.Parse()
-	if *path == "" || (*mode != "append" && *mode != "hold") {
+	rotating := *mode == "papyra" || *mode == "logging"
+	if *path == "" || (*mode != "append" && *mode != "hold" && !rotating) ||
+		(rotating && (*maxBytes <= 0 || *maxFiles < 2)) {
 		flag.Usage()
 		return 64
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	if *watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			select {
+			case stop <- syscall.SIGTERM:
+			default: // a signal is already waiting
+			}
+		}()
+	}
 
 	open := func() (*os.File, error) {
 		return os.OpenFile(*path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	}
+	var rot rotator
+	switch *mode {
+	case "papyra":
+		rot = &papyraRotator{set: set{path: *path, maxFiles: *maxFiles}, maxBytes: *maxBytes}
+	case "logging":
+		l, err := newLoggingRotator(set{path: *path, maxFiles: *maxFiles}, *maxBytes)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "papyrawriter:", err)
+			return 1
+		}
+		rot = l
+	}
+	if rot != nil {
+		defer rot.close()
 	}
 	var held *os.File
 	if *mode == "hold" {
@@ -59,6 +100,10 @@ func run() int {
 	for {
 		select {
 		case <-stop:
+			if rot != nil {
+				st := rot.stats()
+				fmt.Printf("rotations %d deleted %d blocked %d\n", st.rotations, st.deleted, st.blocked)
+			}
 			fmt.Printf("written %d\n", seq)
 			return 0
 		default:
@@ -68,7 +113,13 @@ func run() int {
 			ts = testutil.Old(seq)
 		}
 		buf = testutil.AppendRecord(buf[:0], testutil.Key{Writer: *writer, Seq: seq}, ts)
-		if err := write(held, open, buf); err != nil {
+		var err error
+		if rot != nil {
+			err = rot.append(buf)
+		} else {
+			err = write(held, open, buf)
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "papyrawriter: record %d: %v\n", seq, err)
 			return 1
 		}

@@ -1,0 +1,75 @@
+package redis
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// id is a stream entry ID: milliseconds and a sequence number. The zero id, 0-0, is below
+// every entry Redis accepts.
+type id struct{ ms, seq uint64 }
+
+// maxID is the largest ID a stream can hold.
+var maxID = id{math.MaxUint64, math.MaxUint64}
+
+func parseID(s string) (id, error) {
+	msPart, seqPart, ok := strings.Cut(s, "-")
+	if !ok {
+		return id{}, fmt.Errorf("stream ID %q has no sequence part", s)
+	}
+	ms, err := strconv.ParseUint(msPart, 10, 64)
+	if err != nil {
+		return id{}, fmt.Errorf("stream ID %q: %w", s, err)
+	}
+	seq, err := strconv.ParseUint(seqPart, 10, 64)
+	if err != nil {
+		return id{}, fmt.Errorf("stream ID %q: %w", s, err)
+	}
+	return id{ms, seq}, nil
+}
+
+func (a id) String() string {
+	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
+}
+
+func (a id) less(b id) bool {
+	return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq)
+}
+
+func minID(a, b id) id {
+	if b.less(a) {
+		return b
+	}
+	return a
+}
+
+func maxOf(a, b id) id {
+	if a.less(b) {
+		return b
+	}
+	return a
+}
+
+// next returns the smallest ID above a; ok is false for maxID, which has none.
+func (a id) next() (id, bool) {
+	switch {
+	case a.seq < math.MaxUint64:
+		return id{a.ms, a.seq + 1}, true
+	case a.ms < math.MaxUint64:
+		return id{a.ms + 1, 0}, true
+	}
+	return a, false
+}
+
+// prev returns the largest ID below a; ok is false for 0-0.
+func (a id) prev() (id, bool) {
+	switch {
+	case a.seq > 0:
+		return id{a.ms, a.seq - 1}, true
+	case a.ms > 0:
+		return id{a.ms - 1, math.MaxUint64}, true
+	}
+	return a, false
+}

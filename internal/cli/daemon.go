@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/config"
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/scheduler"
+)
+
+func newRunCmd(e *env) *cobra.Command {
+	var path string
+	c := &cobra.Command{
+		Use:   "run --config FILE",
+		Short: "Run the daemon: compact every store on its schedule, within its guards",
+		Long: `Run papyrad as a daemon (systemd Type=notify). Signals: SIGHUP reloads the config (an
+invalid file keeps the running one), SIGUSR1 compacts every store now (windows and traffic
+bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one stops at once).`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if path == "" {
+				return usageErrorf("--config is required")
+			}
+			cfg, err := config.Load(path, e.environ)
+			if err != nil {
+				return withCode(ExitConfig, err)
+			}
+			return runDaemon(c.Context(), e, path, cfg)
+		},
+	}
+	c.Flags().StringVar(&path, "config", "", "config file (YAML)")
+	return c
+}
+
+// daemonLogger builds the daemon's logger from the config's log section.
+func daemonLogger(e *env, cfg *config.Config) *zap.Logger {
+	lvl, err := zapcore.ParseLevel(string(cfg.Daemon.Log.Level))
+	if err != nil {
+		lvl = zapcore.InfoLevel
+	}
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder = zapcore.NewJSONEncoder(ec)
+	if cfg.Daemon.Log.Format == config.LogConsole {
+		enc = zapcore.NewConsoleEncoder(ec)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(e.stderr), lvl))
+}
+
+// jobs builds the scheduler's jobs from a config.
+func jobs(cfg *config.Config, log *zap.Logger) ([]scheduler.Job, error) {
+	var out []scheduler.Job
+	var errs []error
+	for i := range cfg.Stores {
+		st := &cfg.Stores[i]
+		spec := specFromConfig(st, cfg.Daemon.StateDir)
+		if spec.Archived && !spec.Policy.IsZero() {
+			errs = append(errs, fmt.Errorf("store %s: archive is configured, and this version of papyrad cannot archive yet", st.Name))
+			continue
+		}
+		store, err := spec.build(log)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		j := scheduler.Job{
+			Name:  st.Name,
+			Store: store,
+			Plan: scheduler.Plan{
+				Schedule: st.Cron, Windows: st.Windows, MaxDeferral: st.MaxDeferral,
+				Jitter: st.Jitter, MinInterval: st.MinInterval,
+				Traffic: scheduler.Traffic{Sample: st.Traffic.Sample, MaxRecordsPerSecond: st.Traffic.MaxRecordsPerSecond, MaxBytesPerSecond: st.Traffic.MaxBytesPerSecond},
+			},
+			Disk: scheduler.Disk{Reserve: st.Disk.Reserve, Factor: st.Disk.Factor},
+		}
+		if m, ok := store.(scheduler.Meter); ok {
+			j.Meter = m
+		}
+		out = append(out, j)
+	}
+	return out, errors.Join(errs...)
+}
+
+// runDaemon is the daemon's lifecycle: start, serve signals and the control socket, stop.
+func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) error {
+	log := daemonLogger(e, cfg)
+	defer func() { _ = log.Sync() }()
+	js, err := jobs(cfg, log)
+	if err != nil {
+		return withCode(ExitConfig, err)
+	}
+	if err := os.MkdirAll(cfg.Daemon.StateDir, 0o750); err != nil {
+		return withCode(ExitFailed, fmt.Errorf("state directory: %w", err))
+	}
+	sched := scheduler.New(scheduler.Config{
+		Location:      cfg.Daemon.Location,
+		MaxConcurrent: cfg.Daemon.MaxConcurrent,
+		StateFile:     filepath.Join(cfg.Daemon.StateDir, "runs.json"),
+		Log:           log,
+		OnRun:         func(job string, rep report.Report, err error) { logRun(log, rep, err) },
+	}, js)
+	ctl, err := listenControl(cfg.Daemon.ControlSocket, sched, log)
+	if err != nil {
+		return withCode(ExitFailed, err)
+	}
+	defer ctl.Close()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- sched.Run(runCtx) }()
+	log.Info("papyrad started", zap.String("config", path), zap.Int("stores", len(js)), zap.String("version", Version))
+	notify(log, daemon.SdNotifyReady)
+
+	var watchdog <-chan time.Time
+	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
+		t := time.NewTicker(d / 2)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	shutdown := func() error {
+		notify(log, daemon.SdNotifyStopping)
+		log.Info("stopping: no new runs; running ones stop at a safe point", zap.Duration("timeout", cfg.Daemon.ShutdownTimeout))
+		stop()
+		deadline := time.After(cfg.Daemon.ShutdownTimeout)
+		for {
+			select {
+			case <-done:
+				log.Info("papyrad stopped")
+				return nil
+			case sig := <-sigs:
+				if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+					log.Warn("second signal: stopping at once")
+					return silentExit(ExitFailed)
+				}
+			case <-deadline:
+				log.Error("runs did not stop within shutdown_timeout")
+				return silentExit(ExitFailed)
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return shutdown()
+		case <-watchdog:
+			notify(log, daemon.SdNotifyWatchdog)
+		case err := <-done:
+			return withCode(ExitFailed, err)
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGTERM, syscall.SIGINT:
+				return shutdown()
+			case syscall.SIGUSR1:
+				log.Info("SIGUSR1: compacting every store now")
+				_ = sched.Trigger(nil, true)
+			case syscall.SIGHUP:
+				reload(e, log, path, sched)
+			}
+		}
+	}
+}
+
+// reload applies a changed config file, or keeps the running one if the file is invalid.
+func reload(e *env, log *zap.Logger, path string, sched *scheduler.Scheduler) {
+	notify(log, "RELOADING=1\nMONOTONIC_USEC="+strconv.FormatInt(monotonicUsec(), 10))
+	defer notify(log, daemon.SdNotifyReady)
+	cfg, err := config.Load(path, e.environ)
+	var js []scheduler.Job
+	if err == nil {
+		js, err = jobs(cfg, log)
+	}
+	if err != nil {
+		log.Error("reload failed: keeping the running configuration", zap.String("config", path), zap.Error(err))
+		return
+	}
+	sched.Reload(js)
+	log.Info("configuration reloaded", zap.String("config", path), zap.Int("stores", len(js)))
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, as systemd expects for MONOTONIC_USEC.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1e3
+}
+
+func notify(log *zap.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", zap.Error(err))
+	}
+}
+
+// logRun writes the one summary line of a run.
+func logRun(log *zap.Logger, r report.Report, err error) {
+	fields := []zap.Field{
+		zap.String("store", r.Store), zap.String("backend", r.Backend), zap.String("result", r.Result),
+		zap.Int64("records_before", r.RecordsBefore), zap.Int64("records_after", r.RecordsAfter),
+		zap.Int64("records_dropped", r.RecordsDropped), zap.Int64("records_quarantined", r.RecordsQuarantined),
+		zap.Int64("records_unreclaimed", r.RecordsUnreclaimed),
+		zap.Int64("bytes_before", r.BytesBefore), zap.Int64("bytes_after", r.BytesAfter),
+		zap.Int("files_rewritten", r.FilesRewritten), zap.Int("files_deleted", r.FilesDeleted),
+		zap.Float64("duration_seconds", r.Duration),
+	}
+	if len(r.Warnings) > 0 {
+		fields = append(fields, zap.Strings("warnings", r.Warnings))
+	}
+	switch {
+	case err != nil && r.Result != report.ResultSkipped:
+		log.Error("compaction failed", append(fields, zap.Error(err))...)
+	case err != nil:
+		log.Info("compaction skipped", append(fields, zap.String("reason", r.Reason), zap.Error(err))...)
+	default:
+		log.Info("compaction done", fields...)
+	}
+}
