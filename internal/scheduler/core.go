@@ -60,7 +60,7 @@ type jobState struct {
 	lastRun   time.Time
 	lastOK    time.Time
 	lastError string
-	removed   bool // dropped by a reload; forgotten once idle
+	removed   bool      // dropped by a reload; forgotten once idle
 	lastSince time.Time // the since of the request being run
 	reported  string    // the defer reason last reported, so each deferral is told once
 }
