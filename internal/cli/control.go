@@ -26,6 +26,7 @@ import (
 const (
 	pathStatus  = "/v1/status"
 	pathTrigger = "/v1/trigger"
+	pathMetrics = "/v1/metrics"
 )
 
 type controlServer struct {
@@ -36,7 +37,7 @@ type controlServer struct {
 
 // listenControl serves the control API on a unix socket at path. A socket left by a daemon that
 // died is replaced; one a running daemon answers on is not.
-func listenControl(path string, sched *scheduler.Scheduler, log *zap.Logger) (*controlServer, error) {
+func listenControl(path string, sched *scheduler.Scheduler, obs *observer, log *zap.Logger) (*controlServer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -58,6 +59,9 @@ func listenControl(path string, sched *scheduler.Scheduler, log *zap.Logger) (*c
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"stores": sched.Status()})
+	})
+	mux.HandleFunc("GET "+pathMetrics, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"stores": obs.totals()})
 	})
 	mux.HandleFunc("POST "+pathTrigger, func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

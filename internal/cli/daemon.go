@@ -106,18 +106,33 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 	if err := os.MkdirAll(cfg.Daemon.StateDir, 0o750); err != nil {
 		return withCode(ExitFailed, fmt.Errorf("state directory: %w", err))
 	}
+	obs := newObserver(Version)
+	obs.setStores(cfg)
+	obs.m.Reload(true, time.Now())
 	sched := scheduler.New(scheduler.Config{
 		Location:      cfg.Daemon.Location,
 		MaxConcurrent: cfg.Daemon.MaxConcurrent,
 		StateFile:     filepath.Join(cfg.Daemon.StateDir, "runs.json"),
 		Log:           log,
-		OnRun:         func(job string, rep report.Report, err error) { logRun(log, rep, err) },
+		OnRun: func(job string, rep report.Report, err error) {
+			logRun(log, rep, err)
+			obs.run(job, rep, err)
+		},
+		OnDefer: obs.deferred,
 	}, js)
-	ctl, err := listenControl(cfg.Daemon.ControlSocket, sched, log)
+	obs.sched = sched
+	ctl, err := listenControl(cfg.Daemon.ControlSocket, sched, obs, log)
 	if err != nil {
 		return withCode(ExitFailed, err)
 	}
 	defer ctl.Close()
+	if cfg.Daemon.MetricsListen != "" {
+		srv, err := obs.serve(cfg.Daemon.MetricsListen, log)
+		if err != nil {
+			return withCode(ExitFailed, err)
+		}
+		defer srv.Close()
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
@@ -173,14 +188,14 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 				log.Info("SIGUSR1: compacting every store now")
 				_ = sched.Trigger(nil, true)
 			case syscall.SIGHUP:
-				reload(e, log, path, sched)
+				reload(e, log, path, sched, obs)
 			}
 		}
 	}
 }
 
 // reload applies a changed config file, or keeps the running one if the file is invalid.
-func reload(e *env, log *zap.Logger, path string, sched *scheduler.Scheduler) {
+func reload(e *env, log *zap.Logger, path string, sched *scheduler.Scheduler, obs *observer) {
 	notify(log, "RELOADING=1\nMONOTONIC_USEC="+strconv.FormatInt(monotonicUsec(), 10))
 	defer notify(log, daemon.SdNotifyReady)
 	cfg, err := config.Load(path, e.environ)
@@ -189,9 +204,12 @@ func reload(e *env, log *zap.Logger, path string, sched *scheduler.Scheduler) {
 		js, err = jobs(cfg, log)
 	}
 	if err != nil {
+		obs.m.Reload(false, time.Now())
 		log.Error("reload failed: keeping the running configuration", zap.String("config", path), zap.Error(err))
 		return
 	}
+	obs.setStores(cfg)
+	obs.m.Reload(true, time.Now())
 	sched.Reload(js)
 	log.Info("configuration reloaded", zap.String("config", path), zap.Int("stores", len(js)))
 }

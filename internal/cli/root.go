@@ -52,7 +52,7 @@ without losing a record that retention keeps or one the application appends mean
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(ExitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
 	})
-	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e))
+	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e))
 	return root
 }
 

@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/papyrad/papyrad/internal/config"
+	"github.com/papyrad/papyrad/internal/metrics"
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/scheduler"
+)
+
+// storeTotals are one store's counters since the daemon started, named like report fields.
+type storeTotals struct {
+	Store              string           `json:"store"`
+	Backend            string           `json:"backend"`
+	Runs               map[string]int64 `json:"runs"`
+	Deferrals          map[string]int64 `json:"deferrals"`
+	RecordsScanned     int64            `json:"records_scanned"`
+	RecordsDropped     int64            `json:"records_dropped"`
+	RecordsQuarantined int64            `json:"records_quarantined"`
+	RecordsArchived    int64            `json:"records_archived"`
+	RecordsUnreclaimed int64            `json:"records_unreclaimed"`
+	FilesRewritten     int64            `json:"files_rewritten"`
+	FilesDeleted       int64            `json:"files_deleted"`
+	BytesReclaimed     int64            `json:"bytes_reclaimed"`
+	Errors             map[string]int64 `json:"errors"`
+	LastSuccess        time.Time        `json:"last_success,omitzero"`
+}
+
+// observer feeds the Prometheus metrics and keeps the totals `papyrad metrics` shows.
+type observer struct {
+	reg   *prometheus.Registry
+	m     *metrics.Metrics
+	sched *scheduler.Scheduler
+
+	mu      sync.Mutex
+	backend map[string]string
+	tot     map[string]*storeTotals
+}
+
+func newObserver(version string) *observer {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &observer{reg: reg, m: metrics.New(reg, version), backend: map[string]string{}, tot: map[string]*storeTotals{}}
+}
+
+func (o *observer) setStores(cfg *config.Config) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, st := range cfg.Stores {
+		b := string(st.Backend)
+		o.backend[st.Name] = b
+		o.m.Store(st.Name, b)
+		if o.tot[st.Name] == nil {
+			o.tot[st.Name] = &storeTotals{Store: st.Name, Backend: b, Runs: map[string]int64{}, Deferrals: map[string]int64{}, Errors: map[string]int64{}}
+		}
+	}
+}
+
+func (o *observer) run(job string, r report.Report, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b := o.backend[job]
+	if r.Store == "" {
+		r.Store = job
+	}
+	now := time.Now()
+	o.m.Run(b, r, err, now)
+	t := o.tot[job]
+	if t == nil {
+		return
+	}
+	t.Runs[r.Result]++
+	if r.Result == report.ResultSkipped || r.DryRun {
+		return
+	}
+	t.RecordsScanned += r.RecordsBefore
+	t.RecordsDropped += r.RecordsDropped
+	t.RecordsQuarantined += r.RecordsQuarantined
+	t.RecordsArchived += r.RecordsArchived
+	t.RecordsUnreclaimed = r.RecordsUnreclaimed
+	t.FilesRewritten += int64(r.FilesRewritten)
+	t.FilesDeleted += int64(r.FilesDeleted)
+	t.BytesReclaimed += r.BytesReclaimed()
+	if err != nil || r.Result == report.ResultError {
+		t.Errors[metrics.Cause(err)]++
+	} else {
+		t.LastSuccess = now
+	}
+}
+
+func (o *observer) deferred(job, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.m.Deferred(job, o.backend[job], reason)
+	if t := o.tot[job]; t != nil {
+		t.Deferrals[reason]++
+	}
+}
+
+func (o *observer) totals() []storeTotals {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]storeTotals, 0, len(o.tot))
+	for _, t := range o.tot {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Store < out[b].Store })
+	return out
+}
+
+// refreshNextRuns copies each store's next run into its gauge.
+func (o *observer) refreshNextRuns() {
+	if o.sched == nil {
+		return
+	}
+	for _, st := range o.sched.Status() {
+		o.mu.Lock()
+		b := o.backend[st.Store]
+		o.mu.Unlock()
+		o.m.NextRun(st.Store, b, st.NextRun)
+	}
+}
+
+// serve exposes /metrics and /healthz on addr. They only read: nothing that changes anything
+// listens on TCP.
+func (o *observer) serve(addr string, log *zap.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	metricsHandler := promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.refreshNextRuns()
+		metricsHandler.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", zap.Error(err))
+		}
+	}()
+	log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
+	return srv, nil
+}
+
+func newMetricsCmd(e *env) *cobra.Command {
+	var socket, configPath string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "metrics [--config FILE | --socket PATH] [--json]",
+		Short: "Show the running daemon's counters per store",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			sock, err := socketFor(e, socket, configPath)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Stores []storeTotals `json:"stores"`
+			}
+			if err := call(c.Context(), sock, http.MethodGet, pathMetrics, nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, out)
+			}
+			fmt.Fprintf(e.stdout, "%-20s %6s %6s %6s %10s %10s %10s %8s %8s %12s\n",
+				"STORE", "OK", "ERROR", "SKIP", "SCANNED", "DROPPED", "QUARANT.", "REWRITE", "DELETE", "RECLAIMED")
+			for _, t := range out.Stores {
+				fmt.Fprintf(e.stdout, "%-20s %6d %6d %6d %10d %10d %10d %8d %8d %12d\n",
+					t.Store, t.Runs[report.ResultOK], t.Runs[report.ResultError], t.Runs[report.ResultSkipped],
+					t.RecordsScanned, t.RecordsDropped, t.RecordsQuarantined, t.FilesRewritten, t.FilesDeleted, t.BytesReclaimed)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&socket, "socket", "", "the daemon's control socket")
+	c.Flags().StringVar(&configPath, "config", "", "config file (to find the control socket)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}

@@ -1,0 +1,164 @@
+// Package metrics holds papyrad's Prometheus metrics. Their names are an interface that
+// dashboards and alerts depend on: every series carries a store label (and backend where it
+// helps), units are in the names, and they are registered on an injected registry so that
+// tests read exact values from a fresh one.
+package metrics
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/report"
+)
+
+// Metrics are the daemon's series.
+type Metrics struct {
+	runs            *prometheus.CounterVec
+	deferrals       *prometheus.CounterVec
+	scanned         *prometheus.CounterVec
+	dropped         *prometheus.CounterVec
+	quarantined     *prometheus.CounterVec
+	archived        *prometheus.CounterVec
+	unreclaimed     *prometheus.GaugeVec
+	rewritten       *prometheus.CounterVec
+	deleted         *prometheus.CounterVec
+	reclaimed       *prometheus.CounterVec
+	errors          *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	lastSuccess     *prometheus.GaugeVec
+	nextRun         *prometheus.GaugeVec
+	storeBytes      *prometheus.GaugeVec
+	storeRecords    *prometheus.GaugeVec
+	reloadOK        prometheus.Gauge
+	reloadTimestamp prometheus.Gauge
+	buildInfo       *prometheus.GaugeVec
+}
+
+// New creates the metrics and registers them on reg.
+func New(reg prometheus.Registerer, version string) *Metrics {
+	store := []string{"store", "backend"}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: name, Help: help}, append(append([]string{}, store...), labels...))
+	}
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: name, Help: help}, store)
+	}
+	m := &Metrics{
+		runs:        counter("runs_total", "Compaction runs by result (ok, error, skipped).", "result"),
+		deferrals:   counter("deferrals_total", "Requests held back, by reason (window, traffic, disk, lock, max_concurrent).", "reason"),
+		scanned:     counter("records_scanned_total", "Records read by compaction runs."),
+		dropped:     counter("records_dropped_total", "Records removed because retention no longer keeps them."),
+		quarantined: counter("records_quarantined_total", "Lines that were not records, moved to quarantine."),
+		archived:    counter("records_archived_total", "Dropped records written to an archive first."),
+		unreclaimed: gauge("records_unreclaimed", "Records retention drops but the last run could not remove (Redis: after a kept entry)."),
+		rewritten:   counter("files_rewritten_total", "Files rewritten by compaction."),
+		deleted:     counter("files_deleted_total", "Files deleted whole by compaction."),
+		reclaimed:   counter("bytes_reclaimed_total", "Bytes by which compaction made stores smaller."),
+		errors:      counter("errors_total", "Failed runs by cause (enospc, permission, lock, io, redis, config, other).", "reason"),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "papyrad", Name: "run_duration_seconds",
+			Help: "Duration of compaction runs.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, store),
+		lastSuccess:     gauge("last_success_timestamp_seconds", "When the store was last compacted successfully (unix time)."),
+		nextRun:         gauge("next_run_timestamp_seconds", "When the store's next scheduled run is due (unix time)."),
+		storeBytes:      gauge("store_bytes", "Size of the store as of its last run."),
+		storeRecords:    gauge("store_records", "Records in the store as of its last run."),
+		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
+		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
+		buildInfo:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "build_info", Help: "papyrad's version; always 1."}, []string{"version"}),
+	}
+	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed,
+		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
+		m.storeBytes, m.storeRecords, m.reloadOK, m.reloadTimestamp, m.buildInfo)
+	m.buildInfo.WithLabelValues(version).Set(1)
+	return m
+}
+
+// Store makes a store's series exist (at zero) before its first run, so that alerts and
+// dashboards see it from the start.
+func (m *Metrics) Store(name, backend string) {
+	for _, r := range []string{report.ResultOK, report.ResultError, report.ResultSkipped} {
+		m.runs.WithLabelValues(name, backend, r)
+	}
+	for _, c := range []*prometheus.CounterVec{m.scanned, m.dropped, m.quarantined, m.archived, m.rewritten, m.deleted, m.reclaimed} {
+		c.WithLabelValues(name, backend)
+	}
+}
+
+// Run records a run's report.
+func (m *Metrics) Run(backend string, r report.Report, err error, now time.Time) {
+	l := []string{r.Store, backend}
+	m.runs.WithLabelValues(append(l, r.Result)...).Inc()
+	if r.Result == report.ResultSkipped {
+		return
+	}
+	m.duration.WithLabelValues(l...).Observe(r.Duration)
+	if r.DryRun {
+		return
+	}
+	m.scanned.WithLabelValues(l...).Add(float64(r.RecordsBefore))
+	m.dropped.WithLabelValues(l...).Add(float64(r.RecordsDropped))
+	m.quarantined.WithLabelValues(l...).Add(float64(r.RecordsQuarantined))
+	m.archived.WithLabelValues(l...).Add(float64(r.RecordsArchived))
+	m.unreclaimed.WithLabelValues(l...).Set(float64(r.RecordsUnreclaimed))
+	m.rewritten.WithLabelValues(l...).Add(float64(r.FilesRewritten))
+	m.deleted.WithLabelValues(l...).Add(float64(r.FilesDeleted))
+	m.reclaimed.WithLabelValues(l...).Add(float64(r.BytesReclaimed()))
+	if err != nil || r.Result == report.ResultError {
+		m.errors.WithLabelValues(append(l, Cause(err))...).Inc()
+		return
+	}
+	m.lastSuccess.WithLabelValues(l...).Set(float64(now.Unix()))
+	m.storeBytes.WithLabelValues(l...).Set(float64(r.BytesAfter))
+	m.storeRecords.WithLabelValues(l...).Set(float64(r.RecordsAfter))
+}
+
+// Deferred counts a request held back for reason.
+func (m *Metrics) Deferred(store, backend, reason string) {
+	m.deferrals.WithLabelValues(store, backend, reason).Inc()
+}
+
+// NextRun records when a store's next run is due.
+func (m *Metrics) NextRun(store, backend string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	m.nextRun.WithLabelValues(store, backend).Set(float64(t.Unix()))
+}
+
+// Reload records a configuration load.
+func (m *Metrics) Reload(ok bool, now time.Time) {
+	if ok {
+		m.reloadOK.Set(1)
+		m.reloadTimestamp.Set(float64(now.Unix()))
+		return
+	}
+	m.reloadOK.Set(0)
+}
+
+// Cause classifies a run's error for papyrad_errors_total: disk full is counted on its own.
+func Cause(err error) string {
+	switch {
+	case err == nil:
+		return "other"
+	case livefile.IsNoSpace(err):
+		return "enospc"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission"
+	case errors.Is(err, livefile.ErrLocked):
+		return "lock"
+	case errors.Is(err, backends.ErrDiskRefused):
+		return "disk"
+	case strings.Contains(err.Error(), "redis"):
+		return "redis"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return "io"
+	}
+	return "other"
+}

@@ -1,0 +1,73 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/report"
+)
+
+func TestARunThatDrops100Counts100(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	m.Store("orders", "json")
+	now := time.Unix(1_800_000_000, 0)
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK, RecordsBefore: 250, RecordsAfter: 150,
+		RecordsDropped: 100, RecordsQuarantined: 3, FilesRewritten: 1, BytesBefore: 10_000, BytesAfter: 6_000, Duration: 0.5}, nil, now)
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultSkipped, Reason: "locked"}, livefile.ErrLocked, now)
+	m.Deferred("orders", "json", "window")
+	want := `
+# HELP papyrad_records_dropped_total Records removed because retention no longer keeps them.
+# TYPE papyrad_records_dropped_total counter
+papyrad_records_dropped_total{backend="json",store="orders"} 100
+# HELP papyrad_runs_total Compaction runs by result (ok, error, skipped).
+# TYPE papyrad_runs_total counter
+papyrad_runs_total{backend="json",result="error",store="orders"} 0
+papyrad_runs_total{backend="json",result="ok",store="orders"} 1
+papyrad_runs_total{backend="json",result="skipped",store="orders"} 1
+# HELP papyrad_bytes_reclaimed_total Bytes by which compaction made stores smaller.
+# TYPE papyrad_bytes_reclaimed_total counter
+papyrad_bytes_reclaimed_total{backend="json",store="orders"} 4000
+# HELP papyrad_deferrals_total Requests held back, by reason (window, traffic, disk, lock, max_concurrent).
+# TYPE papyrad_deferrals_total counter
+papyrad_deferrals_total{backend="json",reason="window",store="orders"} 1
+# HELP papyrad_last_success_timestamp_seconds When the store was last compacted successfully (unix time).
+# TYPE papyrad_last_success_timestamp_seconds gauge
+papyrad_last_success_timestamp_seconds{backend="json",store="orders"} 1.8e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "papyrad_records_dropped_total", "papyrad_runs_total",
+		"papyrad_bytes_reclaimed_total", "papyrad_deferrals_total", "papyrad_last_success_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndLint(reg); err != nil || len(n) > 0 {
+		t.Errorf("lint: %v %v", n, err)
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("compact x: %w", syscall.ENOSPC), "enospc"},
+		{fmt.Errorf("x: %w", syscall.EACCES), "permission"},
+		{fmt.Errorf("x: %w", livefile.ErrLocked), "lock"},
+		{fmt.Errorf("x: %w", backends.ErrDiskRefused), "disk"},
+		{errors.New("dial redis: connection refused"), "redis"},
+		{errors.New("something else"), "other"},
+	}
+	for _, tc := range tests {
+		if got := Cause(tc.err); got != tc.want {
+			t.Errorf("Cause(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+	}
+}
