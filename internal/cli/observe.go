@@ -63,6 +63,7 @@ func (o *observer) setStores(cfg *config.Config) {
 		b := string(st.Backend)
 		o.backend[st.Name] = b
 		o.m.Store(st.Name, b)
+		o.m.Limits(st.Name, b, st.Retention.MaxAge, int64(st.Retention.MaxRecords), st.Retention.MaxTotalBytes)
 		if o.tot[st.Name] == nil {
 			o.tot[st.Name] = &storeTotals{Store: st.Name, Backend: b, Runs: map[string]int64{}, Deferrals: map[string]int64{}, Errors: map[string]int64{}}
 		}

@@ -35,6 +35,9 @@ type Metrics struct {
 	nextRun         *prometheus.GaugeVec
 	storeBytes      *prometheus.GaugeVec
 	storeRecords    *prometheus.GaugeVec
+	maxAge          *prometheus.GaugeVec
+	maxRecords      *prometheus.GaugeVec
+	maxTotalBytes   *prometheus.GaugeVec
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 	buildInfo       *prometheus.GaugeVec
@@ -67,13 +70,16 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		nextRun:         gauge("next_run_timestamp_seconds", "When the store's next scheduled run is due (unix time)."),
 		storeBytes:      gauge("store_bytes", "Size of the store as of its last run."),
 		storeRecords:    gauge("store_records", "Records in the store as of its last run."),
+		maxAge:          gauge("retention_max_age_seconds", "The store's configured max_age (absent: no age limit)."),
+		maxRecords:      gauge("retention_max_records", "The store's configured max_records (absent: no count limit)."),
+		maxTotalBytes:   gauge("retention_max_total_bytes", "The store's configured max_total_bytes (absent: no size limit)."),
 		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
 		buildInfo:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "build_info", Help: "papyrad's version; always 1."}, []string{"version"}),
 	}
 	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed,
 		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
-		m.storeBytes, m.storeRecords, m.reloadOK, m.reloadTimestamp, m.buildInfo)
+		m.storeBytes, m.storeRecords, m.maxAge, m.maxRecords, m.maxTotalBytes, m.reloadOK, m.reloadTimestamp, m.buildInfo)
 	m.buildInfo.WithLabelValues(version).Set(1)
 	return m
 }
@@ -86,6 +92,21 @@ func (m *Metrics) Store(name, backend string) {
 	}
 	for _, c := range []*prometheus.CounterVec{m.scanned, m.dropped, m.quarantined, m.archived, m.rewritten, m.deleted, m.reclaimed} {
 		c.WithLabelValues(name, backend)
+	}
+}
+
+// Limits publishes a store's retention limits (zero: no such limit), so that alerts can compare
+// a store's size with what its retention allows.
+func (m *Metrics) Limits(name, backend string, maxAge time.Duration, maxRecords, maxTotalBytes int64) {
+	for _, g := range []struct {
+		vec *prometheus.GaugeVec
+		v   float64
+	}{{m.maxAge, maxAge.Seconds()}, {m.maxRecords, float64(maxRecords)}, {m.maxTotalBytes, float64(maxTotalBytes)}} {
+		if g.v > 0 {
+			g.vec.WithLabelValues(name, backend).Set(g.v)
+		} else {
+			g.vec.DeleteLabelValues(name, backend)
+		}
 	}
 }
 
