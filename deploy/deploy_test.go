@@ -3,9 +3,19 @@
 package deploy
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/papyrad/papyrad/internal/metrics"
+	"github.com/papyrad/papyrad/internal/report"
 )
 
 // tool returns the path of a checker, skipping the test when it is missing outside CI; CI
@@ -31,6 +41,58 @@ func TestAlertRules(t *testing.T) {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestDashboardQueriesUseRealSeries: the dashboard is valid JSON and every metric its queries
+// name is one papyrad exports.
+func TestDashboardQueriesUseRealSeries(t *testing.T) {
+	b, err := os.ReadFile("grafana/papyrad-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("dashboard is not valid JSON: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, "test")
+	m.Store("s", "json")
+	m.Limits("s", "json", time.Hour, 10, 10)
+	m.Run("json", report.Report{Store: "s", Result: report.ResultOK}, nil, time.Now())
+	m.Run("json", report.Report{Store: "s", Result: report.ResultError}, errors.New("x"), time.Now())
+	m.Deferred("s", "json", "window")
+	m.NextRun("s", "json", time.Now())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, f := range families {
+		known[f.GetName()] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				known[f.GetName()+s] = true
+			}
+		}
+	}
+	name := regexp.MustCompile(`papyrad_[a-z_]+`)
+	if len(dash.Panels) < 6 {
+		t.Errorf("%d panels", len(dash.Panels))
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, n := range name.FindAllString(tg.Expr, -1) {
+				if !known[n] {
+					t.Errorf("panel %q queries %s, which papyrad does not export", p.Title, n)
+				}
+			}
 		}
 	}
 }
