@@ -25,6 +25,10 @@ type DrainOptions struct {
 	QuietPeriod time.Duration
 	// Poll is the interval between checks.
 	Poll time.Duration
+	// Locate, if set, finds the file that holds inode ino now, for stores whose files move
+	// (a rotating set): a forward cut short by a crash is then looked for in the file it went
+	// to even if a rotation renamed it since. Without it only the store's own name is looked at.
+	Locate func(ino uint64) (string, bool)
 	// Grace is the partial-line grace: when the drain ends on an unterminated line and the old
 	// inode changed within it, the line is moved as it is (it stays at the end of the store,
 	// like a write in progress); older, it gets a newline so it cannot swallow the next record.
@@ -243,7 +247,7 @@ func writeAll(f *os.File, b []byte) error {
 // line boundary of the store after the size recorded before the write. Found whole: the step
 // was done. Found as a prefix that ends the store: the write was torn, and its rest is
 // appended. Otherwise the block is forwarded again.
-func (d *drainer) resolveForward() error {
+func (d *drainer) resolveForward(locate func(uint64) (string, bool)) error {
 	fw := d.j.Forward
 	if fw == nil {
 		return nil
@@ -255,21 +259,27 @@ func (d *drainer) resolveForward() error {
 	if fw.AddNewline {
 		block = append(block, '\n')
 	}
-	dest, err := os.Open(d.j.Store)
+	destName := d.j.Store
+	if ino, err := inodeOf(destName); (err != nil || ino != fw.DestIno) && locate != nil {
+		if name, ok := locate(fw.DestIno); ok {
+			destName = name // rotated since: the block went to the file now called name
+		}
+	}
+	dest, err := os.Open(destName)
 	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("open %s: %w", d.j.Store, err)
+		return fmt.Errorf("open %s: %w", destName, err)
 	}
 	found, rest := false, []byte(nil)
 	if dest != nil {
 		defer dest.Close()
 		fi, err := dest.Stat()
 		if err != nil {
-			return fmt.Errorf("stat %s: %w", d.j.Store, err)
+			return fmt.Errorf("stat %s: %w", destName, err)
 		}
 		if st := statOf(fi); st.Ino == fw.DestIno && fi.Size() >= fw.DestSize {
 			found, rest, err = findBlock(dest, fw.DestSize, fi.Size(), block)
 			if err != nil {
-				return fmt.Errorf("look for forwarded lines in %s: %w", d.j.Store, err)
+				return fmt.Errorf("look for forwarded lines in %s: %w", destName, err)
 			}
 		}
 	}
@@ -277,9 +287,10 @@ func (d *drainer) resolveForward() error {
 	case found && rest == nil:
 		d.j.Copied = fw.To
 	case found:
-		w, err := d.openDest()
+		// The torn block ends the file it went to: complete it there.
+		w, err := os.OpenFile(destName, os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("complete a torn forward in %s: %w", destName, err)
 		}
 		err = writeAll(w, rest)
 		if err == nil {
@@ -287,7 +298,7 @@ func (d *drainer) resolveForward() error {
 		}
 		_ = w.Close()
 		if err != nil {
-			return fmt.Errorf("complete a torn forward in %s: %w", d.j.Store, err)
+			return fmt.Errorf("complete a torn forward in %s: %w", destName, err)
 		}
 		d.j.Copied = fw.To
 	}

@@ -130,7 +130,7 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		return fmt.Errorf("%s is not the inode the journal describes; left in place", oldName)
 	}
 	d := &drainer{j: j, old: old}
-	if err := d.resolveForward(); err != nil {
+	if err := d.resolveForward(opts.Locate); err != nil {
 		return err
 	}
 	dr, err := d.run(ctx, opts)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -146,6 +147,7 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		if deleted {
 			return true, nil
 		}
+		backoff(attempt)
 	}
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
 }
@@ -213,7 +215,7 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		if err != nil {
 			return false, fmt.Errorf("exchange %s and %s: %w", tmp, m.name, err)
 		}
-		done, err := l.settleReplace(j, m.name)
+		done, err := l.settleReplace(j, true)
 		if err != nil {
 			return false, err
 		}
@@ -223,49 +225,55 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		if done {
 			return true, nil
 		}
+		backoff(attempt)
 	}
+	_ = os.Remove(tmp)
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
 }
 
-// settleReplace finishes a replace step whose exchange may have happened: at is the name the
-// temp was exchanged with ("" when unknown, as in recovery).
-func (l layout) settleReplace(j opJournal, at string) (bool, error) {
-	ino, err := inodeOf(j.Temp)
-	if os.IsNotExist(err) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	switch ino {
-	case j.NewIno:
-		// Never exchanged.
-		return false, os.Remove(j.Temp)
-	case j.SegIno:
-		if err := livefile.Step("segment-drop-old"); err != nil {
+// settleReplace finishes a replace step whose exchange may have happened. It reports whether
+// the segment now holds the new content. When the exchange took another file out (a rotation
+// slid it under the name), that file is swapped back into the place the new content holds now:
+// rotations move every file the same way, so that place is exactly where the other file would
+// be. keepTemp keeps the new content for another attempt; recovery, which will not retry,
+// removes it.
+func (l layout) settleReplace(j opJournal, keepTemp bool) (bool, error) {
+	for attempt := 0; attempt < 10; attempt++ {
+		ino, err := inodeOf(j.Temp)
+		if os.IsNotExist(err) {
+			return true, nil // the old content was already removed after a good exchange
+		}
+		if err != nil {
 			return false, err
 		}
-		if err := os.Remove(j.Temp); err != nil {
-			return false, err
+		switch ino {
+		case j.NewIno:
+			// Not exchanged, or exchanged back.
+			if keepTemp {
+				return false, nil
+			}
+			return false, os.Remove(j.Temp)
+		case j.SegIno:
+			if err := livefile.Step("segment-drop-old"); err != nil {
+				return false, err
+			}
+			if err := os.Remove(j.Temp); err != nil {
+				return false, err
+			}
+			return true, livefile.SyncDir(filepath.Dir(j.Temp))
 		}
-		return true, livefile.SyncDir(filepath.Dir(j.Temp))
-	}
-	// The exchange took another file out: swap it back into the name that holds the new
-	// content now.
-	if at == "" {
 		m, found, err := l.nameOf(j.NewIno)
 		if err != nil {
 			return false, err
 		}
 		if !found {
-			return false, fmt.Errorf("%s holds a segment taken out by mistake and its place is unknown; left in place", j.Temp)
+			return false, fmt.Errorf("%s holds a segment taken out by mistake and the place to put it back is unknown; left in place", j.Temp)
 		}
-		at = m.name
+		if err := livefile.Exchange(j.Temp, m.name); err != nil && !os.IsNotExist(err) {
+			return false, fmt.Errorf("put back the segment exchanged by mistake: %w", err)
+		}
 	}
-	if err := livefile.Exchange(j.Temp, at); err != nil {
-		return false, fmt.Errorf("put back the segment exchanged by mistake: %w", err)
-	}
-	return false, os.Remove(j.Temp)
+	return false, fmt.Errorf("%s: a segment taken out by mistake could not be put back under a rotating writer; left in place", j.Temp)
 }
 
 // recoverOps finishes or undoes the segment steps that crashed runs left journaled.
@@ -304,7 +312,7 @@ func (l layout) recoverOps() error {
 		case "delete":
 			_, err = l.settleDelete(j)
 		case "replace":
-			_, err = l.settleReplace(j, "")
+			_, err = l.settleReplace(j, false)
 		default:
 			err = fmt.Errorf("step journal %s: unknown step %q", e.Name(), j.Op)
 		}
@@ -318,4 +326,10 @@ func (l layout) recoverOps() error {
 	// Deleted segments moved aside without a journal cannot exist: the journal is written
 	// first. Leftover ".del" files are therefore only ever journaled ones, settled above.
 	return errors.Join(errs...)
+}
+
+// backoff waits a little longer after each attempt that a rotation got in the way of, so that a
+// writer renaming many segments can finish.
+func backoff(attempt int) {
+	time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
 }

@@ -166,7 +166,10 @@ func (l layout) nameOf(ino uint64) (member, bool, error) {
 // open lists the set and opens every file, oldest first. A file that moves between the listing
 // and the open is caught by comparing inodes, and the listing is taken again.
 func (l layout) open() ([]*segment, []string, error) {
-	for attempt := 0; attempt < 10; attempt++ {
+	for attempt := 0; attempt < 20; attempt++ {
+		if attempt > 0 {
+			backoff(attempt)
+		}
 		ms, orphans, err := l.members()
 		if err != nil {
 			return nil, nil, err

@@ -81,13 +81,21 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 	if cfg.MaxFiles < 2 {
 		cfg.MaxFiles = 5
 	}
+	l := layout{path: cfg.Path, naming: cfg.Naming, maxFiles: cfg.MaxFiles}
+	if cfg.Drain.Locate == nil {
+		// Lines forwarded into the active file may have been rotated into a segment since.
+		cfg.Drain.Locate = func(ino uint64) (string, bool) {
+			m, found, err := l.nameOf(ino)
+			return m.name, err == nil && found
+		}
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{cfg: cfg, l: layout{path: cfg.Path, naming: cfg.Naming, maxFiles: cfg.MaxFiles},
+	return &Store{cfg: cfg, l: l,
 		log: log.With(zap.String("store", cfg.Name)), now: now}
 }
 

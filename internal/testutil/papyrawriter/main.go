@@ -2,7 +2,7 @@
 // Papyra's JsonFilePersistence does, for papyrad's concurrency and crash tests.
 //
 //	papyrawriter -path events.ndjson -writer A -mode append [-interval 1ms] [-expired-every 0]
-//	papyrawriter -path events.ndjson -writer A -mode papyra|logging -max-bytes 8192 -max-files 5
+//	papyrawriter -path events.ndjson -writer A -mode papyra|logging -max-bytes 8192 -max-files 5 [-rate 2000]
 //
 // With -mode append each record is one open(O_APPEND)–write–close, as Papyra does; with
 // -mode hold one O_APPEND descriptor is opened at start and used for every record, like a
@@ -43,6 +43,7 @@ func run() int {
 		writer       = flag.String("writer", "w", "writer name recorded in each record")
 		mode         = flag.String("mode", "append", "append: open-write-close per record; hold: one long-lived handle; papyra, logging: a rotating set")
 		interval     = flag.Duration("interval", time.Millisecond, "pause between records")
+		rate         = flag.Float64("rate", 0, "records per second, paced on the clock (for rates a sleep per record cannot reach); overrides -interval")
 		expiredEvery = flag.Int64("expired-every", 0, "stamp every Nth record (seq%N == N-1) in 2001 instead of now; 0: never")
 		maxBytes     = flag.Int64("max-bytes", 4096, "papyra, logging: rotate before the active file would grow past this")
 		maxFiles     = flag.Int("max-files", 5, "papyra, logging: the active file plus this many minus one rotated segments")
@@ -97,6 +98,7 @@ func run() int {
 	}
 	buf := make([]byte, 0, 512)
 	var seq int64
+	start := time.Now()
 	for {
 		select {
 		case <-stop:
@@ -127,7 +129,12 @@ func run() int {
 			fmt.Println("ready")
 		}
 		seq++
-		if *interval > 0 {
+		switch {
+		case *rate > 0:
+			if ahead := time.Until(start.Add(time.Duration(float64(seq) / *rate * float64(time.Second)))); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		case *interval > 0:
 			time.Sleep(*interval)
 		}
 	}
