@@ -17,7 +17,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/config"
+	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/scheduler"
 )
@@ -140,6 +142,7 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	current := js
 	done := make(chan error, 1)
 	go func() { done <- sched.Run(runCtx) }()
 	log.Info("papyrad started", zap.String("config", path), zap.Int("stores", len(js)), zap.String("version", Version))
@@ -151,11 +154,12 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 		defer t.Stop()
 		watchdog = t.C
 	}
+	shutdownTimeout := cfg.Daemon.ShutdownTimeout // read once, like the other daemon settings
 	shutdown := func() error {
 		notify(log, daemon.SdNotifyStopping)
-		log.Info("stopping: no new runs; running ones stop at a safe point", zap.Duration("timeout", cfg.Daemon.ShutdownTimeout))
+		log.Info("stopping: no new runs; running ones stop at a safe point", zap.Duration("timeout", shutdownTimeout))
 		stop()
-		deadline := time.After(cfg.Daemon.ShutdownTimeout)
+		deadline := time.After(shutdownTimeout)
 		for {
 			select {
 			case <-done:
@@ -172,10 +176,18 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 			}
 		}
 	}
+	// Recovery runs at start and every minute: forwards left pending by a writer that held a
+	// replaced file, and journals of runs that died, are finished without waiting for the store's
+	// next scheduled run.
+	recoverTick := time.NewTicker(time.Minute)
+	defer recoverTick.Stop()
+	go recoverAll(runCtx, log, js)
+	// Only the signals channel stops the daemon: the process-wide signal context sees the same
+	// SIGTERM, and taking both would count one signal twice.
 	for {
 		select {
-		case <-ctx.Done():
-			return shutdown()
+		case <-recoverTick.C:
+			go recoverAll(runCtx, log, current)
 		case <-watchdog:
 			notify(log, daemon.SdNotifyWatchdog)
 		case err := <-done:
@@ -188,14 +200,23 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 				log.Info("SIGUSR1: compacting every store now")
 				_ = sched.Trigger(nil, true)
 			case syscall.SIGHUP:
-				reload(e, log, path, sched, obs)
+				if next := reload(e, log, path, cfg, sched, obs); next != nil {
+					cfg, current = next.cfg, next.jobs
+				}
 			}
 		}
 	}
 }
 
-// reload applies a changed config file, or keeps the running one if the file is invalid.
-func reload(e *env, log *zap.Logger, path string, sched *scheduler.Scheduler, obs *observer) {
+// loaded is a configuration that passed validation, with its jobs.
+type loaded struct {
+	cfg  *config.Config
+	jobs []scheduler.Job
+}
+
+// reload applies a changed config file's stores, or keeps the running configuration if the
+// file is invalid. Daemon settings that only take effect at start are reported, not ignored.
+func reload(e *env, log *zap.Logger, path string, running *config.Config, sched *scheduler.Scheduler, obs *observer) *loaded {
 	notify(log, "RELOADING=1\nMONOTONIC_USEC="+strconv.FormatInt(monotonicUsec(), 10))
 	defer notify(log, daemon.SdNotifyReady)
 	cfg, err := config.Load(path, e.environ)
@@ -206,12 +227,54 @@ func reload(e *env, log *zap.Logger, path string, sched *scheduler.Scheduler, ob
 	if err != nil {
 		obs.m.Reload(false, time.Now())
 		log.Error("reload failed: keeping the running configuration", zap.String("config", path), zap.Error(err))
-		return
+		return nil
 	}
 	obs.setStores(cfg)
 	obs.m.Reload(true, time.Now())
 	sched.Reload(js)
 	log.Info("configuration reloaded", zap.String("config", path), zap.Int("stores", len(js)))
+	if changed := restartOnly(running.Daemon, cfg.Daemon); len(changed) > 0 {
+		log.Warn("daemon settings changed that take effect only after a restart; the running values stay", zap.Strings("settings", changed))
+	}
+	return &loaded{cfg: cfg, jobs: js}
+}
+
+// restartOnly lists the daemon settings that differ between a and b: they are read once, at
+// start.
+func restartOnly(a, b config.Daemon) []string {
+	var out []string
+	check := func(name string, same bool) {
+		if !same {
+			out = append(out, name)
+		}
+	}
+	check("daemon.state_dir", a.StateDir == b.StateDir)
+	check("daemon.metrics_listen", a.MetricsListen == b.MetricsListen)
+	check("daemon.timezone", a.Timezone == b.Timezone)
+	check("daemon.max_concurrent", a.MaxConcurrent == b.MaxConcurrent)
+	check("daemon.shutdown_timeout", a.ShutdownTimeout == b.ShutdownTimeout)
+	check("daemon.log", a.Log == b.Log)
+	check("daemon.control_socket", a.ControlSocket == b.ControlSocket)
+	return out
+}
+
+// recoverer is what stores whose runs can leave work behind (file stores) offer.
+type recoverer interface {
+	Recover(ctx context.Context) error
+}
+
+// recoverAll finishes what earlier runs left behind, store by store. A store being compacted
+// is skipped: its run does the same.
+func recoverAll(ctx context.Context, log *zap.Logger, js []scheduler.Job) {
+	for _, j := range js {
+		r, ok := j.Store.(recoverer)
+		if !ok {
+			continue
+		}
+		if err := r.Recover(ctx); err != nil && !errors.Is(err, livefile.ErrLocked) && ctx.Err() == nil {
+			log.Warn("recovering earlier runs failed", zap.String("store", j.Name), zap.Error(err))
+		}
+	}
 }
 
 // monotonicUsec is CLOCK_MONOTONIC in microseconds, as systemd expects for MONOTONIC_USEC.
@@ -244,6 +307,10 @@ func logRun(log *zap.Logger, r report.Report, err error) {
 		fields = append(fields, zap.Strings("warnings", r.Warnings))
 	}
 	switch {
+	case errors.Is(err, backends.ErrDiskRefused):
+		log.Warn("compaction deferred: not enough disk space", append(fields, zap.Error(err))...)
+	case errors.Is(err, context.Canceled):
+		log.Warn("compaction interrupted by shutdown; the store is whole", append(fields, zap.Error(err))...)
 	case err != nil && r.Result != report.ResultSkipped:
 		log.Error("compaction failed", append(fields, zap.Error(err))...)
 	case err != nil:

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -28,7 +29,9 @@ var procRoot = "/proc"
 // is false when some process's descriptors could not be read (another user's, without
 // privilege), so a missing holder proves nothing.
 func openers(dev, ino uint64, nameHint string) (hs []Holder, complete bool) {
-	complete = true
+	// With /proc mounted hidepid (systemd's ProtectProc=), other users' processes are not
+	// listed at all: their absence proves nothing.
+	complete = !procHidesPIDs()
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil, false
@@ -73,6 +76,35 @@ func openers(dev, ino uint64, nameHint string) (hs []Holder, complete bool) {
 		}
 	}
 	return hs, complete
+}
+
+var (
+	hidepidOnce sync.Once
+	hidepid     bool
+)
+
+// procHidesPIDs reports whether /proc is mounted with a hidepid option that hides other users'
+// processes.
+func procHidesPIDs() bool {
+	hidepidOnce.Do(func() {
+		b, err := os.ReadFile(procRoot + "/self/mountinfo")
+		if err != nil {
+			hidepid = true // cannot tell: assume the worst
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 5 || f[4] != "/proc" {
+				continue
+			}
+			for _, opt := range strings.Split(strings.Join(f[5:], ","), ",") {
+				if v, ok := strings.CutPrefix(opt, "hidepid="); ok && v != "0" && v != "off" {
+					hidepid = true
+				}
+			}
+		}
+	})
+	return hidepid
 }
 
 // writers filters holders down to those that can write.

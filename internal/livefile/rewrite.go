@@ -94,14 +94,21 @@ func CreateTemp(path string, like os.FileInfo, runID string) (*os.File, error) {
 	if err := unix.Fstat(fd, &tst); err != nil {
 		return fail("stat temp file", err)
 	}
+	// The mode first, while papyrad still owns the file (no privilege needed), then the owner
+	// (CAP_CHOWN when it is another user), then set-id bits, which a chown clears.
+	mode := like.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
+	if err := tmp.Chmod(mode &^ (os.ModeSetuid | os.ModeSetgid)); err != nil {
+		return fail(fmt.Sprintf("give the rewritten file the store's mode %v", mode), err)
+	}
 	if tst.Uid != st.Uid || tst.Gid != st.Gid {
 		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
 			return fail(fmt.Sprintf("give the rewritten file the store's owner %d:%d", st.Uid, st.Gid), err)
 		}
 	}
-	mode := like.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
-	if err := tmp.Chmod(mode); err != nil {
-		return fail(fmt.Sprintf("give the rewritten file the store's mode %v", mode), err)
+	if mode&(os.ModeSetuid|os.ModeSetgid) != 0 {
+		if err := tmp.Chmod(mode); err != nil {
+			return fail(fmt.Sprintf("give the rewritten file the store's mode %v", mode), err)
+		}
 	}
 	return tmp, nil
 }

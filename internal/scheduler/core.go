@@ -17,6 +17,7 @@ const (
 	ReasonDisk    = "disk"
 	ReasonLock    = "lock"
 	ReasonSlot    = "max_concurrent"
+	ReasonStop    = "shutdown"
 )
 
 // Traffic is a store's traffic guard: above either rate, a run waits. Zero rates: no check.
@@ -118,6 +119,8 @@ func (c *core) set(plans map[string]Plan, now time.Time) {
 			c.jobs[name] = j
 		}
 		j.plan, j.removed = p, false
+		// A request waiting under the old plan is judged again under the new one.
+		j.retryAt, j.reason = time.Time{}, ""
 		c.schedule(j, now)
 	}
 }
@@ -265,6 +268,7 @@ const (
 	Done        Outcome = iota // ran (successfully or not): the request is served
 	RefusedDisk                // the disk guard refused: try again later, never forced through
 	RefusedLock                // another process held the store: try again later
+	Interrupted                // stopped by a shutdown at a safe point: not a run, caught up after a restart
 )
 
 // finished records the end of a store's run at now.
@@ -280,15 +284,18 @@ func (c *core) finished(name string, out Outcome, runErr string, since time.Time
 		return
 	}
 	switch out {
-	case RefusedDisk, RefusedLock:
+	case RefusedDisk, RefusedLock, Interrupted:
 		// The request comes back, as old as it was; a pending one coalesces into it.
 		if j.pending == nil || j.pending.since.After(since) {
 			f := j.pending != nil && j.pending.forced
 			j.pending = &request{since: since, forced: f}
 		}
 		j.reason, j.retryAt = ReasonDisk, now.Add(c.retry)
-		if out == RefusedLock {
+		switch out {
+		case RefusedLock:
 			j.reason = ReasonLock
+		case Interrupted:
+			j.reason = ReasonStop
 		}
 		return
 	}

@@ -177,7 +177,11 @@ func (s *Scheduler) reportDeferrals() {
 			if s.cfg.OnDefer != nil {
 				s.cfg.OnDefer(j.name, j.reason)
 			}
-			s.log.Info("run deferred", zap.String("store", j.name), zap.String("reason", j.reason), zap.Time("until", j.retryAt))
+			fields := []zap.Field{zap.String("store", j.name), zap.String("reason", j.reason)}
+			if !j.retryAt.IsZero() {
+				fields = append(fields, zap.Time("until", j.retryAt))
+			}
+			s.log.Info("run deferred", fields...)
 		}
 		if j.pending == nil {
 			j.reported = ""
@@ -242,6 +246,8 @@ func (s *Scheduler) run(ctx context.Context, job Job, since time.Time) {
 	switch {
 	case errors.Is(err, backends.ErrDiskRefused):
 		out = RefusedDisk
+	case errors.Is(err, context.Canceled):
+		out = Interrupted
 	case rep.Result == report.ResultSkipped:
 		out = RefusedLock
 	}

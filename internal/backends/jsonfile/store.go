@@ -148,6 +148,19 @@ func kindOf(m os.FileMode) string {
 	return "special file"
 }
 
+// Recover finishes or undoes what earlier runs left beside the store (journals of runs that
+// died, forwards left pending by a writer that held a replaced file). It returns an error
+// wrapping livefile.ErrLocked when a run holds the store: that run does the same.
+func (s *Store) Recover(ctx context.Context) error {
+	lock, err := livefile.Acquire(s.cfg.Path)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	_, err = livefile.Recover(ctx, s.cfg.Path, s.cfg.Drain)
+	return err
+}
+
 // papyraActive returns the name of a fresh Papyra compaction or recovery temp file, if any.
 func (s *Store) papyraActive(now time.Time) string {
 	for _, suffix := range []string{".compact.tmp", ".recovered.tmp"} {
@@ -372,7 +385,9 @@ func (p *pass) commit(ctx context.Context, carryOff int64, rep report.Report) (r
 	s.log.Debug("committed", zap.Duration("elapsed", time.Since(p.start)))
 	rep.BytesAfter = rw.Written()
 	rep.LinesAppended += rw.CarriedLines()
-	dr, err := rw.Drain(ctx, s.cfg.Drain)
+	// The drain is not cut short by a stop: it is bounded by its own timeout, and stopping it
+	// would hold back lines the application wrote into the replaced file until the next run.
+	dr, err := rw.Drain(context.WithoutCancel(ctx), s.cfg.Drain)
 	s.log.Debug("drained", zap.Duration("elapsed", time.Since(p.start)), zap.Int("forwarded_lines", dr.ForwardedLines), zap.Bool("pending", dr.Pending))
 	rep.LinesAppended += int64(dr.ForwardedLines)
 	rep.BytesAfter += dr.ForwardedBytes

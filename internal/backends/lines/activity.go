@@ -3,6 +3,7 @@ package lines
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -27,7 +28,10 @@ type Counter struct {
 func (c *Counter) Observe(path string) (lines, written uint64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	f, err := os.Open(path)
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return c.lines, c.bytes, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return c.lines, c.bytes, nil
 	}

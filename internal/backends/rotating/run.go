@@ -219,7 +219,7 @@ func (r *run) commitActive(ctx context.Context, p *segPlan) error {
 		return fmt.Errorf("compact %s: %w", p.seg.name, err)
 	}
 	r.rep.LinesAppended += rw.CarriedLines()
-	dr, err := rw.Drain(ctx, r.s.cfg.Drain)
+	dr, err := rw.Drain(context.WithoutCancel(ctx), r.s.cfg.Drain) // see jsonfile: bounded by its own timeout
 	r.rep.LinesAppended += int64(dr.ForwardedLines)
 	if dr.Pending {
 		r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("the replaced %s is still held open for writing by %v; its new lines are forwarded by later runs", p.seg.name, dr.Holders))

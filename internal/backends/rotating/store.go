@@ -158,6 +158,13 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	if err != nil {
 		return rep, err
 	}
+	if ce := s.log.Check(zap.DebugLevel, "opened"); ce != nil {
+		var ids []string
+		for _, sg := range segs {
+			ids = append(ids, fmt.Sprintf("%d@%d", sg.ino, sg.slot))
+		}
+		ce.Write(zap.Strings("segments", ids))
+	}
 	defer func() {
 		for _, sg := range segs {
 			sg.f.Close()
@@ -305,6 +312,21 @@ func segmentCounts(plan *retention.Plan, sizes []uint32, lo, hi int) (c retentio
 		}
 	}
 	return c, kept
+}
+
+// Recover finishes or undoes what earlier runs left beside the set. It returns an error
+// wrapping livefile.ErrLocked when a run holds the store: that run does the same.
+func (s *Store) Recover(ctx context.Context) error {
+	lock, err := livefile.Acquire(s.cfg.Path)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if err := s.l.recoverOps(); err != nil {
+		return err
+	}
+	var rep report.Report
+	return s.recoverActive(ctx, &rep)
 }
 
 // recoverActive finishes or undoes earlier runs' replacements of active files: the one file
