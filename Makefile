@@ -47,3 +47,30 @@ fuzz:
 
 clean:
 	rm -rf bin .example
+
+# install puts papyrad, its systemd units and an example config in place (DESTDIR for staging,
+# PREFIX for the binary). The units go to /etc/systemd/system, where units installed by the
+# administrator (not by a distribution package) belong and take precedence over packaged ones;
+# a packager sets SYSTEMDUNITDIR=/usr/lib/systemd/system. The units' ExecStart is rewritten to
+# $(PREFIX)/bin/papyrad. An existing /etc/papyrad/papyrad.yaml is never overwritten.
+SYSCONFDIR     ?= /etc
+SYSTEMDUNITDIR ?= $(SYSCONFDIR)/systemd/system
+SYSUSERSDIR    ?= $(SYSCONFDIR)/sysusers.d
+UNITS          := papyrad.service papyrad-compact.service papyrad-compact.timer
+
+.PHONY: install
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/papyrad
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/papyrad
+	for u in $(UNITS); do \
+	  sed 's|/usr/local/bin/papyrad|$(PREFIX)/bin/papyrad|g; s|/etc/papyrad/|$(SYSCONFDIR)/papyrad/|g' deploy/systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+	  chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+	  mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 deploy/sysusers.d/papyrad.conf $(DESTDIR)$(SYSUSERSDIR)/papyrad.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/papyrad/papyrad.yaml ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/papyrad/papyrad.yaml (not overwritten)"; \
+	else \
+	  install -m 0644 configs/papyrad.example.yaml $(DESTDIR)$(SYSCONFDIR)/papyrad/papyrad.yaml && \
+	  echo "installed $(DESTDIR)$(SYSCONFDIR)/papyrad/papyrad.yaml: edit it, then see README 'Running the daemon'"; \
+	fi

@@ -142,7 +142,9 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	current := js
+	// Before any run: journals of runs that died, and forwards a stop left pending, are
+	// finished now rather than at each store's next scheduled run.
+	recoverAll(runCtx, log, js)
 	done := make(chan error, 1)
 	go func() { done <- sched.Run(runCtx) }()
 	log.Info("papyrad started", zap.String("config", path), zap.Int("stores", len(js)), zap.String("version", Version))
@@ -176,18 +178,10 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 			}
 		}
 	}
-	// Recovery runs at start and every minute: forwards left pending by a writer that held a
-	// replaced file, and journals of runs that died, are finished without waiting for the store's
-	// next scheduled run.
-	recoverTick := time.NewTicker(time.Minute)
-	defer recoverTick.Stop()
-	go recoverAll(runCtx, log, js)
 	// Only the signals channel stops the daemon: the process-wide signal context sees the same
 	// SIGTERM, and taking both would count one signal twice.
 	for {
 		select {
-		case <-recoverTick.C:
-			go recoverAll(runCtx, log, current)
 		case <-watchdog:
 			notify(log, daemon.SdNotifyWatchdog)
 		case err := <-done:
@@ -201,22 +195,16 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 				_ = sched.Trigger(nil, true)
 			case syscall.SIGHUP:
 				if next := reload(e, log, path, cfg, sched, obs); next != nil {
-					cfg, current = next.cfg, next.jobs
+					cfg = next
 				}
 			}
 		}
 	}
 }
 
-// loaded is a configuration that passed validation, with its jobs.
-type loaded struct {
-	cfg  *config.Config
-	jobs []scheduler.Job
-}
-
-// reload applies a changed config file's stores, or keeps the running configuration if the
-// file is invalid. Daemon settings that only take effect at start are reported, not ignored.
-func reload(e *env, log *zap.Logger, path string, running *config.Config, sched *scheduler.Scheduler, obs *observer) *loaded {
+// reload applies a changed config file's stores and returns it, or keeps the running
+// configuration (and returns nil) if the file is invalid. Daemon settings that only take effect at start are reported, not ignored.
+func reload(e *env, log *zap.Logger, path string, running *config.Config, sched *scheduler.Scheduler, obs *observer) *config.Config {
 	notify(log, "RELOADING=1\nMONOTONIC_USEC="+strconv.FormatInt(monotonicUsec(), 10))
 	defer notify(log, daemon.SdNotifyReady)
 	cfg, err := config.Load(path, e.environ)
@@ -236,7 +224,7 @@ func reload(e *env, log *zap.Logger, path string, running *config.Config, sched 
 	if changed := restartOnly(running.Daemon, cfg.Daemon); len(changed) > 0 {
 		log.Warn("daemon settings changed that take effect only after a restart; the running values stay", zap.Strings("settings", changed))
 	}
-	return &loaded{cfg: cfg, jobs: js}
+	return cfg
 }
 
 // restartOnly lists the daemon settings that differ between a and b: they are read once, at
@@ -263,8 +251,8 @@ type recoverer interface {
 	Recover(ctx context.Context) error
 }
 
-// recoverAll finishes what earlier runs left behind, store by store. A store being compacted
-// is skipped: its run does the same.
+// recoverAll finishes what earlier runs left behind, store by store. A store another process
+// is compacting is skipped: that run does the same.
 func recoverAll(ctx context.Context, log *zap.Logger, js []scheduler.Job) {
 	for _, j := range js {
 		r, ok := j.Store.(recoverer)

@@ -1,0 +1,1150 @@
+package main
+
+// End-to-end tests of the daemon: `papyrad run` started as a subprocess on a config in a temporary
+// directory, driven by real signals and by the status and trigger commands over its control
+// socket, and checked through its JSON log, its status and the stores it compacts. The systemd
+// units in deploy/systemd are checked here too.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/config"
+	"github.com/papyrad/papyrad/internal/testutil"
+)
+
+// daemonStore is one store of a test daemon's config.
+type daemonStore struct {
+	name, path string
+	schedule   string   // "@every 1h" (nothing during a test) if empty
+	windows    []string // any time if empty
+	more       []string // further YAML keys, one per line ("disk: {reserve: 1PiB}")
+}
+
+// daemonConfig is a test daemon's config: time zone UTC, no metrics listener, debug logs in
+// JSON, ticks never merged (min_interval 0s), a reserve small enough for any test machine.
+type daemonConfig struct {
+	state           string
+	shutdownTimeout time.Duration // 20s if zero
+	stores          []daemonStore
+}
+
+func (c daemonConfig) yaml() string {
+	var b strings.Builder
+	shutdown := c.shutdownTimeout
+	if shutdown == 0 {
+		shutdown = 20 * time.Second
+	}
+	fmt.Fprintf(&b, "daemon:\n  state_dir: %q\n  metrics_listen: \"\"\n  timezone: UTC\n  shutdown_timeout: %s\n  log: {level: debug, format: json}\n", c.state, shutdown)
+	b.WriteString("defaults:\n  retention: {max_age: 1d}\n  min_interval: 0s\n  max_deferral: 72h\n  disk: {reserve: 1MiB, factor: 1.1}\n  drain_timeout: 2s\nstores:\n")
+	for _, s := range c.stores {
+		schedule := s.schedule
+		if schedule == "" {
+			schedule = "@every 1h"
+		}
+		windows, _ := json.Marshal(s.windows)
+		if s.windows == nil {
+			windows = []byte("[]")
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    backend: json\n    path: %q\n    schedule: %q\n    windows: %s\n", s.name, s.path, schedule, windows)
+		for _, m := range s.more {
+			fmt.Fprintf(&b, "    %s\n", m)
+		}
+	}
+	return b.String()
+}
+
+// daemonSetup is a temporary directory with a config file, a state directory and a directory
+// for stores, for one daemon.
+type daemonSetup struct {
+	dir, cfg, state, stores string
+}
+
+func newDaemonSetup(t *testing.T) daemonSetup {
+	t.Helper()
+	dir := t.TempDir()
+	s := daemonSetup{dir: dir, cfg: filepath.Join(dir, "papyrad.yaml"), state: filepath.Join(dir, "state"), stores: filepath.Join(dir, "stores")}
+	if err := os.Mkdir(s.stores, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// store returns the path of a store file in its own directory, so that nothing but papyrad's
+// hidden files can appear beside it.
+func (s daemonSetup) store(t *testing.T, name string) string {
+	t.Helper()
+	d := filepath.Join(s.stores, name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(d, "events.ndjson")
+}
+
+func (s daemonSetup) writeConfig(t *testing.T, c daemonConfig) {
+	t.Helper()
+	c.state = s.state
+	writeFile(t, s.cfg, []byte(c.yaml()))
+}
+
+func (s daemonSetup) socket() string { return filepath.Join(s.state, "papyrad.sock") }
+
+// daemonEnv is the environment for the daemon and the commands that talk to it: without any
+// PAPYRAD_ variable (the state directory must come from the config) and without systemd's
+// notification variables unless given.
+func daemonEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, config.EnvPrefix) || k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "WATCHDOG_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// ctl runs a papyrad command (status, trigger) in the daemon's environment.
+func ctl(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, papyradBin, args...)
+	cmd.Env = daemonEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), dur: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		r.code = ee.ExitCode()
+	case ctx.Err() != nil:
+		t.Fatalf("papyrad %s did not finish within 30s\n%s", strings.Join(args, " "), r)
+	default:
+		t.Fatalf("papyrad %s: %v\n%s", strings.Join(args, " "), err, r)
+	}
+	checkNoPanic(t, r)
+	return r
+}
+
+// storeStatus is one store in `papyrad status --json`.
+type storeStatus struct {
+	Store         string    `json:"store"`
+	State         string    `json:"state"`
+	LastRun       time.Time `json:"last_run"`
+	LastSuccess   time.Time `json:"last_success"`
+	LastError     string    `json:"last_error"`
+	NextRun       time.Time `json:"next_run"`
+	DeferredSince time.Time `json:"deferred_since"`
+	DeferReason   string    `json:"defer_reason"`
+}
+
+// logEntry is one line of the daemon's JSON log.
+type logEntry map[string]any
+
+func (e logEntry) msg() string         { s, _ := e["msg"].(string); return s }
+func (e logEntry) str(k string) string { s, _ := e[k].(string); return s }
+
+// num returns a numeric field, or -1 when it is missing.
+func (e logEntry) num(k string) float64 {
+	if f, ok := e[k].(float64); ok {
+		return f
+	}
+	return -1
+}
+
+func (e logEntry) String() string { b, _ := json.Marshal(e); return string(b) }
+
+// runningDaemon is a `papyrad run` subprocess.
+type runningDaemon struct {
+	setup  daemonSetup
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	stdout *syncBuffer
+	exited chan struct{}
+	code   int       // valid once exited is closed
+	end    time.Time // when it exited
+}
+
+// startDaemon starts `papyrad run` on the setup's config and waits until it says it started.
+func startDaemon(t *testing.T, s daemonSetup, env ...string) *runningDaemon {
+	t.Helper()
+	d := &runningDaemon{setup: s, stderr: &syncBuffer{}, stdout: &syncBuffer{}, exited: make(chan struct{})}
+	d.cmd = exec.Command(papyradBin, "run", "--config", s.cfg)
+	d.cmd.Env = daemonEnv(env...)
+	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := d.cmd.Wait()
+		d.end = time.Now()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee) && ee.Exited():
+			d.code = ee.ExitCode()
+		default:
+			d.code = -1 // killed by a signal
+		}
+		close(d.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-d.exited:
+		default:
+			_ = d.cmd.Process.Kill()
+			<-d.exited
+		}
+		out := d.stderr.String() + d.stdout.String()
+		for _, s := range []string{"panic:", "goroutine ", "fatal error:"} {
+			if strings.Contains(out, s) {
+				t.Errorf("papyrad run crashed (output contains %q)", s)
+			}
+		}
+		if t.Failed() {
+			t.Logf("papyrad run log:\n%s", testutil.Abbrev([]byte(out), 20000))
+		}
+	})
+	d.waitLog(t, 0, 10*time.Second, "the start", func(e logEntry) bool { return e.msg() == "papyrad started" })
+	return d
+}
+
+// logs returns the daemon's log lines so far, decoded; a line that is not JSON is kept as
+// its text under "msg" with "level" "raw".
+func (d *runningDaemon) logs() []logEntry {
+	var out []logEntry
+	sc := bufio.NewScanner(strings.NewReader(d.stderr.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e logEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			e = logEntry{"level": "raw", "msg": sc.Text()}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// waitLog waits for a log line from index from on that matches, and returns it with the index
+// after it.
+func (d *runningDaemon) waitLog(t *testing.T, from int, timeout time.Duration, what string, match func(logEntry) bool) (logEntry, int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ls := d.logs()
+		for i := from; i < len(ls); i++ {
+			if match(ls[i]) {
+				return ls[i], i + 1
+			}
+		}
+		select {
+		case <-d.exited:
+			t.Fatalf("papyrad run exited (code %d) before logging %s", d.code, what)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("papyrad run logged no %s within %v", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// count returns how many log lines from index from on match.
+func (d *runningDaemon) count(from int, match func(logEntry) bool) int {
+	n := 0
+	ls := d.logs()
+	for i := from; i < len(ls); i++ {
+		if match(ls[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+func compacted(store string) func(logEntry) bool {
+	return func(e logEntry) bool { return e.msg() == "compaction done" && e.str("store") == store }
+}
+
+func diskRefused(store string) func(logEntry) bool {
+	return func(e logEntry) bool {
+		return e.str("store") == store && strings.Contains(e.str("error"), "not enough free disk space")
+	}
+}
+
+func (d *runningDaemon) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// wait waits for the daemon to exit and returns its exit code.
+func (d *runningDaemon) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-d.exited:
+		return d.code
+	case <-time.After(timeout):
+		t.Fatalf("papyrad run did not exit within %v", timeout)
+		return 0
+	}
+}
+
+// stopNote explains a failed stop when the daemon took one SIGTERM for two.
+func (d *runningDaemon) stopNote() string {
+	if d.count(0, func(e logEntry) bool { return strings.HasPrefix(e.msg(), "second signal") }) > 0 {
+		return " (the daemon took one SIGTERM for two: see TestDaemonOneSIGTERM)"
+	}
+	return ""
+}
+
+func (d *runningDaemon) running() bool {
+	select {
+	case <-d.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// status runs `papyrad status --config F --json`.
+func (d *runningDaemon) status(t *testing.T) map[string]storeStatus {
+	t.Helper()
+	r := ctl(t, "status", "--config", d.setup.cfg, "--json")
+	return decodeStatus(t, r)
+}
+
+func decodeStatus(t *testing.T, r result) map[string]storeStatus {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	var out struct {
+		Stores []storeStatus `json:"stores"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r)
+	}
+	m := map[string]storeStatus{}
+	for _, s := range out.Stores {
+		m[s.Store] = s
+	}
+	return m
+}
+
+// waitStatus polls the status until the store's matches.
+func (d *runningDaemon) waitStatus(t *testing.T, store string, timeout time.Duration, what string, match func(storeStatus) bool) storeStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last storeStatus
+	for time.Now().Before(deadline) {
+		last = d.status(t)[store]
+		if match(last) {
+			return last
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("store %s: status never showed %s within %v; last %+v", store, what, timeout, last)
+	return last
+}
+
+// closedWindow is a one-hour window that opens two hours from now (UTC): whatever the time, it
+// is closed for the whole test.
+func closedWindow(now time.Time) string {
+	start := now.UTC().Add(2 * time.Hour)
+	end := start.Add(time.Hour)
+	return fmt.Sprintf("%02d:%02d-%02d:%02d", start.Hour(), start.Minute(), end.Hour(), end.Minute())
+}
+
+// oldAndFresh writes a store of n expired records (writer "old") then m fresh ones ("orig").
+func oldAndFresh(t *testing.T, path string, n, m int64) {
+	t.Helper()
+	writeFile(t, path, append(records("old", 0, n, oldStamp), records("orig", 0, m, fresh)...))
+}
+
+// countWriter returns how many distinct records of writer the store holds.
+func countWriter(c *testutil.Contents, writer string) int64 { return spanOf(spans(c), writer).n }
+
+// TestDaemonScheduledRun: a store on "@every 2s" is compacted by the schedule alone, the run's
+// summary line carries the report's figures, the next tick runs again, and the last run is
+// recorded in the state directory for catch-up.
+func TestDaemonScheduledRun(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	store := s.store(t, "a")
+	oldAndFresh(t, store, 500, 200)
+	size := stateOf(t, store).size
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{{name: "a", path: store, schedule: "@every 2s"}}})
+	d := startDaemon(t, s)
+
+	e, next := d.waitLog(t, 0, 10*time.Second, "a scheduled run of a", compacted("a"))
+	for k, want := range map[string]float64{
+		"records_before": 700, "records_after": 200, "records_dropped": 500, "records_quarantined": 0,
+		"records_unreclaimed": 0, "bytes_before": float64(size), "files_rewritten": 1, "files_deleted": 0,
+	} {
+		if got := e.num(k); got != want {
+			t.Errorf("summary line: %s = %v, want %v\n%s", k, got, want, e)
+		}
+	}
+	if e.str("result") != "ok" || e.str("backend") != "json" || e.str("level") != "info" {
+		t.Errorf("summary line: want result ok, backend json, level info\n%s", e)
+	}
+	if after := e.num("bytes_after"); after <= 0 || after >= float64(size) {
+		t.Errorf("summary line: bytes_after %v, want less than %d\n%s", after, size, e)
+	}
+	if e.num("duration_seconds") < 0 {
+		t.Errorf("summary line: no duration_seconds\n%s", e)
+	}
+	c := readContents(t, store)
+	assertWhole(t, c, "after the scheduled run")
+	assertNoExpired(t, c, "after the scheduled run")
+	assertComplete(t, c, "orig", 200)
+	assertOnlyLock(t, store)
+
+	// The schedule keeps going: the next tick takes the records that expired meanwhile.
+	appendFile(t, store, records("later", 0, 50, oldStamp))
+	d.waitLog(t, next, 10*time.Second, "a second scheduled run", func(e logEntry) bool {
+		return compacted("a")(e) && e.num("records_dropped") == 50
+	})
+	assertNoExpired(t, readContents(t, store), "after the second run")
+
+	st := d.status(t)["a"]
+	if st.State != "idle" && st.State != "running" {
+		t.Errorf("status: state %q, want idle", st.State)
+	}
+	if st.LastRun.IsZero() || st.LastSuccess.IsZero() || st.LastError != "" || st.NextRun.IsZero() {
+		t.Errorf("status: want last_run, last_success, next_run and no last_error: %+v", st)
+	}
+	var runs struct {
+		LastRun map[string]time.Time `json:"last_run"`
+	}
+	if err := json.Unmarshal(readFile(t, filepath.Join(s.state, "runs.json")), &runs); err != nil {
+		t.Fatalf("runs.json: %v", err)
+	}
+	if time.Since(runs.LastRun["a"]) > time.Minute {
+		t.Errorf("runs.json: last run of a %v, want within the last minute", runs.LastRun["a"])
+	}
+}
+
+// TestDaemonWindowDefers: a tick outside every window is deferred, not run and not dropped;
+// SIGUSR1 runs it anyway.
+func TestDaemonWindowDefers(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	store := s.store(t, "a")
+	oldAndFresh(t, store, 300, 100)
+	before := stateOf(t, store)
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{{name: "a", path: store, schedule: "* * * * * *", windows: []string{closedWindow(time.Now())}}}})
+	d := startDaemon(t, s)
+
+	st := d.waitStatus(t, "a", 10*time.Second, "pending for the window", func(s storeStatus) bool {
+		return s.State == "pending" && s.DeferReason == "window"
+	})
+	if st.DeferredSince.IsZero() || time.Since(st.DeferredSince) > time.Minute {
+		t.Errorf("status: deferred_since %v, want a moment ago", st.DeferredSince)
+	}
+	d.waitLog(t, 0, 5*time.Second, "the deferral", func(e logEntry) bool {
+		return e.msg() == "run deferred" && e.str("store") == "a" && e.str("reason") == "window"
+	})
+	time.Sleep(2 * time.Second) // two more ticks, coalesced into the pending request
+	if n := d.count(0, compacted("a")); n != 0 {
+		t.Fatalf("the store was compacted outside its window (%d runs)", n)
+	}
+	assertUnchanged(t, store, before)
+
+	// SIGUSR1 bypasses the window.
+	mark := len(d.logs())
+	d.signal(t, syscall.SIGUSR1)
+	e, _ := d.waitLog(t, mark, 10*time.Second, "the run SIGUSR1 asked for", compacted("a"))
+	if e.num("records_dropped") != 300 {
+		t.Errorf("SIGUSR1 run dropped %v records, want 300\n%s", e.num("records_dropped"), e)
+	}
+	c := readContents(t, store)
+	assertWhole(t, c, "after SIGUSR1")
+	assertNoExpired(t, c, "after SIGUSR1")
+	assertComplete(t, c, "orig", 100)
+}
+
+// TestDaemonTrafficDefers: while an application appends fast the run waits, and status says
+// why; once it stops, the run happens and nothing it wrote is lost.
+func TestDaemonTrafficDefers(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	store := s.store(t, "a")
+	oldAndFresh(t, store, 300, 100)
+	w := startWriter(t, store, "A", "append", time.Millisecond)
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{{name: "a", path: store, schedule: "@every 2s",
+		more: []string{"traffic: {sample: 1s, max_records_per_second: 50}"}}}})
+	d := startDaemon(t, s)
+
+	d.waitStatus(t, "a", 15*time.Second, "pending for traffic", func(s storeStatus) bool {
+		return s.State == "pending" && s.DeferReason == "traffic"
+	})
+	d.waitLog(t, 0, 5*time.Second, "the deferral", func(e logEntry) bool {
+		return e.msg() == "run deferred" && e.str("store") == "a" && e.str("reason") == "traffic"
+	})
+	if n := d.count(0, compacted("a")); n != 0 {
+		t.Fatalf("the store was compacted under traffic (%d runs)", n)
+	}
+
+	mark := len(d.logs())
+	n := w.stop(t)
+	e, _ := d.waitLog(t, mark, 15*time.Second, "the run once the writer stopped", compacted("a"))
+	if e.num("records_dropped") != 300 {
+		t.Errorf("run dropped %v records, want 300\n%s", e.num("records_dropped"), e)
+	}
+	c := readContents(t, store)
+	assertWhole(t, c, "after the run")
+	assertNoExpired(t, c, "after the run")
+	assertComplete(t, c, "orig", 100)
+	assertComplete(t, c, "A", n)
+}
+
+// TestDaemonDiskRefuses: a reserve no filesystem has refuses every run, scheduled or forced by
+// SIGUSR1 or trigger, and the store is never touched.
+func TestDaemonDiskRefuses(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	store := s.store(t, "a")
+	oldAndFresh(t, store, 300, 100)
+	before := stateOf(t, store)
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{{name: "a", path: store, schedule: "@every 2s",
+		more: []string{"disk: {reserve: 1PiB}"}}}})
+	d := startDaemon(t, s)
+
+	d.waitStatus(t, "a", 10*time.Second, "pending for disk", func(s storeStatus) bool {
+		return s.State == "pending" && s.DeferReason == "disk"
+	})
+	assertUnchanged(t, store, before)
+	assertOnlyLock(t, store)
+
+	for _, force := range []struct {
+		name string
+		do   func()
+	}{
+		{"SIGUSR1", func() { d.signal(t, syscall.SIGUSR1) }},
+		{"trigger", func() {
+			if r := ctl(t, "trigger", "--config", s.cfg, "a"); r.code != 0 {
+				t.Fatalf("trigger: want exit 0\n%s", r)
+			}
+		}},
+	} {
+		mark := len(d.logs())
+		force.do()
+		d.waitLog(t, mark, 10*time.Second, "the refusal of the run "+force.name+" asked for", diskRefused("a"))
+		if n := d.count(mark, compacted("a")); n != 0 {
+			t.Fatalf("%s forced a run past the disk guard", force.name)
+		}
+		st := d.waitStatus(t, "a", 5*time.Second, "pending for disk", func(s storeStatus) bool { return s.State == "pending" })
+		if st.DeferReason != "disk" {
+			t.Errorf("after %s: status reason %q, want disk", force.name, st.DeferReason)
+		}
+		assertUnchanged(t, store, before)
+		assertOnlyLock(t, store)
+	}
+}
+
+// TestDaemonReload: SIGHUP with a broken file keeps the running config (and the daemon keeps
+// compacting); with a valid file it applies it. The systemd notifications go with it: READY,
+// WATCHDOG at half the interval, RELOADING then READY around a reload, STOPPING.
+func TestDaemonReload(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	a, b := s.store(t, "a"), s.store(t, "b")
+	oldAndFresh(t, a, 100, 10)
+	oldAndFresh(t, b, 200, 10)
+	cfgA := daemonConfig{stores: []daemonStore{{name: "a", path: a, schedule: "@every 2s"}}}
+	s.writeConfig(t, cfgA)
+	notes := listenNotify(t, filepath.Join(s.dir, "notify.sock"))
+	d := startDaemon(t, s, "NOTIFY_SOCKET="+notes.path, "WATCHDOG_USEC=1000000")
+	notes.wait(t, "READY=1", 5*time.Second)
+	_, mark := d.waitLog(t, 0, 10*time.Second, "the first run of a", compacted("a"))
+
+	// A broken file: the daemon says so and keeps the running config.
+	writeFile(t, s.cfg, []byte(cfgA.yamlWithState(s.state)+"    no_such_key: 1\n"))
+	d.signal(t, syscall.SIGHUP)
+	e, mark := d.waitLog(t, mark, 5*time.Second, "the failed reload", func(e logEntry) bool { return e.msg() == "reload failed: keeping the running configuration" })
+	if !strings.Contains(e.str("error"), "no_such_key") || e.str("level") != "error" {
+		t.Errorf("reload failure line: want level error naming the bad key\n%s", e)
+	}
+	notes.wait(t, "RELOADING=1", 5*time.Second)
+	appendFile(t, a, records("later", 0, 30, oldStamp))
+	d.waitLog(t, mark, 10*time.Second, "a run after the failed reload", func(e logEntry) bool {
+		return compacted("a")(e) && e.num("records_dropped") == 30
+	})
+	// With the file broken, `status --config` cannot find the socket; --socket can.
+	st := decodeStatus(t, ctl(t, "status", "--socket", s.socket(), "--json"))
+	if _, ok := st["b"]; ok || len(st) != 1 {
+		t.Errorf("after a failed reload the stores are %v, want only a", st)
+	}
+
+	// A valid file adding b: b is compacted on its schedule.
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{cfgA.stores[0], {name: "b", path: b, schedule: "@every 2s"}}})
+	mark = len(d.logs())
+	d.signal(t, syscall.SIGHUP)
+	e, mark = d.waitLog(t, mark, 5*time.Second, "the reload", func(e logEntry) bool { return e.msg() == "configuration reloaded" })
+	if e.num("stores") != 2 {
+		t.Errorf("reload: %v stores, want 2\n%s", e.num("stores"), e)
+	}
+	e, _ = d.waitLog(t, mark, 10*time.Second, "a run of the added store", compacted("b"))
+	if e.num("records_dropped") != 200 {
+		t.Errorf("b: dropped %v, want 200", e.num("records_dropped"))
+	}
+	if st := d.status(t); len(st) != 2 {
+		t.Errorf("status after the reload lists %d stores, want 2: %v", len(st), st)
+	}
+	if n := notes.count("WATCHDOG=1"); n < 2 {
+		t.Errorf("%d watchdog pings with WATCHDOG_USEC=1s over several seconds, want one every 0.5s", n)
+	}
+	if got := notes.all(); !inOrder(got, "READY=1", "RELOADING=1", "READY=1", "RELOADING=1", "READY=1") {
+		t.Errorf("notifications %q: want READY, then RELOADING and READY for each reload", got)
+	}
+	d.signal(t, syscall.SIGTERM)
+	if code := d.wait(t, 20*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0%s", code, d.stopNote())
+	}
+	notes.wait(t, "STOPPING=1", time.Second)
+}
+
+// TestDaemonReloadApplies: what a reload changes applies to requests already waiting, and a
+// change to the daemon section either applies or is said to need a restart.
+func TestDaemonReloadApplies(t *testing.T) {
+	t.Parallel()
+	// A store deferred for its window; the reload opens it ("windows: []"): the waiting
+	// request runs now, not when the old window would have opened, two hours later.
+	t.Run("windows of a deferred store", func(t *testing.T) {
+		t.Parallel()
+		s := newDaemonSetup(t)
+		store := s.store(t, "a")
+		oldAndFresh(t, store, 100, 10)
+		c := daemonConfig{stores: []daemonStore{{name: "a", path: store, schedule: "@every 1s", windows: []string{closedWindow(time.Now())}}}}
+		s.writeConfig(t, c)
+		d := startDaemon(t, s)
+		d.waitStatus(t, "a", 10*time.Second, "pending for the window", func(s storeStatus) bool { return s.DeferReason == "window" })
+		c.stores[0].windows = nil
+		s.writeConfig(t, c)
+		mark := len(d.logs())
+		d.signal(t, syscall.SIGHUP)
+		d.waitLog(t, mark, 5*time.Second, "the reload", func(e logEntry) bool { return e.msg() == "configuration reloaded" })
+		if !waitCount(d, mark, compacted("a"), 5*time.Second) {
+			t.Errorf("the reload removed the store's windows, yet its waiting run did not happen: %+v", d.status(t)["a"])
+		}
+	})
+	// The time zone moves so that a window closed in UTC is open in the new zone; the reload
+	// also starts the ticks, so that no request deferred under the old zone is waiting.
+	t.Run("daemon timezone", func(t *testing.T) {
+		t.Parallel()
+		s := newDaemonSetup(t)
+		store := s.store(t, "a")
+		oldAndFresh(t, store, 100, 10)
+		c := daemonConfig{stores: []daemonStore{{name: "a", path: store, windows: []string{closedWindow(time.Now())}}}}
+		s.writeConfig(t, c)
+		d := startDaemon(t, s)
+		c.stores[0].schedule = "@every 1s"
+		// Etc/GMT-2 is UTC+2: there the window opened a moment ago.
+		y := strings.Replace(c.yamlWithState(s.state), "timezone: UTC", "timezone: Etc/GMT-2", 1)
+		writeFile(t, s.cfg, []byte(y))
+		mark := len(d.logs())
+		d.signal(t, syscall.SIGHUP)
+		d.waitLog(t, mark, 5*time.Second, "the reload", func(e logEntry) bool { return e.msg() == "configuration reloaded" })
+		said := func(e logEntry) bool { return strings.Contains(e.String(), "restart") }
+		if !waitCount(d, mark, func(e logEntry) bool { return compacted("a")(e) || said(e) }, 5*time.Second) {
+			t.Errorf("a reload changed daemon.timezone: the store's window is open in the new zone, yet the store is %+v, and the log does not say that the change needs a restart",
+				d.status(t)["a"])
+		}
+	})
+}
+
+// waitCount waits until a log line from index from on matches.
+func waitCount(d *runningDaemon, from int, match func(logEntry) bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if d.count(from, match) > 0 {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func (c daemonConfig) yamlWithState(state string) string {
+	c.state = state
+	return c.yaml()
+}
+
+// inOrder reports whether want appears in got as a subsequence (of the messages' first lines).
+func inOrder(got []string, want ...string) bool {
+	i := 0
+	for _, g := range got {
+		first, _, _ := strings.Cut(g, "\n")
+		if i < len(want) && first == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+// notifySocket stands in for systemd's notification socket.
+type notifySocket struct {
+	path string
+	mu   sync.Mutex
+	msgs []string
+}
+
+func listenNotify(t *testing.T, path string) *notifySocket {
+	t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &notifySocket{path: path}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.msgs = append(n.msgs, string(buf[:k]))
+			n.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return n
+}
+
+func (n *notifySocket) all() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.msgs)
+}
+
+func (n *notifySocket) count(prefix string) int {
+	c := 0
+	for _, m := range n.all() {
+		if strings.HasPrefix(m, prefix) {
+			c++
+		}
+	}
+	return c
+}
+
+func (n *notifySocket) wait(t *testing.T, prefix string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for n.count(prefix) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q notification within %v; got %q", prefix, timeout, n.all())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDaemonControl: status and trigger over the control socket, their exit codes, and the
+// socket's mode.
+func TestDaemonControl(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	store := s.store(t, "a")
+	oldAndFresh(t, store, 100, 10)
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{{name: "a", path: store, windows: []string{closedWindow(time.Now())}}}})
+
+	for _, args := range [][]string{{"status", "--config", s.cfg}, {"trigger", "--config", s.cfg, "a"}} {
+		if r := ctl(t, args...); r.code != 75 || !strings.Contains(r.stderr, "no papyrad daemon") {
+			t.Errorf("without a daemon: want exit 75 and a clear message\n%s", r)
+		}
+	}
+
+	d := startDaemon(t, s)
+	fi, err := os.Lstat(s.socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o660 {
+		t.Errorf("control socket %s has mode %v, want a socket with mode 0660", s.socket(), fi.Mode())
+	}
+
+	st := d.status(t)["a"]
+	if st.State != "idle" || st.NextRun.IsZero() || !st.LastRun.IsZero() {
+		t.Errorf("status: want a idle, a next run and no last run: %+v", st)
+	}
+	if r := ctl(t, "status", "--config", s.cfg); r.code != 0 || !strings.HasPrefix(r.stdout, "a: idle") || !strings.Contains(r.stdout, "next run") {
+		t.Errorf("status: want \"a: idle\" and its next run\n%s", r)
+	}
+	if r := ctl(t, "trigger", "--config", s.cfg, "nosuch"); r.code != 64 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("trigger of an unknown store: want exit 64 naming it\n%s", r)
+	}
+	// trigger bypasses the closed window.
+	r := ctl(t, "trigger", "--config", s.cfg, "a")
+	if r.code != 0 || !strings.Contains(r.stdout, "triggered: a") {
+		t.Errorf("trigger a: want exit 0\n%s", r)
+	}
+	e, _ := d.waitLog(t, 0, 10*time.Second, "the triggered run", compacted("a"))
+	if e.num("records_dropped") != 100 {
+		t.Errorf("triggered run dropped %v, want 100", e.num("records_dropped"))
+	}
+	d.waitStatus(t, "a", 5*time.Second, "the triggered run as the last", func(s storeStatus) bool {
+		return s.State == "idle" && !s.LastRun.IsZero() && !s.LastSuccess.IsZero()
+	})
+	if st := decodeStatus(t, ctl(t, "status", "--socket", s.socket(), "--json")); st["a"].LastRun.IsZero() {
+		t.Errorf("status --socket: want store a with its last run: %+v", st)
+	}
+	d.signal(t, syscall.SIGTERM)
+	if code := d.wait(t, 20*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0%s", code, d.stopNote())
+	}
+	if _, err := os.Lstat(s.socket()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the control socket is left after the daemon stopped: %v", err)
+	}
+	if r := ctl(t, "status", "--config", s.cfg); r.code != 75 {
+		t.Errorf("status after the daemon stopped: want exit 75\n%s", r)
+	}
+}
+
+// TestDaemonCatchUp: a store whose last recorded run is older than a tick that passed while
+// the daemon was down runs once at start; a store never run before does not.
+func TestDaemonCatchUp(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	a, b := s.store(t, "a"), s.store(t, "b")
+	oldAndFresh(t, a, 100, 10)
+	oldAndFresh(t, b, 100, 10)
+	beforeB := stateOf(t, b)
+	// A daily tick that cannot fall during the test.
+	schedule := "0 3 * * *"
+	if h := time.Now().UTC().Hour(); h == 2 || h == 3 {
+		schedule = "0 15 * * *"
+	}
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{{name: "a", path: a, schedule: schedule}, {name: "b", path: b, schedule: schedule}}})
+	if err := os.MkdirAll(s.state, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	threeDaysAgo := time.Now().Add(-72 * time.Hour).UTC().Truncate(time.Second)
+	writeFile(t, filepath.Join(s.state, "runs.json"), fmt.Appendf(nil, `{"last_run": {"a": %q}}`, threeDaysAgo.Format(time.RFC3339)))
+	d := startDaemon(t, s)
+
+	e, _ := d.waitLog(t, 0, 10*time.Second, "the catch-up run of a", compacted("a"))
+	if e.num("records_dropped") != 100 {
+		t.Errorf("catch-up run dropped %v, want 100", e.num("records_dropped"))
+	}
+	time.Sleep(2 * time.Second)
+	if n := d.count(0, compacted("a")); n != 1 {
+		t.Errorf("a ran %d times, want once", n)
+	}
+	if n := d.count(0, func(e logEntry) bool { return e.str("store") == "b" && strings.HasPrefix(e.msg(), "compaction") }); n != 0 {
+		t.Errorf("b, never run before, was caught up")
+	}
+	assertUnchanged(t, b, beforeB)
+	st := d.status(t)
+	if st["a"].LastRun.Before(threeDaysAgo.Add(time.Hour)) || !st["b"].LastRun.IsZero() {
+		t.Errorf("status: a last ran %v (want now), b %v (want never)", st["a"].LastRun, st["b"].LastRun)
+	}
+	var runs struct {
+		LastRun map[string]time.Time `json:"last_run"`
+	}
+	if err := json.Unmarshal(readFile(t, filepath.Join(s.state, "runs.json")), &runs); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(runs.LastRun["a"]) > time.Minute {
+		t.Errorf("runs.json: a last ran %v, want now", runs.LastRun["a"])
+	}
+}
+
+// hiddenBeside returns the names of papyrad's hidden files beside store with the given suffix.
+func hiddenBeside(store, suffix string) []string {
+	entries, _ := os.ReadDir(filepath.Dir(store))
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".papyrad.") && strings.HasSuffix(e.Name(), suffix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// waitHidden polls, every millisecond, for a hidden file of a run beside store.
+func waitHidden(t *testing.T, store, suffix string, timeout time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if len(hiddenBeside(store, suffix)) > 0 {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
+}
+
+// TestDaemonStop: SIGTERM during a run stops it at a safe point, the process exits 0 within
+// shutdown_timeout, and the store is whole with nothing of the run left beside it. A run that
+// does not stop is given shutdown_timeout, and a second SIGTERM ends the wait at once.
+func TestDaemonStop(t *testing.T) {
+	t.Parallel()
+	n := int64(150000)
+	if testing.Short() {
+		n = 50000
+	}
+	for _, tc := range []struct {
+		name  string
+		phase string // the hidden file whose appearance says the run is in the phase to interrupt
+	}{
+		{"while writing the temp file", ".tmp"},
+		{"while draining the replaced file", ".old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stopMidRun(t, n, tc.phase)
+		})
+	}
+	t.Run("runs that do not stop", func(t *testing.T) {
+		t.Parallel()
+		stuckStop(t)
+	})
+}
+
+// TestDaemonOneSIGTERM: one SIGTERM is one graceful stop, even when it arrives while the
+// daemon is busy (here: reloading its config). The process exits 0 and never logs a second
+// signal.
+func TestDaemonOneSIGTERM(t *testing.T) {
+	t.Parallel()
+	s := newDaemonSetup(t)
+	s.writeConfig(t, daemonConfig{stores: []daemonStore{{name: "a", path: s.store(t, "a")}}})
+	attempts := 20
+	if testing.Short() {
+		attempts = 10
+	}
+	for i := range attempts {
+		d := startDaemon(t, s)
+		time.Sleep(50 * time.Millisecond)
+		d.signal(t, syscall.SIGHUP)
+		d.signal(t, syscall.SIGTERM)
+		code := d.wait(t, 20*time.Second)
+		second := d.count(0, func(e logEntry) bool { return strings.HasPrefix(e.msg(), "second signal") })
+		if code != 0 || second != 0 {
+			t.Fatalf("attempt %d: one SIGTERM (just after a SIGHUP) ended the daemon with exit %d, and %d \"second signal\" lines", i+1, code, second)
+		}
+	}
+}
+
+func stopMidRun(t *testing.T, n int64, phase string) {
+	s := newDaemonSetup(t)
+	store := s.store(t, "a")
+	oldAndFresh(t, store, n, n)
+	const timeout = 20 * time.Second
+	s.writeConfig(t, daemonConfig{shutdownTimeout: timeout, stores: []daemonStore{{name: "a", path: store}}})
+	w := startWriter(t, store, "A", "append", time.Millisecond)
+	d := startDaemon(t, s)
+
+	d.signal(t, syscall.SIGUSR1)
+	if !waitHidden(t, store, phase, 20*time.Second) {
+		t.Fatalf("the run never created a %s file beside the store", phase)
+	}
+	d.signal(t, syscall.SIGTERM)
+	sent := time.Now()
+	code := d.wait(t, timeout+10*time.Second)
+	took := d.end.Sub(sent)
+	t.Logf("SIGTERM in the %s phase: exit %d after %v", phase, code, took.Round(time.Millisecond))
+	if code != 0 || took > timeout {
+		t.Errorf("exit %d after %v, want 0 within shutdown_timeout (%v)%s", code, took, timeout, d.stopNote())
+	}
+	d.waitLog(t, 0, time.Second, "the stop", func(e logEntry) bool { return e.msg() == "papyrad stopped" })
+	written := w.stop(t)
+
+	c := readContents(t, store)
+	assertWhole(t, c, "after the stop")
+	assertComplete(t, c, "orig", n)
+	assertComplete(t, c, "A", written)
+	switch old := countWriter(c, "old"); old {
+	case 0:
+		t.Logf("the run committed before it stopped")
+	case n:
+		t.Logf("the run stopped before its commit")
+	default:
+		t.Errorf("the store holds %d of the %d expired records: a mix of before and after", old, n)
+	}
+	assertOnlyLock(t, store)
+}
+
+// stuckStop holds the daemon in a stop with a traffic sample that cannot end: the store's path
+// is a named pipe that nobody writes, and opening it for the sample blocks. A single SIGTERM
+// then exits non-zero once shutdown_timeout has passed; a second one exits at once.
+func stuckStop(t *testing.T) {
+	variants := []bool{false, true} // a second SIGTERM?
+	if testing.Short() {
+		variants = variants[1:]
+	}
+	for _, second := range variants {
+		s := newDaemonSetup(t)
+		store := s.store(t, "a")
+		if err := syscall.Mkfifo(store, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		timeout := 2 * time.Second
+		if second {
+			timeout = time.Minute
+		}
+		s.writeConfig(t, daemonConfig{shutdownTimeout: timeout, stores: []daemonStore{{name: "a", path: store, schedule: "* * * * * *",
+			more: []string{"traffic: {sample: 1s, max_records_per_second: 50}"}}}})
+		d := startDaemon(t, s)
+		// Past the first tick and the sample's length: the sample is stuck, not slow, when
+		// it is still going and none has ended.
+		time.Sleep(2500 * time.Millisecond)
+		sampled := d.count(0, func(e logEntry) bool {
+			return e.str("store") == "a" && (e.msg() == "traffic sampled" || strings.HasPrefix(e.msg(), "traffic could not be measured"))
+		})
+		if st := d.status(t)["a"]; st.State != "sampling traffic" || sampled > 0 {
+			t.Skipf("the traffic sample of a named pipe no longer blocks (state %q, %d samples ended): nothing holds a stop any more", st.State, sampled)
+		}
+
+		d.signal(t, syscall.SIGTERM)
+		sent := time.Now()
+		if !second {
+			code := d.wait(t, timeout+10*time.Second)
+			took := d.end.Sub(sent)
+			if code == 0 || took < timeout || took > timeout+5*time.Second {
+				t.Errorf("a stop held by a stuck run: exit %d after %v, want non-zero after shutdown_timeout (%v)%s", code, took, timeout, d.stopNote())
+			}
+			d.waitLog(t, 0, time.Second, "the timeout", func(e logEntry) bool { return e.msg() == "runs did not stop within shutdown_timeout" })
+			continue
+		}
+		d.waitLog(t, 0, 5*time.Second, "the stop", func(e logEntry) bool { return strings.HasPrefix(e.msg(), "stopping") })
+		time.Sleep(300 * time.Millisecond)
+		if !d.running() {
+			t.Fatalf("the daemon exited (code %d) on the first SIGTERM with a stuck run%s", d.code, d.stopNote())
+		}
+		d.signal(t, syscall.SIGTERM)
+		sent = time.Now()
+		code := d.wait(t, 10*time.Second)
+		took := d.end.Sub(sent)
+		if code == 0 || took > 2*time.Second {
+			t.Errorf("second SIGTERM: exit %d after %v, want non-zero at once", code, took)
+		}
+		d.waitLog(t, 0, time.Second, "the second signal", func(e logEntry) bool { return e.msg() == "second signal: stopping at once" })
+	}
+}
+
+// TestDaemonUnits checks the systemd units: the timeouts agree with the daemon's, and
+// `systemd-analyze verify` accepts them (where systemd-analyze exists), with ExecStart pointed
+// at the binary under test as `make install` points it at the installed one.
+func TestDaemonUnits(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join("..", "..", "deploy", "systemd")
+	units := []string{"papyrad.service", "papyrad-compact.service", "papyrad-compact.timer"}
+	dir := t.TempDir()
+	var paths []string
+	for _, u := range units {
+		b := readFile(t, filepath.Join(src, u))
+		if !bytes.Contains(b, []byte("/usr/local/bin/papyrad ")) && strings.HasSuffix(u, ".service") {
+			t.Errorf("%s: ExecStart does not run /usr/local/bin/papyrad", u)
+		}
+		p := filepath.Join(dir, u)
+		writeFile(t, p, bytes.ReplaceAll(b, []byte("/usr/local/bin/papyrad"), []byte(papyradBin)))
+		paths = append(paths, p)
+	}
+
+	svc := unitKeys(t, filepath.Join(src, "papyrad.service"))
+	for k, want := range map[string]string{
+		"Type": "notify", "ExecReload": "/bin/kill -HUP $MAINPID", "Restart": "on-failure",
+		"ExecStart":      "/usr/local/bin/papyrad run --config /etc/papyrad/papyrad.yaml",
+		"StateDirectory": "papyrad", "ProtectSystem": "strict", "NoNewPrivileges": "yes",
+		"RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+	} {
+		if got := svc[k]; len(got) == 0 || got[len(got)-1] != want {
+			t.Errorf("papyrad.service: %s=%v, want %s", k, got, want)
+		}
+	}
+	if _, ok := svc["DynamicUser"]; ok {
+		t.Errorf("papyrad.service sets DynamicUser: papyrad needs a stable identity to rewrite the application's files")
+	}
+	if got := unitDuration(t, svc, "TimeoutStopSec"); got <= config.DefaultShutdownTimeout {
+		t.Errorf("papyrad.service: TimeoutStopSec %v is not above the default shutdown_timeout %v", got, config.DefaultShutdownTimeout)
+	}
+	if got := unitDuration(t, svc, "WatchdogSec"); got <= 0 {
+		t.Errorf("papyrad.service: no WatchdogSec")
+	}
+	timer := unitKeys(t, filepath.Join(src, "papyrad-compact.timer"))
+	if got := timer["Persistent"]; len(got) != 1 || got[0] != "true" {
+		t.Errorf("papyrad-compact.timer: Persistent=%v, want true", got)
+	}
+	oneshot := unitKeys(t, filepath.Join(src, "papyrad-compact.service"))
+	if got := oneshot["Type"]; len(got) != 1 || got[0] != "oneshot" {
+		t.Errorf("papyrad-compact.service: Type=%v, want oneshot", got)
+	}
+
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed: the units were not verified")
+	}
+	cmd := exec.Command(analyze, append([]string{"verify", "--man=no"}, paths...)...)
+	out, err := cmd.CombinedOutput()
+	// verify warns about some problems (unknown keys, bad values) without failing: any line
+	// about our units is a failure.
+	var complaints []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "papyrad") {
+			complaints = append(complaints, l)
+		}
+	}
+	if err != nil || len(complaints) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// unitKeys reads the Key=Value lines of a unit file, every value of each key in order.
+func unitKeys(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	m := map[string][]string{}
+	for _, l := range strings.Split(string(readFile(t, path)), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l[0] == '#' || l[0] == ';' || l[0] == '[' {
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			t.Fatalf("%s: not a Key=Value line: %q", path, l)
+		}
+		m[k] = append(m[k], v)
+	}
+	return m
+}
+
+var unitSeconds = regexp.MustCompile(`^(\d+)(s|min)?$`)
+
+func unitDuration(t *testing.T, keys map[string][]string, k string) time.Duration {
+	t.Helper()
+	v := keys[k]
+	if len(v) == 0 {
+		return 0
+	}
+	m := unitSeconds.FindStringSubmatch(v[len(v)-1])
+	if m == nil {
+		t.Fatalf("%s=%s: write it in seconds or minutes", k, v[len(v)-1])
+	}
+	d, _ := time.ParseDuration(m[1] + "s")
+	if m[2] == "min" {
+		d *= 60
+	}
+	return d
+}
