@@ -262,3 +262,43 @@ func TestMaxConcurrentAndReloadDuringARun(t *testing.T) {
 		t.Error("a store added by a reload is not scheduled")
 	}
 }
+
+func TestMinIntervalDeduplicatesTicks(t *testing.T) {
+	p := mustSched(t, "* * * * * *") // every second
+	p.MinInterval = time.Minute
+	start := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	s := newSim(t, time.UTC, start, map[string]Plan{"a": p})
+	s.until(start.Add(10*time.Minute - time.Second))
+	if n := len(s.runs["a"]); n != 10 {
+		t.Errorf("ticks every second with min_interval 1m ran %d times in 10 minutes, want 10", n)
+	}
+}
+
+func TestJitterSpreadsStoresSharingASchedule(t *testing.T) {
+	p := mustSched(t, "0 3 * * *")
+	p.Jitter = 30 * time.Minute
+	start := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	s := newSim(t, time.UTC, start, nil)
+	offsets := []int64{int64(5 * time.Minute), int64(20 * time.Minute)}
+	i := 0
+	s.c.rand = func(n int64) int64 {
+		if n != int64(30*time.Minute) {
+			t.Fatalf("jitter drawn from [0, %v), want [0, 30m)", time.Duration(n))
+		}
+		o := offsets[i%2]
+		i++
+		return o
+	}
+	s.c.set(map[string]Plan{"a": p, "b": p}, start)
+	s.c.maxConcurrent = 2
+	s.until(start.Add(4 * time.Hour))
+	a, b := s.runs["a"], s.runs["b"]
+	if len(a) != 1 || len(b) != 1 || a[0].Equal(b[0]) {
+		t.Fatalf("runs a=%v b=%v: stores sharing a schedule must start apart", a, b)
+	}
+	for _, r := range append(a, b...) {
+		if r.Before(start.Add(3*time.Hour)) || !r.Before(start.Add(3*time.Hour+30*time.Minute)) {
+			t.Errorf("run at %v is outside the tick plus its jitter", r)
+		}
+	}
+}
