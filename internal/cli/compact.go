@@ -77,6 +77,7 @@ func (a *adHoc) spec(environ []string) (storeSpec, error) {
 		if a.redisURL == "" {
 			return s, usageErrorf("--redis-url is required with --backend redis")
 		}
+		s.RedisURL, s.RedisPrefix, s.RedisSystemID = a.redisURL, a.prefix, a.sys
 		if s.Name == "" {
 			s.Name = a.prefix + ":" + a.sys
 		}

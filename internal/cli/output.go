@@ -37,7 +37,7 @@ func printReport(w io.Writer, r report.Report) {
 		fmt.Fprintf(w, "%s: FAILED: %s\n", r.Store, r.Error)
 	case r.Result == report.ResultSkipped:
 		fmt.Fprintf(w, "%s: skipped (%s): %s\n", r.Store, r.Reason, r.Error)
-	case r.FilesRewritten == 0 && r.FilesDeleted == 0:
+	case r.FilesRewritten == 0 && r.FilesDeleted == 0 && r.RecordsDropped == 0 && r.RecordsQuarantined == 0:
 		fmt.Fprintf(w, "%s: nothing to do (%d records, %s)\n", r.Store, r.RecordsBefore, units.FormatSize(r.BytesBefore))
 	default:
 		fmt.Fprintf(w, "%s: %s in %.2fs\n", r.Store, verb, r.Duration)

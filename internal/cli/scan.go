@@ -70,6 +70,9 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 	f.StringVar(&a.name, "name", "", "store name in the report (default: the file's name)")
 	f.IntVar(&a.maxFiles, "max-files", 5, "rotating: number of files in the set")
 	f.StringVar(&a.naming, "naming", "suffix", "rotating: suffix or sequence")
+	f.StringVar(&a.redisURL, "redis-url", "", "redis: server URL")
+	f.StringVar(&a.prefix, "prefix", "papyra", "redis: key prefix")
+	f.StringVar(&a.sys, "system-id", "local", "redis: Papyra system id")
 	f.BoolVar(&asJSON, "json", false, `print {"stores": [{"store", "backend", "anomalies": [...]}]}`)
 	a.sizeBasis, a.grace, a.drainTimeout = "papyra", "10s", "5s"
 	return c

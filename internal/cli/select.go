@@ -80,6 +80,15 @@ func specFromConfig(st *config.Store, stateDir string) storeSpec {
 		StateDir:      stateDir,
 		MaxFiles:      st.Rotation.MaxFiles,
 		Naming:        string(st.Rotation.Naming),
+
+		RedisURL:            st.Redis.URL,
+		RedisPrefix:         st.Redis.Prefix,
+		RedisSystemID:       st.Redis.SystemID,
+		RedisPasswordFile:   st.Redis.PasswordFile,
+		ConsumerGroups:      string(st.ConsumerGroups),
+		ConsumerGroupMaxAge: st.ConsumerGroupMaxAge,
+		AgeBasis:            string(st.AgeBasis),
+		TrimStep:            st.TrimStep,
 	}
 }
 

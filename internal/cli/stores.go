@@ -13,6 +13,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/jsonfile"
 	"github.com/papyrad/papyrad/internal/backends/memory"
+	"github.com/papyrad/papyrad/internal/backends/redis"
 	"github.com/papyrad/papyrad/internal/backends/rotating"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
@@ -29,6 +30,7 @@ var (
 	_ store = (*jsonfile.Store)(nil)
 	_ store = (*memory.Store)(nil)
 	_ store = (*rotating.Store)(nil)
+	_ store = (*redis.Store)(nil)
 )
 
 // storeSpec is one store as the commands see it, whether it came from a config file or from
@@ -48,6 +50,13 @@ type storeSpec struct {
 	Naming   string
 	// Archived says the config asks for dropped records to be archived first.
 	Archived bool
+	// RedisURL, RedisPrefix, RedisSystemID and RedisPasswordFile locate a redis store's
+	// streams; ConsumerGroups, ConsumerGroupMaxAge, AgeBasis and TrimStep tune its runs.
+	RedisURL, RedisPrefix, RedisSystemID, RedisPasswordFile string
+	ConsumerGroups                                          string
+	ConsumerGroupMaxAge                                     time.Duration
+	AgeBasis                                                string
+	TrimStep                                                int
 }
 
 // build returns the backend for spec. Backends this build cannot compact yet are refused
@@ -77,6 +86,20 @@ func (s storeSpec) build(log *zap.Logger) (store, error) {
 		}, log, time.Now), nil
 	case memory.Backend:
 		return memory.New(s.Name), nil
+	case redis.Backend:
+		return redis.New(redis.Config{
+			Name:                s.Name,
+			URL:                 s.RedisURL,
+			PasswordFile:        s.RedisPasswordFile,
+			Prefix:              s.RedisPrefix,
+			SystemID:            s.RedisSystemID,
+			Policy:              s.Policy,
+			AgeBasis:            redis.AgeBasis(s.AgeBasis),
+			ConsumerGroups:      redis.GroupMode(s.ConsumerGroups),
+			ConsumerGroupMaxAge: s.ConsumerGroupMaxAge,
+			TrimStep:            s.TrimStep,
+			Quarantine:          s.QuarantineDir,
+		}, log, time.Now), nil
 	}
 	return nil, fmt.Errorf("store %s: backend %q is not supported by this version of papyrad", s.Name, s.Backend)
 }

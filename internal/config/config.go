@@ -596,23 +596,30 @@ func (r *reader) backendKeys(m map[string]any, f field, s *Store, d *Daemon) {
 	}
 }
 
-// checkRedisURL accepts redis://, rediss:// and unix:// URLs.
+// checkRedisURL accepts redis://, rediss:// and unix:// URLs. Its errors never show a
+// password the URL carries.
 func checkRedisURL(s string) error {
 	u, err := url.Parse(s)
+	shown := fmt.Sprintf("%q", s)
+	if err != nil {
+		shown = "the redis URL"
+	} else if _, hasPassword := u.User.Password(); hasPassword {
+		shown = fmt.Sprintf("%q", u.Redacted())
+	}
 	if err != nil || u.Scheme == "" || !strings.Contains(s, "://") {
-		return fmt.Errorf("%q is not a URL (want redis://host:port/db, rediss://host:port/db or unix:///path/to/socket)", s)
+		return fmt.Errorf("%s is not a URL (want redis://host:port/db, rediss://host:port/db or unix:///path/to/socket)", shown)
 	}
 	switch u.Scheme {
 	case "redis", "rediss":
 		if u.Host == "" {
-			return fmt.Errorf("%q has no host (want %s://host:port/db)", s, u.Scheme)
+			return fmt.Errorf("%s has no host (want %s://host:port/db)", shown, u.Scheme)
 		}
 	case "unix":
 		if u.Path == "" {
-			return fmt.Errorf("%q has no socket path (want unix:///path/to/socket)", s)
+			return fmt.Errorf("%s has no socket path (want unix:///path/to/socket)", shown)
 		}
 	default:
-		return fmt.Errorf("%q: scheme %q is not redis, rediss or unix", s, u.Scheme)
+		return fmt.Errorf("%s: scheme %q is not redis, rediss or unix", shown, u.Scheme)
 	}
 	return nil
 }

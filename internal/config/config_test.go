@@ -874,3 +874,15 @@ stores:
 	wantProblem(t, err, "line 5: stores[0] (a): retention.max_age")
 	wantProblem(t, err, "line 5: stores[1] (b): retention.max_age")
 }
+
+func TestRedisURLErrorsHideThePassword(t *testing.T) {
+	for _, u := range []string{"redis://user:s3cret@", "ftp://user:s3cret@host/0"} {
+		_, err := Parse([]byte("stores:\n  - {name: r, backend: redis, redis: {url: \""+u+"\"}, retention: {max_age: 1d}}\n"), nil)
+		if err == nil {
+			t.Fatalf("%s accepted", u)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}

@@ -73,3 +73,7 @@ func (a id) prev() (id, bool) {
 	}
 	return a, false
 }
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

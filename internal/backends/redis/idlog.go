@@ -5,28 +5,32 @@ import (
 	"sort"
 )
 
-// idLog holds the IDs of the entries a run has read, in stream order, in a few bytes each, so
-// that a plan made over millions of entries can name the entry at any position without keeping
-// the entries. IDs are strictly increasing in a stream: each is stored as the difference to the
-// one before (a varint of the milliseconds, then a varint of the sequence, which restarts when
-// the milliseconds move), with a full ID every idChunk entries as an index.
+// idLog holds the IDs and data sizes of the entries a run has read, in stream order, in a few
+// bytes each, so that a plan made over millions of entries can name the entry at any position
+// without keeping the entries. IDs are strictly increasing in a stream: each is stored as the
+// difference to the one before (a varint of the milliseconds, then a varint of the sequence,
+// which restarts when the milliseconds move), then a varint of the size, with a full ID and the
+// sizes so far every idChunk entries as an index.
 type idLog struct {
 	n      int
 	buf    []byte
 	chunks []idChunkHead
 	last   id
+	total  int64
 }
 
 type idChunkHead struct {
-	first id
-	off   int // where the chunk's second ID starts in buf
+	first     id
+	firstSize int64
+	before    int64 // sizes of the entries before the chunk
+	off       int   // where the chunk's second entry starts in buf
 }
 
 const idChunk = 256
 
-func (l *idLog) add(x id) {
+func (l *idLog) add(x id, size int64) {
 	if l.n%idChunk == 0 {
-		l.chunks = append(l.chunks, idChunkHead{first: x, off: len(l.buf)})
+		l.chunks = append(l.chunks, idChunkHead{first: x, firstSize: size, before: l.total, off: len(l.buf)})
 	} else {
 		dms := x.ms - l.last.ms
 		l.buf = binary.AppendUvarint(l.buf, dms)
@@ -35,45 +39,75 @@ func (l *idLog) add(x id) {
 			seq -= l.last.seq
 		}
 		l.buf = binary.AppendUvarint(l.buf, seq)
+		l.buf = binary.AppendUvarint(l.buf, uint64(size))
 	}
 	l.last = x
+	l.total += size
 	l.n++
 }
 
-// len returns the number of IDs.
+// len returns the number of entries.
 func (l *idLog) len() int { return l.n }
 
-// at returns the i-th ID (from 0).
-func (l *idLog) at(i int) id {
-	c := l.chunks[i/idChunk]
-	x, off := c.first, c.off
-	for k := 0; k < i%idChunk; k++ {
+// walk decodes chunk c up to (not including) its k-th entry and returns that entry's ID and
+// the sizes of the entries before it in the whole log. stop, if set, ends the walk early at the
+// first entry for which it is true, and the position reached within the chunk is returned too.
+func (l *idLog) walk(c, k int, stop func(id) bool) (id, int64, int) {
+	h := l.chunks[c]
+	x, before, size, off := h.first, h.before, h.firstSize, h.off
+	for j := 0; j < k; j++ {
+		if stop != nil && stop(x) {
+			return x, before, j
+		}
+		before += size
 		dms, n := binary.Uvarint(l.buf[off:])
 		off += n
 		seq, m := binary.Uvarint(l.buf[off:])
 		off += m
+		sz, p := binary.Uvarint(l.buf[off:])
+		off += p
 		if dms == 0 {
 			x.seq += seq
 		} else {
 			x = id{x.ms + dms, seq}
 		}
+		size = int64(sz)
 	}
+	return x, before, k
+}
+
+// at returns the i-th ID (from 0).
+func (l *idLog) at(i int) id {
+	x, _, _ := l.walk(i/idChunk, i%idChunk, nil)
 	return x
+}
+
+// sizeBefore returns the sizes of the entries before position i added up (i may be len).
+func (l *idLog) sizeBefore(i int) int64 {
+	if i >= l.n {
+		return l.total
+	}
+	_, before, _ := l.walk(i/idChunk, i%idChunk, nil)
+	return before
 }
 
 // search returns the position of the first ID at or above x (len when there is none).
 func (l *idLog) search(x id) int {
-	// The last chunk whose first ID is at or below x holds the answer or ends just before it.
-	c := sort.Search(len(l.chunks), func(k int) bool { return x.less(l.chunks[k].first) || x == l.chunks[k].first })
-	if c > 0 && (c == len(l.chunks) || l.chunks[c].first != x) {
-		c--
+	// The first chunk starting at or above x; the answer is its start or inside the chunk
+	// before it.
+	c := sort.Search(len(l.chunks), func(k int) bool { return !l.chunks[k].first.less(x) })
+	if c < len(l.chunks) && l.chunks[c].first == x {
+		return c * idChunk
 	}
-	lo := c * idChunk
-	hi := min(lo+idChunk, l.n)
-	for i := lo; i < hi; i++ {
-		if !l.at(i).less(x) {
-			return i
-		}
+	if c == 0 {
+		return 0
 	}
-	return hi
+	lo := (c - 1) * idChunk
+	n := min(idChunk, l.n-lo)
+	// Walk the chunk to its last entry, stopping at the first at or above x.
+	last, _, j := l.walk(c-1, n-1, func(y id) bool { return !y.less(x) })
+	if j < n-1 || !last.less(x) {
+		return lo + j
+	}
+	return lo + n
 }
