@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X github.com/papyrad/papyrad/internal/cli.Version=$(VERSION)
 PREFIX    ?= /usr/local
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test test-short bench lint fuzz clean
+.PHONY: all build run test test-short bench lint fuzz clean torture
 
 all: build
 
@@ -24,6 +24,11 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# torture runs the long crash tests (SIGKILL at random moments against live writers), which
+# make test leaves out.
+torture:
+	PAPYRAD_TORTURE=1 $(GO) test -race -count=1 -timeout 60m -run 'Crash' ./cmd/papyrad/
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -29,7 +29,11 @@
 // The writer renames segments towards older slots (path.i → path.i+1, path → path.1) at any
 // moment, and the logging style also deletes the oldest. A name is therefore never trusted:
 // segments are identified by the inode they had when the run opened them, and their current
-// name is looked up again just before each destructive step.
+// name is looked up again just before each destructive step. The set itself is listed by
+// looking its names up one by one, from the active file to the oldest slot, the way rotations
+// move files, so that a segment renamed while the set is listed is met further on: listing the
+// directory and then looking each name up would miss one renamed in between, and the run would
+// leave it alone without a word.
 //
 //   - Delete: the name is renamed to a hidden name (atomic), and the file found there is only
 //     unlinked if it is the planned inode. If a rotation slid another file under the name in

@@ -101,6 +101,13 @@ type member struct {
 
 // members lists the set's names as they are now, oldest first; orphans are the other files
 // whose names start with the store's base name (Papyra's scan reports them).
+//
+// With suffix naming, the members are not taken from the directory listing: a rotation
+// renames files while the set is listed, and a file listed as path.k and renamed to path.k+1
+// before it is looked up would be missed, since the listing does not have path.k+1 or has
+// already been looked up there. The slots are looked up one by one instead, from the newest
+// (the active file) to the oldest, the way rotations move files: a file that only ever moves
+// towards older slots is met on the way (see suffixMembers).
 func (l layout) members() (ms []member, orphans []string, err error) {
 	dir := filepath.Dir(l.path)
 	entries, err := os.ReadDir(dir)
@@ -123,6 +130,9 @@ func (l layout) members() (ms []member, orphans []string, err error) {
 			orphans = append(orphans, full)
 			continue
 		}
+		if l.naming == Suffix {
+			continue // looked up by slot below
+		}
 		var st syscall.Stat_t
 		if err := syscall.Lstat(full, &st); err != nil {
 			continue // moved or removed since the listing
@@ -133,8 +143,40 @@ func (l layout) members() (ms []member, orphans []string, err error) {
 		}
 		ms = append(ms, member{slot: slot, name: full, ino: st.Ino})
 	}
+	if l.naming == Suffix {
+		ms, orphans = l.suffixMembers(orphans)
+	}
 	sort.Slice(ms, func(i, j int) bool { return l.older(ms[i].slot, ms[j].slot) })
 	return ms, orphans, nil
+}
+
+// suffixMembers looks the slots up from the newest to the oldest. A file that a rotation moves
+// from slot k to an older one after slot k was looked up is met again further on: the lookup
+// and the file both move towards the oldest slot, the lookup one slot at a time, so the file
+// cannot jump past it. Such a file is found twice and kept where it was found last, which also
+// keeps the set's order. Files that are not regular are orphans.
+func (l layout) suffixMembers(orphans []string) ([]member, []string) {
+	var ms []member
+	at := map[uint64]int{} // inode → index in ms
+	for k := 0; k < l.maxFiles; k++ {
+		name := l.slotName(k)
+		var st syscall.Stat_t
+		if err := syscall.Lstat(name, &st); err != nil {
+			continue // a free slot
+		}
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			orphans = append(orphans, name)
+			continue
+		}
+		m := member{slot: k, name: name, ino: st.Ino}
+		if i, seen := at[st.Ino]; seen {
+			ms[i] = m // moved to an older slot since it was found
+			continue
+		}
+		at[st.Ino] = len(ms)
+		ms = append(ms, m)
+	}
+	return ms, orphans
 }
 
 // older reports whether slot a holds older records than slot b.

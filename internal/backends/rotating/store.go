@@ -158,13 +158,6 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	if err != nil {
 		return rep, err
 	}
-	if ce := s.log.Check(zap.DebugLevel, "opened"); ce != nil {
-		var ids []string
-		for _, sg := range segs {
-			ids = append(ids, fmt.Sprintf("%d@%d", sg.ino, sg.slot))
-		}
-		ce.Write(zap.Strings("segments", ids))
-	}
 	defer func() {
 		for _, sg := range segs {
 			sg.f.Close()
