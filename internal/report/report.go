@@ -3,6 +3,8 @@
 // scripts rely on), and the figures the daemon turns into metrics and log lines.
 package report
 
+import "time"
+
 // Results of a run.
 const (
 	ResultOK      = "ok"
@@ -51,6 +53,19 @@ type Report struct {
 	// Warnings are things an operator should know that did not fail the run.
 	Warnings []string `json:"warnings,omitempty"`
 	Error    string   `json:"error,omitempty"`
+}
+
+// Finish records a run's duration and, when it ended with err, the error: the result becomes
+// error unless the run was skipped (a lock or a busy store), which stays skipped.
+func (r *Report) Finish(d time.Duration, err error) {
+	r.Duration = d.Seconds()
+	if err == nil {
+		return
+	}
+	r.Error = err.Error()
+	if r.Result != ResultSkipped {
+		r.Result = ResultError
+	}
 }
 
 // BytesReclaimed is how much smaller the store got.

@@ -81,15 +81,7 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.Report, err error) {
 	start := s.now()
 	rep = report.Report{Store: s.cfg.Name, Backend: Backend, DryRun: opts.DryRun, Result: report.ResultOK}
-	defer func() {
-		rep.Duration = time.Since(start).Seconds()
-		if err != nil {
-			rep.Error = err.Error()
-			if rep.Result != report.ResultSkipped {
-				rep.Result = report.ResultError
-			}
-		}
-	}()
+	defer func() { rep.Finish(time.Since(start), err) }()
 	fi, err := os.Lstat(s.cfg.Path)
 	switch {
 	case os.IsNotExist(err):

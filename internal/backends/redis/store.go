@@ -217,15 +217,7 @@ func (s *Store) wrap(what string, err error) error {
 func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.Report, err error) {
 	start := s.now()
 	rep = report.Report{Store: s.cfg.Name, Backend: Backend, DryRun: opts.DryRun, Result: report.ResultOK}
-	defer func() {
-		rep.Duration = time.Since(start).Seconds()
-		if err != nil {
-			rep.Error = err.Error()
-			if rep.Result != report.ResultSkipped {
-				rep.Result = report.ResultError
-			}
-		}
-	}()
+	defer func() { rep.Finish(time.Since(start), err) }()
 	if err := s.cfg.Policy.Validate(); err != nil {
 		return rep, fmt.Errorf("store %s: retention: %w", s.cfg.Name, err)
 	}

@@ -126,15 +126,7 @@ type segPlan struct {
 func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.Report, err error) {
 	start := s.now()
 	rep = report.Report{Store: s.cfg.Name, Backend: Backend, DryRun: opts.DryRun, Result: report.ResultOK}
-	defer func() {
-		rep.Duration = time.Since(start).Seconds()
-		if err != nil {
-			rep.Error = err.Error()
-			if rep.Result != report.ResultSkipped {
-				rep.Result = report.ResultError
-			}
-		}
-	}()
+	defer func() { rep.Finish(time.Since(start), err) }()
 	if fi, err := os.Lstat(s.cfg.Path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		return rep, fmt.Errorf("%s is a symbolic link; configure the file it points to", s.cfg.Path)
 	}
