@@ -128,6 +128,10 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
 		}
+		if ino, err := inodeOf(m.name); err != nil || ino != seg.ino {
+			backoff(attempt) // moved while the journal was written: look again
+			continue
+		}
 		if err := livefile.Step("segment-take-out"); err != nil {
 			return false, err
 		}
@@ -193,6 +197,12 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		j := opJournal{Op: "replace", Slot: m.slot, SegIno: seg.ino, Temp: tmp, NewIno: newIno}
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
+		}
+		// Writing the journal took milliseconds: look again right before the exchange, so that
+		// a rotation in that time is noticed here rather than undone afterwards.
+		if ino, err := inodeOf(m.name); err != nil || ino != seg.ino {
+			backoff(attempt)
+			continue
 		}
 		if err := livefile.Step("segment-exchange"); err != nil {
 			return false, err
