@@ -3,7 +3,12 @@
 // them, everything else sees a store through the small interfaces it defines itself.
 package backends
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/retention"
+)
 
 // ErrDiskRefused means the disk guard refused the space a run needs: nothing was written, and
 // the run is tried again later. The guard is never bypassed.
@@ -29,4 +34,12 @@ func (o Options) ReserveSpace(path string, bytes int64) (release func(), err err
 		return func() {}, nil
 	}
 	return o.Reserve(path, bytes)
+}
+
+// SetCounts writes a run's retention figures into its report.
+func SetCounts(rep *report.Report, c retention.Counts) {
+	rep.RecordsBefore, rep.RecordsAfter = c.Records, c.Kept
+	rep.RecordsDropped = c.DroppedAge + c.DroppedCount + c.DroppedBytes
+	rep.DroppedByAge, rep.DroppedByCount, rep.DroppedByBytes = c.DroppedAge, c.DroppedCount, c.DroppedBytes
+	rep.RecordsQuarantined, rep.BlankLines = c.NonRecords, c.Blanks
 }

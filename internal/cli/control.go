@@ -127,6 +127,12 @@ func socketFor(e *env, socket, configPath string) (string, error) {
 	return cfg.Daemon.ControlSocket, nil
 }
 
+// daemonFlags registers how a client command finds the running daemon.
+func daemonFlags(c *cobra.Command, socket, configPath *string) {
+	c.Flags().StringVar(socket, "socket", "", "the daemon's control socket")
+	c.Flags().StringVar(configPath, "config", "", "config file (to find the control socket)")
+}
+
 // call sends one request to the daemon; no daemon is a clear error, exit 75.
 func call(ctx context.Context, socket, method, path string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, "http://papyrad"+path, body)
@@ -191,8 +197,7 @@ func newStatusCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&socket, "socket", "", "the daemon's control socket")
-	c.Flags().StringVar(&configPath, "config", "", "config file (to find the control socket)")
+	daemonFlags(c, &socket, &configPath)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
@@ -222,7 +227,6 @@ check as SIGUSR1 does; the disk guard still applies.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&socket, "socket", "", "the daemon's control socket")
-	c.Flags().StringVar(&configPath, "config", "", "config file (to find the control socket)")
+	daemonFlags(c, &socket, &configPath)
 	return c
 }

@@ -193,8 +193,7 @@ func newMetricsCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&socket, "socket", "", "the daemon's control socket")
-	c.Flags().StringVar(&configPath, "config", "", "config file (to find the control socket)")
+	daemonFlags(c, &socket, &configPath)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

@@ -34,3 +34,16 @@ func (pl *Planner) decide(d Decision) {
 func (p Policy) Cutoff(now time.Time) float64 {
 	return float64(now.UnixNano())/1e9 - p.MaxAge.Seconds()
 }
+
+// Add adds o's figures to c, for a store made of several parts planned one by one.
+func (c *Counts) Add(o Counts) {
+	c.Lines += o.Lines
+	c.Records += o.Records
+	c.Kept += o.Kept
+	c.DroppedAge += o.DroppedAge
+	c.DroppedCount += o.DroppedCount
+	c.DroppedBytes += o.DroppedBytes
+	c.NonRecords += o.NonRecords
+	c.Blanks += o.Blanks
+	c.KeptBytes += o.KeptBytes
+}

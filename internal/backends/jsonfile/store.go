@@ -220,10 +220,7 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 	}
 	s.log.Debug("store read", zap.Duration("elapsed", time.Since(start)), zap.Bool("one_pass", pl.Streaming()))
 	c := p.counts
-	rep.RecordsBefore, rep.RecordsAfter = c.Records, c.Kept
-	rep.RecordsDropped = c.DroppedAge + c.DroppedCount + c.DroppedBytes
-	rep.DroppedByAge, rep.DroppedByCount, rep.DroppedByBytes = c.DroppedAge, c.DroppedCount, c.DroppedBytes
-	rep.RecordsQuarantined, rep.BlankLines = c.NonRecords, c.Blanks
+	backends.SetCounts(&rep, c)
 	if rep.RecordsDropped == 0 && c.NonRecords == 0 && c.Blanks == 0 {
 		rep.BytesAfter = p.size
 		return rep, nil

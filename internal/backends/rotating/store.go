@@ -162,14 +162,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	var total retention.Counts
 	for _, p := range plans {
 		rep.BytesBefore += p.seg.size
-		c := p.counts
-		total.Records += c.Records
-		total.Kept += c.Kept
-		total.DroppedAge += c.DroppedAge
-		total.DroppedCount += c.DroppedCount
-		total.DroppedBytes += c.DroppedBytes
-		total.NonRecords += c.NonRecords
-		total.Blanks += c.Blanks
+		total.Add(p.counts)
 		switch p.act {
 		case remove:
 			rep.FilesDeleted++
@@ -179,10 +172,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 			rep.LargestWrite = max(rep.LargestWrite, p.kept+(p.seg.size-p.end))
 		}
 	}
-	rep.RecordsBefore, rep.RecordsAfter = total.Records, total.Kept
-	rep.RecordsDropped = total.DroppedAge + total.DroppedCount + total.DroppedBytes
-	rep.DroppedByAge, rep.DroppedByCount, rep.DroppedByBytes = total.DroppedAge, total.DroppedCount, total.DroppedBytes
-	rep.RecordsQuarantined, rep.BlankLines = total.NonRecords, total.Blanks
+	backends.SetCounts(&rep, total)
 	rep.BytesAfter = rep.BytesBefore
 	if opts.DryRun || rep.FilesDeleted+rep.FilesRewritten == 0 {
 		for _, p := range plans {
