@@ -81,12 +81,14 @@ func TestGoldenPapyra(t *testing.T) {
 				}
 			}
 			var want []string
+			var wantOldest Counts // only its oldest timestamp: that of Papyra's kept records
 			for i, l := range expected {
 				r, ok := Repr(l.text)
 				if !ok {
 					t.Fatalf("expected.ndjson line %d is not a record: %q", i+1, l.text)
 				}
 				want = append(want, r)
+				wantOldest.NoteKept(Classify(l.text, false).Timestamp.Float64())
 			}
 			if len(kept) != len(want) {
 				t.Errorf("kept %d records, Papyra kept %d", len(kept), len(want))
@@ -100,6 +102,10 @@ func TestGoldenPapyra(t *testing.T) {
 			c := plan.Counts()
 			if c.Kept != int64(len(want)) || c.KeptBytes != keptBytes || c.Lines != int64(len(input)) {
 				t.Errorf("counts %+v: want Kept %d, KeptBytes %d, Lines %d", c, len(want), keptBytes, len(input))
+			}
+			if c.HasOldestKept != wantOldest.HasOldestKept || c.OldestKept != wantOldest.OldestKept {
+				t.Errorf("oldest kept timestamp %v (known %v), Papyra's kept records' oldest is %v (known %v)",
+					c.OldestKept, c.HasOldestKept, wantOldest.OldestKept, wantOldest.HasOldestKept)
 			}
 			if sum := c.Kept + c.DroppedAge + c.DroppedCount + c.DroppedBytes; sum != c.Records {
 				t.Errorf("counts %+v: kept and dropped add up to %d, not Records", c, sum)

@@ -1,6 +1,9 @@
 package retention
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Counts sums up a plan. Lines, Records, NonRecords and Blanks count lines;
 // Kept and the Dropped fields count records; KeptBytes adds up the stored
@@ -15,6 +18,33 @@ type Counts struct {
 	NonRecords   int64
 	Blanks       int64
 	KeptBytes    int64
+	// OldestKept is the smallest timestamp of a kept record, in unix seconds,
+	// when HasOldestKept is set. Kept records whose timestamp is not a finite
+	// number (missing, a string, NaN, ±Infinity) have no age and do not count;
+	// a plan that keeps no other record leaves HasOldestKept unset.
+	OldestKept    float64
+	HasOldestKept bool
+}
+
+// NoteKept takes the timestamp of a kept record into account for OldestKept.
+// A timestamp that is not a finite number (NaN for a non-number, as
+// [Timestamp.Float64] gives it) is ignored.
+func (c *Counts) NoteKept(ts float64) {
+	if math.IsNaN(ts) || math.IsInf(ts, 0) {
+		return
+	}
+	if !c.HasOldestKept || ts < c.OldestKept {
+		c.OldestKept, c.HasOldestKept = ts, true
+	}
+}
+
+// MergeOldest takes o's OldestKept into account, and none of its other
+// figures: for a caller that counts lines on its own but keeps the plan's
+// oldest timestamp.
+func (c *Counts) MergeOldest(o Counts) {
+	if o.HasOldestKept {
+		c.NoteKept(o.OldestKept)
+	}
 }
 
 // Plan holds one Decision per line given to a Planner, in order.
@@ -45,8 +75,9 @@ func (p *Plan) Counts() Counts { return p.counts }
 // on: the longest run of newest survivors that satisfies both the count and
 // the size limits. The planner keeps that run's sizes in a window and drops
 // the oldest as new survivors push it over a limit, so its memory is one byte
-// per line for the decisions plus 16 bytes per kept record. Which rule
-// dropped a record is settled by Finish.
+// per line for the decisions plus 24 bytes per kept record (its two sizes and
+// its timestamp, for Counts.OldestKept). Which rule dropped a record is
+// settled by Finish.
 type Planner struct {
 	byAge      bool
 	cutoff     float64
@@ -109,8 +140,10 @@ func (pl *Planner) Add(l Line, storedSize int64) {
 	// Kept for now; Finish relabels the survivors that left the window.
 	pl.decide(Keep)
 	pl.survivors++
+	ts := l.Timestamp.Float64()
 	if !pl.windowed {
 		pl.keptStored += storedSize
+		pl.counts.NoteKept(ts)
 		return
 	}
 	size := l.ReprSize
@@ -118,7 +151,7 @@ func (pl *Planner) Add(l Line, storedSize int64) {
 		size = storedSize
 	}
 	w := &pl.win
-	w.push(size, storedSize)
+	w.push(size, storedSize, ts)
 	for (pl.maxRecords > 0 && int64(w.n) > pl.maxRecords) || (pl.maxBytes > 0 && w.sum > pl.maxBytes) {
 		w.pop()
 	}
@@ -159,6 +192,9 @@ func (pl *Planner) Finish() *Plan {
 		}
 	}
 	c := pl.counts
+	if pl.windowed {
+		pl.win.noteKept(&c)
+	}
 	c.Kept = kept
 	c.KeptBytes = keptBytes
 	c.DroppedCount = byCount
@@ -177,9 +213,12 @@ type window struct {
 	stored int64 // of stored
 }
 
-type windowEntry struct{ size, stored int64 }
+type windowEntry struct {
+	size, stored int64
+	ts           float64 // the record's timestamp; NaN when it is not a number
+}
 
-func (w *window) push(size, stored int64) {
+func (w *window) push(size, stored int64, ts float64) {
 	if w.n == len(w.buf) {
 		grown := make([]windowEntry, max(2*len(w.buf), 64))
 		for k := range w.n {
@@ -187,10 +226,18 @@ func (w *window) push(size, stored int64) {
 		}
 		w.buf, w.head = grown, 0
 	}
-	w.buf[(w.head+w.n)&(len(w.buf)-1)] = windowEntry{size, stored}
+	w.buf[(w.head+w.n)&(len(w.buf)-1)] = windowEntry{size, stored, ts}
 	w.n++
 	w.sum += size
 	w.stored += stored
+}
+
+// noteKept takes the timestamps of the records in the window, the ones kept
+// in the end, into account for c.OldestKept.
+func (w *window) noteKept(c *Counts) {
+	for k := range w.n {
+		c.NoteKept(w.buf[(w.head+k)&(len(w.buf)-1)].ts)
+	}
 }
 
 func (w *window) pop() {

@@ -84,6 +84,7 @@ func referencePlan(lines []refLine, p Policy, now time.Time) ([]Decision, Counts
 		d[i] = Keep
 		c.Kept++
 		c.KeptBytes += lines[i].stored
+		c.NoteKept(lines[i].line.Timestamp.Float64())
 	}
 	return d, c
 }
@@ -322,5 +323,67 @@ func TestStrings(t *testing.T) {
 	}
 	if !DropCount.Dropped() || Keep.Dropped() || NonRecordLine.Dropped() {
 		t.Error("Dropped is wrong")
+	}
+}
+
+// TestOldestKept: the plan knows the smallest timestamp among the records it keeps, wherever it
+// sits in the store, leaving out records that have no finite numeric timestamp, and says so
+// when no kept record has one.
+func TestOldestKept(t *testing.T) {
+	now := plannerNow
+	nowSec := float64(now.Unix())
+	noTS := refLine{Line{Kind: Record, ReprSize: 3}, 4}
+	bigInt := refLine{Line{Kind: Record, Timestamp: intTimestamp([]byte("-99999999999999999999")), ReprSize: 3}, 4}
+	tests := []struct {
+		name   string
+		policy Policy
+		lines  []refLine
+		want   float64
+		none   bool
+	}{
+		{"no limits keeps the oldest", Policy{}, []refLine{rec(nowSec-50, 1), noTS, rec(nowSec-900, 1), rec(math.Inf(-1), 1), rec(math.NaN(), 1)}, nowSec - 900, false},
+		{"age leaves out what it drops", Policy{MaxAge: time.Minute}, []refLine{rec(nowSec-900, 1), rec(nowSec-30, 1), rec(nowSec-40, 1), rec(math.Inf(1), 1)}, nowSec - 40, false},
+		{"count: out of order, not the first kept", Policy{MaxRecords: 3}, []refLine{rec(10, 1), rec(20, 1), rec(30, 1), rec(5, 1), rec(25, 1)}, 5, false},
+		{"bytes: what left the window does not count", Policy{MaxTotalBytes: 2}, []refLine{rec(1, 1), rec(300, 1), rec(200, 1)}, 200, false},
+		{"an integer beyond int64", Policy{}, []refLine{rec(7, 1), bigInt}, -1e20, false},
+		{"only records without a timestamp", Policy{MaxRecords: 5}, []refLine{noTS, noTS, rec(math.NaN(), 1)}, 0, true},
+		{"nothing kept", Policy{MaxAge: time.Minute}, []refLine{rec(1, 1)}, 0, true},
+		{"empty store", Policy{}, nil, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := planLines(tc.lines, tc.policy, now).Counts()
+			if tc.none {
+				if c.HasOldestKept {
+					t.Errorf("oldest kept %v, want none", c.OldestKept)
+				}
+				return
+			}
+			if !c.HasOldestKept || c.OldestKept != tc.want {
+				t.Errorf("oldest kept %v (known %v), want %v", c.OldestKept, c.HasOldestKept, tc.want)
+			}
+		})
+	}
+}
+
+// TestCountsAddKeepsTheOldest: a store planned in parts has the oldest of its parts' oldest
+// timestamps, and a part with none changes nothing.
+func TestCountsAddKeepsTheOldest(t *testing.T) {
+	var total Counts
+	total.Add(Counts{Records: 1, Kept: 1, OldestKept: 300, HasOldestKept: true})
+	total.Add(Counts{Records: 2, DroppedAge: 2})
+	total.Add(Counts{Records: 1, Kept: 1, OldestKept: 200, HasOldestKept: true})
+	total.Add(Counts{Records: 1, Kept: 1, OldestKept: 250, HasOldestKept: true})
+	if total.Records != 5 || !total.HasOldestKept || total.OldestKept != 200 {
+		t.Errorf("counts %+v: want 5 records, oldest kept 200", total)
+	}
+	var lines Counts
+	lines.MergeOldest(Counts{Records: 9, OldestKept: 100, HasOldestKept: true})
+	if lines.Records != 0 || lines.OldestKept != 100 {
+		t.Errorf("MergeOldest took more than the oldest timestamp: %+v", lines)
+	}
+	lines.MergeOldest(Counts{})
+	if !lines.HasOldestKept || lines.OldestKept != 100 {
+		t.Errorf("merging no oldest changed it: %+v", lines)
 	}
 }

@@ -46,4 +46,5 @@ func (c *Counts) Add(o Counts) {
 	c.NonRecords += o.NonRecords
 	c.Blanks += o.Blanks
 	c.KeptBytes += o.KeptBytes
+	c.MergeOldest(o)
 }
