@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
@@ -318,16 +320,35 @@ type state struct {
 	LastRun map[string]time.Time `json:"last_run"`
 }
 
+// readState reads the state file's bytes. Anything but a JSON object whose last_run maps
+// store names to RFC 3339 times is an error; a store whose time is null or the zero time has
+// no recorded run.
+func readState(b []byte) (state, error) {
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return state{}, err
+	}
+	for name, t := range st.LastRun {
+		if t.IsZero() {
+			delete(st.LastRun, name)
+		}
+	}
+	return st, nil
+}
+
 func (s *Scheduler) catchUp(now time.Time) {
 	if s.cfg.StateFile == "" {
 		return
 	}
 	b, err := os.ReadFile(s.cfg.StateFile)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	var st state
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err == nil {
+		st, err = readState(b)
+	}
+	if err != nil {
 		s.log.Warn("state file unreadable; no catch-up", zap.String("file", s.cfg.StateFile), zap.Error(err))
 		return
 	}
@@ -348,13 +369,11 @@ func (s *Scheduler) saveState() {
 		}
 	}
 	b, _ := json.Marshal(st)
-	tmp := s.cfg.StateFile + ".new"
-	if err := os.MkdirAll(filepath.Dir(tmp), 0o700); err == nil {
-		if err = os.WriteFile(tmp, b, 0o600); err == nil {
-			err = os.Rename(tmp, s.cfg.StateFile)
-		}
-		if err != nil {
-			s.log.Warn("could not save the run state", zap.String("file", s.cfg.StateFile), zap.Error(err))
-		}
+	err := os.MkdirAll(filepath.Dir(s.cfg.StateFile), 0o750)
+	if err == nil {
+		err = livefile.WriteFileAtomic(s.cfg.StateFile, b, 0o600)
+	}
+	if err != nil {
+		s.log.Warn("could not save the run state", zap.String("file", s.cfg.StateFile), zap.Error(err))
 	}
 }
