@@ -5,7 +5,9 @@ package backends
 
 import (
 	"errors"
+	"time"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -42,4 +44,23 @@ func SetCounts(rep *report.Report, c retention.Counts) {
 	rep.RecordsDropped = c.DroppedAge + c.DroppedCount + c.DroppedBytes
 	rep.DroppedByAge, rep.DroppedByCount, rep.DroppedByBytes = c.DroppedAge, c.DroppedCount, c.DroppedBytes
 	rep.RecordsQuarantined, rep.BlankLines = c.NonRecords, c.Blanks
+	rep.OldestRecordTimestamp = nil
+	if c.HasOldestKept {
+		ts := c.OldestKept
+		rep.OldestRecordTimestamp = &ts
+	}
+}
+
+// PruneArchive removes the store's archive files older than the archive's max_age after a
+// successful run, and records it in rep. A failure to prune does not fail the run that has
+// already compacted the store: it is a warning, and the next run tries again.
+func PruneArchive(rep *report.Report, cfg *archive.Config, store string, now time.Time) {
+	if cfg == nil || rep.DryRun {
+		return
+	}
+	n, err := archive.Prune(*cfg, store, now)
+	rep.ArchivesPruned = n
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, "pruning old archive files: "+err.Error())
+	}
 }

@@ -77,11 +77,12 @@ func TestShippedConfigsAreValid(t *testing.T) {
 	}
 }
 
-func TestArchivedStoreIsNotCompacted(t *testing.T) {
+func TestArchivedStoreKeepsDroppedRecords(t *testing.T) {
 	dir := t.TempDir()
 	store := filepath.Join(dir, "events.ndjson")
-	content := `{"kind": "event", "timestamp": 978307200.0}` + "\n"
-	os.WriteFile(store, []byte(content), 0o644)
+	old := `{"kind": "event", "timestamp": 978307200.0}` + "\n"
+	fresh := `{"kind": "event", "timestamp": 4102444800.0}` + "\n"
+	os.WriteFile(store, []byte(old+fresh), 0o644)
 	cfg := filepath.Join(dir, "papyrad.yaml")
 	os.WriteFile(cfg, []byte(`daemon: {state_dir: `+filepath.Join(dir, "state")+`}
 stores:
@@ -89,13 +90,20 @@ stores:
     backend: json
     path: `+store+`
     retention: {max_age: 1d}
-    archive: {dir: `+filepath.Join(dir, "archive")+`}
+    archive: {dir: `+filepath.Join(dir, "archive")+`, compress: none}
 `), 0o644)
-	code, out, _ := runCLI(t, false, "compact", "--config", cfg)
-	if code != ExitFailed || !strings.Contains(out, "cannot archive yet") {
-		t.Errorf("exit %d, out %q", code, out)
+	code, out, _ := runCLI(t, false, "compact", "--config", cfg, "--json")
+	if code != ExitOK || !strings.Contains(out, `"records_archived": 1`) {
+		t.Fatalf("exit %d, out %s", code, out)
 	}
-	if b, _ := os.ReadFile(store); string(b) != content {
-		t.Error("an archived store lost records")
+	if b, _ := os.ReadFile(store); string(b) != fresh {
+		t.Errorf("store holds %q, want only the fresh record", b)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "archive", "orders", "*", "*.ndjson"))
+	if len(files) != 1 {
+		t.Fatalf("archive files: %v", files)
+	}
+	if b, _ := os.ReadFile(files[0]); string(b) != old {
+		t.Errorf("archive holds %q, want the dropped record %q", b, old)
 	}
 }

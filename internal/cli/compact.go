@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -25,6 +25,9 @@ type adHoc struct {
 	sizeBasis             string
 	noRetention           bool
 	stateDir, quarantine  string
+	archiveDir            string
+	archiveCompress       string
+	archiveMaxAge         string
 	grace, drainTimeout   string
 }
 
@@ -45,6 +48,9 @@ func (a *adHoc) register(c *cobra.Command) {
 	f.BoolVar(&a.noRetention, "no-retention", false, "no limit: only take non-records out of the store")
 	f.StringVar(&a.stateDir, "state-dir", "", "where papyrad keeps its state (default /var/lib/papyrad for root, else ~/.local/state/papyrad)")
 	f.StringVar(&a.quarantine, "quarantine-dir", "", "where lines that are not records go (default STATE_DIR/quarantine)")
+	f.StringVar(&a.archiveDir, "archive-dir", "", "archive the records a run drops here first (DIR/STORE/DATE/RUN.ndjson.zst)")
+	f.StringVar(&a.archiveCompress, "archive-compress", "zstd", "archive compression: zstd, gzip or none")
+	f.StringVar(&a.archiveMaxAge, "archive-max-age", "", "remove archive files older than this after a successful run (default: keep them)")
 	f.StringVar(&a.grace, "partial-line-grace", "10s", "an unterminated last line younger than this is a write in progress")
 	f.StringVar(&a.drainTimeout, "drain-timeout", "5s", "how long to wait for writers still holding the replaced file")
 }
@@ -140,7 +146,35 @@ func (a *adHoc) spec(environ []string) (storeSpec, error) {
 	if s.QuarantineDir == "" {
 		s.QuarantineDir = filepath.Join(stateDir, "quarantine")
 	}
-	return s, nil
+	return s, a.archive(&s)
+}
+
+// archive reads the archive flags into s.
+func (a *adHoc) archive(s *storeSpec) error {
+	codec, err := archive.ParseCodec(a.archiveCompress)
+	if err != nil {
+		return usageErrorf("--archive-compress: %v", err)
+	}
+	if a.archiveDir == "" {
+		if a.archiveMaxAge != "" {
+			return usageErrorf("--archive-max-age needs --archive-dir")
+		}
+		return nil
+	}
+	dir, err := filepath.Abs(a.archiveDir)
+	if err != nil {
+		return usageErrorf("--archive-dir: %v", err)
+	}
+	s.Archive = &archive.Config{Dir: dir, Compress: codec}
+	if a.archiveMaxAge != "" {
+		if s.Archive.MaxAge, err = units.ParseDuration(a.archiveMaxAge); err != nil {
+			return usageErrorf("--archive-max-age: %v", err)
+		}
+		if s.Archive.MaxAge <= 0 {
+			return usageErrorf("--archive-max-age: must be positive")
+		}
+	}
+	return nil
 }
 
 func newCompactCmd(e *env) *cobra.Command {
@@ -194,10 +228,6 @@ store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 
 func compactOne(c *cobra.Command, s storeSpec, log *zap.Logger, dryRun bool, prog *progress) report.Report {
 	st, err := s.build(log)
-	if err == nil && s.Archived && !s.Policy.IsZero() {
-		// Dropping records that the operator wants archived would lose them for good.
-		err = fmt.Errorf("store %s: archive is configured, and this version of papyrad cannot archive yet: refusing to drop records", s.Name)
-	}
 	if err != nil {
 		return report.Report{Store: s.Name, Backend: s.Backend, DryRun: dryRun, Result: report.ResultError, Error: err.Error()}
 	}

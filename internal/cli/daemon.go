@@ -70,10 +70,6 @@ func jobs(cfg *config.Config, log *zap.Logger) ([]scheduler.Job, error) {
 	for i := range cfg.Stores {
 		st := &cfg.Stores[i]
 		spec := specFromConfig(st, cfg.Daemon.StateDir)
-		if spec.Archived && !spec.Policy.IsZero() {
-			errs = append(errs, fmt.Errorf("store %s: archive is configured, and this version of papyrad cannot archive yet", st.Name))
-			continue
-		}
 		store, err := spec.build(log)
 		if err != nil {
 			errs = append(errs, err)

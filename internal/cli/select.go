@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -76,7 +77,7 @@ func specFromConfig(st *config.Store, stateDir string) storeSpec {
 		Grace:         st.PartialLineGrace,
 		DrainTimeout:  st.DrainTimeout,
 		QuarantineDir: st.QuarantineDir,
-		Archived:      st.Archive != nil,
+		Archive:       archiveConfig(st.Archive),
 		StateDir:      stateDir,
 		MaxFiles:      st.Rotation.MaxFiles,
 		Naming:        string(st.Rotation.Naming),
@@ -128,4 +129,12 @@ when the file is invalid.`,
 	check.Flags().StringVar(&path, "config", "", "config file (YAML)")
 	c.AddCommand(check)
 	return c
+}
+
+// archiveConfig is a store's archive as the backends take it.
+func archiveConfig(a *config.Archive) *archive.Config {
+	if a == nil {
+		return nil
+	}
+	return &archive.Config{Dir: a.Dir, Compress: archive.Codec(a.Compress), MaxAge: a.MaxAge}
 }

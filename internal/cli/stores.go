@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/jsonfile"
 	"github.com/papyrad/papyrad/internal/backends/memory"
@@ -48,8 +49,8 @@ type storeSpec struct {
 	// MaxFiles and Naming describe a rotating set.
 	MaxFiles int
 	Naming   string
-	// Archived says the config asks for dropped records to be archived first.
-	Archived bool
+	// Archive, if set, is where dropped records are archived before they leave the store.
+	Archive *archive.Config
 	// RedisURL, RedisPrefix, RedisSystemID and RedisPasswordFile locate a redis store's
 	// streams; ConsumerGroups, ConsumerGroupMaxAge, AgeBasis and TrimStep tune its runs.
 	RedisURL, RedisPrefix, RedisSystemID, RedisPasswordFile string
@@ -62,6 +63,10 @@ type storeSpec struct {
 // build returns the backend for spec. Backends this build cannot compact yet are refused
 // with an error naming the store.
 func (s storeSpec) build(log *zap.Logger) (store, error) {
+	if s.Archive != nil && !s.Policy.IsZero() && (s.Backend == rotating.Backend || s.Backend == redis.Backend) {
+		// Dropping records that the operator wants archived would lose them for good.
+		return nil, fmt.Errorf("store %s: this version of papyrad cannot archive a %s store yet: refusing to drop records", s.Name, s.Backend)
+	}
 	switch s.Backend {
 	case jsonfile.Backend:
 		return jsonfile.New(jsonfile.Config{
@@ -71,6 +76,7 @@ func (s storeSpec) build(log *zap.Logger) (store, error) {
 			Grace:      s.Grace,
 			Drain:      livefile.DrainOptions{Timeout: s.DrainTimeout},
 			Quarantine: s.QuarantineDir,
+			Archive:    s.Archive,
 		}, log, time.Now), nil
 	case rotating.Backend:
 		return rotating.New(rotating.Config{

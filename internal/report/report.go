@@ -29,6 +29,12 @@ type Report struct {
 	RecordsArchived    int64 `json:"records_archived"`
 	RecordsUnreclaimed int64 `json:"records_unreclaimed"`
 
+	// OldestRecordTimestamp is the timestamp (unix seconds, as Papyra writes it) of the oldest
+	// record the store holds after the run, the records retention kept; absent when none of
+	// them has a finite numeric timestamp, and for Redis and memory stores, which do not
+	// report it.
+	OldestRecordTimestamp *float64 `json:"oldest_record_timestamp,omitempty"`
+
 	// Why records were dropped, by retention rule.
 	DroppedByAge   int64 `json:"dropped_by_age"`
 	DroppedByCount int64 `json:"dropped_by_count"`
@@ -48,6 +54,11 @@ type Report struct {
 	FilesDeleted int     `json:"files_deleted"`
 	Duration     float64 `json:"duration_seconds"`
 
+	// ArchiveFile is where this run archived the records it dropped.
+	ArchiveFile string `json:"archive_file,omitempty"`
+	// ArchivesPruned is the number of archive files older than the archive's max_age that
+	// the run removed.
+	ArchivesPruned int `json:"archive_files_pruned,omitempty"`
 	// QuarantineFile is where this run put the lines that were not records.
 	QuarantineFile string `json:"quarantine_file,omitempty"`
 	// Warnings are things an operator should know that did not fail the run.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -38,6 +40,8 @@ type Config struct {
 	Grace      time.Duration // partial-line grace; 10s if zero
 	Drain      livefile.DrainOptions
 	Quarantine string // directory of quarantine files
+	// Archive, if set, receives the records a run drops before they leave the store.
+	Archive *archive.Config
 	// PapyraActivity is how recent Papyra's own *.compact.tmp / *.recovered.tmp must be for the
 	// store to count as busy; 10 minutes if zero.
 	PapyraActivity time.Duration
@@ -118,8 +122,53 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 		if n := rec.RemovedTemps + rec.RolledBack; n > 0 {
 			s.log.Info("removed leftovers of interrupted runs", zap.Int("files", rec.RemovedTemps), zap.Int("rolled_back", rec.RolledBack))
 		}
+		if err := s.recoverArchive(); err != nil {
+			return rep, err
+		}
 	}
-	return s.compact(ctx, opts, start, rep)
+	rep, err = s.compact(ctx, opts, start, rep)
+	if err == nil {
+		backends.PruneArchive(&rep, s.cfg.Archive, s.cfg.Name, s.now())
+	}
+	return rep, err
+}
+
+// archiveKey names a run's archive part by the inode of the file its records were dropped
+// from: once the store's path holds another inode, the run committed and the records are gone.
+func archiveKey(fi os.FileInfo) string {
+	return strconv.FormatUint(inode(fi), 10)
+}
+
+// storeLost reports what the store has lost of the archive part with key: everything once its
+// path no longer holds the inode the run read (the run's exchange happened), nothing otherwise.
+func (s *Store) storeLost(key string) (archive.Keep, error) {
+	fi, err := os.Lstat(s.cfg.Path)
+	if os.IsNotExist(err) {
+		return archive.Keep{Whole: true}, nil
+	}
+	if err != nil {
+		return archive.Keep{}, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
+	}
+	return archive.Keep{Whole: archiveKey(fi) != key}, nil
+}
+
+// recoverArchive publishes or removes the archives of runs that died; livefile.Recover has
+// already finished or undone their commits.
+func (s *Store) recoverArchive() error {
+	if s.cfg.Archive == nil {
+		return nil
+	}
+	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, func(_ string, p archive.Part) (archive.Keep, error) {
+		return s.storeLost(p.Key)
+	})
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.cfg.Name, err)
+	}
+	if len(rec.Published) > 0 || rec.Removed > 0 {
+		s.log.Info("recovered the archives of interrupted runs", zap.Strings("published", rec.Published),
+			zap.Int64("records", rec.Records), zap.Int("removed", rec.Removed))
+	}
+	return nil
 }
 
 func pendingWarning(hs []livefile.Holder) string {
@@ -175,6 +224,8 @@ type pass struct {
 	runID  string
 	rw     *livefile.Rewrite // created at the first line that is not kept
 	q      *quarantine.File
+	arch   *archive.Writer // nil when the store has no archive, and in a dry run
+	key    string          // the archive part's key
 	prog   func(string, int64, int64)
 	lines  int64
 	counts retention.Counts
@@ -202,6 +253,10 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 	defer func() { p.release() }()
 	p.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, p.runID, start)
 	defer p.q.Discard()
+	if s.cfg.Archive != nil && !opts.DryRun {
+		p.arch, p.key = archive.NewWriter(*s.cfg.Archive, s.cfg.Name, p.runID, start), archiveKey(fi)
+		defer p.arch.Discard()
+	}
 	defer func() {
 		if p.rw != nil {
 			p.rw.Abort()
@@ -229,6 +284,9 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 	rep.LargestWrite = c.KeptBytes + (p.size - carryOff)
 	if p.dry {
 		rep.BytesAfter = c.KeptBytes + (p.size - carryOff)
+		if s.cfg.Archive != nil {
+			rep.RecordsArchived = rep.RecordsDropped
+		}
 		return rep, nil
 	}
 	rep.RunID = p.runID
@@ -325,6 +383,15 @@ func (p *pass) apply(l *lines.Line, d retention.Decision) error {
 			_, err := p.rw.Write(l.Raw)
 			return err
 		}
+	case retention.DropAge, retention.DropCount, retention.DropBytes:
+		if p.arch != nil {
+			if p.arch.Records() == 0 {
+				if err := p.arch.Begin(p.key); err != nil {
+					return err
+				}
+			}
+			return p.arch.Write(l.Raw)
+		}
 	case retention.NonRecordLine:
 		if l.Oversize {
 			return p.q.AddStream(io.NewSectionReader(p.f, l.Off, l.Size-int64(l.Term)), l.Off, l.Class.Reason)
@@ -367,8 +434,30 @@ func (p *pass) commit(ctx context.Context, carryOff int64, rep report.Report) (r
 		rw.AddSidecar(livefile.Sidecar{Pending: pending, Final: final})
 		rep.QuarantineFile = final
 	}
+	if p.arch != nil {
+		// Every dropped record is durable in the archive before the store changes.
+		if err := p.arch.Seal(); err != nil {
+			return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+		}
+	}
 	s.log.Debug("caught up", zap.Duration("elapsed", time.Since(p.start)), zap.Int64("carried_lines", rw.CarriedLines()))
-	if err := rw.Commit(ctx, copied); err != nil {
+	err = rw.Commit(ctx, copied)
+	if p.arch != nil {
+		// Whether or not the commit went through, the store says what it lost.
+		final, n, perr := p.arch.Publish(func(part archive.Part) archive.Keep {
+			k, err := s.storeLost(part.Key)
+			if err != nil {
+				// Unknown: keep everything pending for the next run's recovery to decide.
+				return archive.Keep{}
+			}
+			return k
+		})
+		rep.ArchiveFile, rep.RecordsArchived = final, n
+		if perr != nil && err == nil {
+			err = fmt.Errorf("the store is compacted, but its archive could not be published (the next run publishes it): %w", perr)
+		}
+	}
+	if err != nil {
 		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
 	}
 	s.log.Debug("committed", zap.Duration("elapsed", time.Since(p.start)))

@@ -1,0 +1,5 @@
+package archive
+
+import "syscall"
+
+const noFollow = syscall.O_NOFOLLOW | syscall.O_CLOEXEC
