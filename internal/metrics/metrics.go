@@ -35,6 +35,7 @@ type Metrics struct {
 	nextRun         *prometheus.GaugeVec
 	storeBytes      *prometheus.GaugeVec
 	storeRecords    *prometheus.GaugeVec
+	oldestAge       *prometheus.GaugeVec
 	maxAge          *prometheus.GaugeVec
 	maxRecords      *prometheus.GaugeVec
 	maxTotalBytes   *prometheus.GaugeVec
@@ -42,6 +43,12 @@ type Metrics struct {
 	reloadTimestamp prometheus.Gauge
 	buildInfo       *prometheus.GaugeVec
 }
+
+// oldestAgeHelp explains papyrad_oldest_record_age_seconds: a figure frozen at the end of the
+// last successful run (the age a store's oldest record had then), so that it compares with the
+// store's retention_max_age_seconds whatever the time of the scrape.
+const oldestAgeHelp = "Age, at the end of the store's last successful run, of the oldest record it still holds, by the records' own timestamps; " +
+	"absent while it holds no record with a finite numeric timestamp, and for redis and memory stores."
 
 // New creates the metrics and registers them on reg.
 func New(reg prometheus.Registerer, version string) *Metrics {
@@ -70,6 +77,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		nextRun:         gauge("next_run_timestamp_seconds", "When the store's next scheduled run is due (unix time)."),
 		storeBytes:      gauge("store_bytes", "Size of the store as of its last run."),
 		storeRecords:    gauge("store_records", "Records in the store as of its last run."),
+		oldestAge:       gauge("oldest_record_age_seconds", oldestAgeHelp),
 		maxAge:          gauge("retention_max_age_seconds", "The store's configured max_age (absent: no age limit)."),
 		maxRecords:      gauge("retention_max_records", "The store's configured max_records (absent: no count limit)."),
 		maxTotalBytes:   gauge("retention_max_total_bytes", "The store's configured max_total_bytes (absent: no size limit)."),
@@ -79,7 +87,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed,
 		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
-		m.storeBytes, m.storeRecords, m.maxAge, m.maxRecords, m.maxTotalBytes, m.reloadOK, m.reloadTimestamp, m.buildInfo)
+		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.reloadOK, m.reloadTimestamp, m.buildInfo)
 	m.buildInfo.WithLabelValues(version).Set(1)
 	return m
 }
@@ -136,6 +144,11 @@ func (m *Metrics) Run(backend string, r report.Report, err error, now time.Time)
 	m.lastSuccess.WithLabelValues(l...).Set(float64(now.Unix()))
 	m.storeBytes.WithLabelValues(l...).Set(float64(r.BytesAfter))
 	m.storeRecords.WithLabelValues(l...).Set(float64(r.RecordsAfter))
+	if ts := r.OldestRecordTimestamp; ts != nil {
+		m.oldestAge.WithLabelValues(l...).Set(float64(now.UnixNano())/1e9 - *ts)
+	} else {
+		m.oldestAge.DeleteLabelValues(l...)
+	}
 }
 
 // Deferred counts a request held back for reason.

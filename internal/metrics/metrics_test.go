@@ -71,3 +71,53 @@ func TestErrorsAreClassified(t *testing.T) {
 		}
 	}
 }
+
+// TestOldestRecordAge: the gauge holds the age the store's oldest record had at the end of the
+// last successful run; a failed run leaves it as it was, and a run after which no record has a
+// timestamp (or a backend that does not report one) removes the series instead of showing an
+// age that means nothing.
+func TestOldestRecordAge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	m.Store("orders", "json")
+	end := time.Unix(1_800_000_000, 500_000_000)
+	oldest := 1_800_000_000.5 - 86400 - 0.25
+	age := func() []float64 {
+		t.Helper()
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for _, f := range families {
+			if f.GetName() == "papyrad_oldest_record_age_seconds" {
+				for _, s := range f.GetMetric() {
+					out = append(out, s.GetGauge().GetValue())
+				}
+			}
+		}
+		return out
+	}
+	if got := age(); len(got) != 0 {
+		t.Errorf("before any run: %v, want no series", got)
+	}
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK, RecordsAfter: 5, OldestRecordTimestamp: &oldest}, nil, end)
+	if got := age(); len(got) != 1 || got[0] != 86400.25 {
+		t.Errorf("after a run: %v, want [86400.25]", got)
+	}
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultError}, errors.New("x"), end.Add(time.Hour))
+	if got := age(); len(got) != 1 || got[0] != 86400.25 {
+		t.Errorf("after a failed run: %v, want the last success's [86400.25]", got)
+	}
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK}, nil, end.Add(2*time.Hour))
+	if got := age(); len(got) != 0 {
+		t.Errorf("after a run that left no timestamped record: %v, want no series", got)
+	}
+	m.Run("redis", report.Report{Store: "cluster", Result: report.ResultOK, RecordsAfter: 9}, nil, end)
+	if got := age(); len(got) != 0 {
+		t.Errorf("after a redis run: %v, want no series", got)
+	}
+	if n, err := testutil.GatherAndLint(reg); err != nil || len(n) > 0 {
+		t.Errorf("lint: %v %v", n, err)
+	}
+}

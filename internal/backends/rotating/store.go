@@ -172,6 +172,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 			rep.LargestWrite = max(rep.LargestWrite, p.kept+(p.seg.size-p.end))
 		}
 	}
+	total.MergeOldest(plan.Counts()) // the per-segment counts of segments read carry no timestamps
 	backends.SetCounts(&rep, total)
 	rep.BytesAfter = rep.BytesBefore
 	if opts.DryRun || rep.FilesDeleted+rep.FilesRewritten == 0 {

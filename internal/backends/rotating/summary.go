@@ -93,6 +93,7 @@ func (s *summary) counts(a action) retention.Counts {
 	c := retention.Counts{Lines: s.Lines, Records: s.Records}
 	if a == untouched {
 		c.Kept = s.Records
+		c.NoteKept(s.MinTS) // +Inf, ignored, when no record has an exact timestamp
 	} else {
 		c.DroppedAge = s.Records
 	}
