@@ -46,7 +46,7 @@ func (l layout) saveOp(id string, j opJournal) error {
 	}
 	name := l.opPath(id)
 	tmp := name + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("write step journal: %w", err)
 	}

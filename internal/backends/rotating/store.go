@@ -205,7 +205,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool) ([]*segPlan, *retention.Plan, error) {
 	pol := s.cfg.Policy
 	pl := retention.NewPlanner(pol, now)
-	cache := loadSummaries(s.cfg.Summaries)
+	cache := loadSummaries(s.cfg.Summaries, s.log)
 	cutoff := pol.Cutoff(now)
 	wantRepr := pol.NeedsRepr()
 	var plans []*segPlan

@@ -2,12 +2,16 @@ package rotating
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -110,22 +114,93 @@ func key(dev, ino uint64) string {
 	return strconv.FormatUint(dev, 10) + ":" + strconv.FormatUint(ino, 10)
 }
 
-// loadSummaries reads the cache at path; a missing or unreadable cache is an empty one (it is
-// only ever an optimisation).
-func loadSummaries(path string) *summaries {
+// loadSummaries reads the cache at path. The cache is only ever an optimisation: a missing one
+// is empty, and an unreadable one, or an entry that cannot describe a segment, is left out with
+// a warning naming the file; the segments it would have described are read.
+func loadSummaries(path string, log *zap.Logger) *summaries {
 	c := &summaries{path: path, m: map[string]*summary{}}
 	if path == "" {
 		return c
 	}
-	if b, err := os.ReadFile(path); err == nil {
-		var list []*summary
-		if json.Unmarshal(b, &list) == nil {
-			for _, s := range list {
-				c.m[key(s.Dev, s.Ino)] = s
-			}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c
+	}
+	var list []*summary
+	if err == nil {
+		err = json.Unmarshal(b, &list)
+	}
+	if err != nil {
+		log.Warn("segment summaries unreadable; every segment is read", zap.String("file", path), zap.Error(err))
+		return c
+	}
+	bad := 0
+	for _, s := range list {
+		if !s.valid() {
+			bad++
+			continue
 		}
+		c.m[key(s.Dev, s.Ino)] = s
+	}
+	if bad > 0 {
+		log.Warn("segment summaries that cannot describe a segment left out; those segments are read",
+			zap.String("file", path), zap.Int("entries", bad))
 	}
 	return c
+}
+
+// valid reports whether s is something add could have built: counts that are not negative
+// and add up to the lines, no more lines than bytes, and a range of timestamps exactly when
+// some record has an exact one.
+func (s *summary) valid() bool {
+	if s == nil || s.Size < 0 || s.Records < 0 || s.NonRecords < 0 || s.Blanks < 0 || s.Inexact < 0 {
+		return false
+	}
+	if s.Lines > s.Size || s.Records > s.Lines || s.NonRecords > s.Lines-s.Records || s.Blanks != s.Lines-s.Records-s.NonRecords {
+		return false
+	}
+	if s.Inexact > s.Records {
+		return false
+	}
+	if s.Records == s.Inexact {
+		return math.IsInf(s.MinTS, 1) && math.IsInf(s.MaxTS, -1)
+	}
+	return !math.IsInf(s.MinTS, 0) && !math.IsInf(s.MaxTS, 0) && s.MinTS <= s.MaxTS
+}
+
+// summaryJSON is a summary as the cache file holds it: JSON has no infinities, so the range
+// of timestamps is left out when no record has an exact one.
+type summaryJSON struct {
+	*plainSummary
+	MinTS *float64 `json:"min_ts,omitempty"`
+	MaxTS *float64 `json:"max_ts,omitempty"`
+}
+
+type plainSummary summary
+
+// MarshalJSON writes the summary with its timestamp range only when it has one.
+func (s *summary) MarshalJSON() ([]byte, error) {
+	w := summaryJSON{plainSummary: (*plainSummary)(s)}
+	if !math.IsInf(s.MinTS, 0) && !math.IsInf(s.MaxTS, 0) {
+		w.MinTS, w.MaxTS = &s.MinTS, &s.MaxTS
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads a summary; a missing end of the timestamp range is an empty range.
+func (s *summary) UnmarshalJSON(b []byte) error {
+	w := summaryJSON{plainSummary: (*plainSummary)(s)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	s.MinTS, s.MaxTS = math.Inf(1), math.Inf(-1)
+	if w.MinTS != nil {
+		s.MinTS = *w.MinTS
+	}
+	if w.MaxTS != nil {
+		s.MaxTS = *w.MaxTS
+	}
+	return nil
 }
 
 // lookup returns the summary of the file fi, if one still describes it.
@@ -148,26 +223,10 @@ func (c *summaries) save(keep []*summary) error {
 	}
 	b, err := json.Marshal(keep)
 	if err != nil {
-		return err
-	}
-	tmp := c.path + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
 		return fmt.Errorf("segment summaries: %w", err)
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, c.path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := livefile.WriteFileAtomic(c.path, b, 0o600); err != nil {
 		return fmt.Errorf("segment summaries: %w", err)
 	}
-	return livefile.SyncDir(filepath.Dir(c.path))
+	return nil
 }
