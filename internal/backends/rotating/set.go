@@ -1,6 +1,7 @@
 package rotating
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -216,6 +217,9 @@ func (l layout) open() ([]*segment, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := l.refuseLinks(orphans); err != nil {
+			return nil, nil, err
+		}
 		segs, ok, err := l.openAll(ms)
 		if err != nil {
 			return nil, nil, err
@@ -225,6 +229,24 @@ func (l layout) open() ([]*segment, []string, error) {
 		}
 	}
 	return nil, nil, fmt.Errorf("the set at %s kept changing while it was being opened", l.path)
+}
+
+// ErrLink means a name of the set is a symbolic link. papyrad would delete or replace the link,
+// not the file it points to, so it refuses the set, as it refuses a store file that is a link.
+var ErrLink = errors.New("symbolic link in the set")
+
+// refuseLinks fails if one of names (files that are not regular) holds a slot of the set as a
+// symbolic link.
+func (l layout) refuseLinks(names []string) error {
+	for _, n := range names {
+		if _, ok := l.slotOf(filepath.Base(n)); !ok {
+			continue
+		}
+		if fi, err := os.Lstat(n); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("rotating set %s: %s is a symbolic link; configure the set where its files are, papyrad never replaces a link: %w", l.path, n, ErrLink)
+		}
+	}
+	return nil
 }
 
 func (l layout) openAll(ms []member) ([]*segment, bool, error) {
