@@ -219,6 +219,9 @@ func (w *Writer) endPart() error {
 	return nil
 }
 
+// Parts lists the parts ended so far (all of them once sealed).
+func (w *Writer) Parts() []Part { return w.m.Parts }
+
 // Records is the number of records written so far.
 func (w *Writer) Records() int64 {
 	var n int64

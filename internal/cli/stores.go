@@ -63,7 +63,7 @@ type storeSpec struct {
 // build returns the backend for spec. Backends this build cannot compact yet are refused
 // with an error naming the store.
 func (s storeSpec) build(log *zap.Logger) (store, error) {
-	if s.Archive != nil && !s.Policy.IsZero() && (s.Backend == rotating.Backend || s.Backend == redis.Backend) {
+	if s.Archive != nil && !s.Policy.IsZero() && s.Backend == rotating.Backend {
 		// Dropping records that the operator wants archived would lose them for good.
 		return nil, fmt.Errorf("store %s: this version of papyrad cannot archive a %s store yet: refusing to drop records", s.Name, s.Backend)
 	}
@@ -105,6 +105,7 @@ func (s storeSpec) build(log *zap.Logger) (store, error) {
 			ConsumerGroupMaxAge: s.ConsumerGroupMaxAge,
 			TrimStep:            s.TrimStep,
 			Quarantine:          s.QuarantineDir,
+			Archive:             s.Archive,
 		}, log, time.Now), nil
 	}
 	return nil, fmt.Errorf("store %s: backend %q is not supported by this version of papyrad", s.Name, s.Backend)

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/backends"
-	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/quarantine"
 	"github.com/papyrad/papyrad/internal/report"
 )
@@ -25,6 +24,7 @@ type run struct {
 	start time.Time
 	rep   *report.Report
 	lock  *lock // nil in a dry run
+	runID string
 
 	// Progress, in bytes of data fields: read or trimmed in earlier streams, and the total
 	// (the streams' MEMORY USAGE while reading, the data to trim while trimming).
@@ -116,9 +116,22 @@ func (r *run) compact(ctx context.Context) error {
 		}
 	}
 
+	if rep.DryRun && s.cfg.Archive != nil {
+		defer func() { rep.RecordsArchived = rep.RecordsDropped }()
+	}
 	if !rep.DryRun {
 		if err := r.quarantine(ctx, results); err != nil {
 			return err
+		}
+		if s.cfg.Archive != nil {
+			w, err := r.archive(ctx, results)
+			if err != nil {
+				return err
+			}
+			rep.RunID = r.runID
+			// Whatever the trims do, publish what the streams lost (a trim that fails
+			// part-way has removed a prefix).
+			defer r.publishArchive(context.WithoutCancel(ctx), w)
 		}
 		r.done, r.total = 0, 0
 		for _, res := range results {
@@ -196,7 +209,7 @@ func (r *run) trim(ctx context.Context, res *streamResult) error {
 func (r *run) quarantine(ctx context.Context, results []*streamResult) error {
 	s := r.s
 	var q *quarantine.File
-	runID := livefile.NewRunID()
+	runID := r.runID
 	for _, res := range results {
 		sp := res.sp
 		for _, nr := range sp.nonRecords {

@@ -10,7 +10,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -84,6 +86,8 @@ type Config struct {
 	ReadCount int
 	// Quarantine is the directory of quarantine files.
 	Quarantine string
+	// Archive, if set, receives the records a run trims before they leave the streams.
+	Archive *archive.Config
 	// LockTTL is the lock's expiry (30s if zero); the lock is refreshed during the run.
 	LockTTL time.Duration
 
@@ -233,7 +237,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 			s.reset()
 		}
 	}()
-	r := &run{s: s, c: c, sv: sv, opts: opts, start: start, rep: &rep}
+	r := &run{s: s, c: c, sv: sv, opts: opts, start: start, rep: &rep, runID: livefile.NewRunID()}
 	if !opts.DryRun {
 		l, err := acquireLock(ctx, c, s.LockKey(), s.cfg.LockTTL)
 		if err != nil {
@@ -249,8 +253,16 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 					zap.Duration("ttl", s.cfg.LockTTL), zap.Error(s.wrap("unlock", rerr)))
 			}
 		}()
+		if s.cfg.Archive != nil {
+			if err := r.recoverArchive(ctx); err != nil {
+				return rep, err
+			}
+		}
 	}
 	err = r.compact(ctx)
+	if err == nil {
+		backends.PruneArchive(&rep, s.cfg.Archive, s.cfg.Name, s.now())
+	}
 	s.summary(&rep, time.Since(start), err)
 	return rep, err
 }
