@@ -56,6 +56,18 @@ func listenControl(path string, sched *scheduler.Scheduler, obs *observer, log *
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	srv := &http.Server{Handler: controlHandler(sched, obs, log), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("control socket stopped", zap.Error(err))
+		}
+	}()
+	return &controlServer{ln: ln, srv: srv, path: path}, nil
+}
+
+// controlHandler serves the control API: status and metrics to read, trigger the one call
+// that changes anything.
+func controlHandler(sched *scheduler.Scheduler, obs *observer, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"stores": sched.Status()})
@@ -78,13 +90,7 @@ func listenControl(path string, sched *scheduler.Scheduler, obs *observer, log *
 		log.Info("compaction triggered over the control socket", zap.Strings("stores", req.Stores))
 		writeJSON(w, http.StatusAccepted, map[string]any{"triggered": req.Stores})
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("control socket stopped", zap.Error(err))
-		}
-	}()
-	return &controlServer{ln: ln, srv: srv, path: path}, nil
+	return mux
 }
 
 func (c *controlServer) Close() error {
