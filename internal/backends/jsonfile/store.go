@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -133,23 +132,15 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	return rep, err
 }
 
-// archiveKey names a run's archive part by the inode of the file its records were dropped
-// from: once the store's path holds another inode, the run committed and the records are gone.
-func archiveKey(fi os.FileInfo) string {
-	return strconv.FormatUint(inode(fi), 10)
-}
-
-// storeLost reports what the store has lost of the archive part with key: everything once its
-// path no longer holds the inode the run read (the run's exchange happened), nothing otherwise.
+// storeLost reports what the store has lost of the archive part with key (the file the run
+// read, see archive.FileKey): everything once its path holds another file (the run's exchange
+// happened), nothing otherwise.
 func (s *Store) storeLost(key string) (archive.Keep, error) {
-	fi, err := os.Lstat(s.cfg.Path)
-	if os.IsNotExist(err) {
-		return archive.Keep{Whole: true}, nil
-	}
+	k, ok, err := archive.PathKey(s.cfg.Path)
 	if err != nil {
-		return archive.Keep{}, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
+		return archive.Keep{}, err
 	}
-	return archive.Keep{Whole: archiveKey(fi) != key}, nil
+	return archive.Keep{Whole: !ok || k != key}, nil
 }
 
 // recoverArchive publishes or removes the archives of runs that died; livefile.Recover has
@@ -254,7 +245,10 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 	p.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, p.runID, start)
 	defer p.q.Discard()
 	if s.cfg.Archive != nil && !opts.DryRun {
-		p.arch, p.key = archive.NewWriter(*s.cfg.Archive, s.cfg.Name, p.runID, start), archiveKey(fi)
+		if p.key, err = archive.FileKey(f); err != nil {
+			return rep, err
+		}
+		p.arch = archive.NewWriter(*s.cfg.Archive, s.cfg.Name, p.runID, start)
 		defer p.arch.Discard()
 	}
 	defer func() {
