@@ -63,10 +63,6 @@ type storeSpec struct {
 // build returns the backend for spec. Backends this build cannot compact yet are refused
 // with an error naming the store.
 func (s storeSpec) build(log *zap.Logger) (store, error) {
-	if s.Archive != nil && !s.Policy.IsZero() && s.Backend == rotating.Backend {
-		// Dropping records that the operator wants archived would lose them for good.
-		return nil, fmt.Errorf("store %s: this version of papyrad cannot archive a %s store yet: refusing to drop records", s.Name, s.Backend)
-	}
 	switch s.Backend {
 	case jsonfile.Backend:
 		return jsonfile.New(jsonfile.Config{
@@ -89,6 +85,7 @@ func (s storeSpec) build(log *zap.Logger) (store, error) {
 			Drain:      livefile.DrainOptions{Timeout: s.DrainTimeout},
 			Quarantine: s.QuarantineDir,
 			Summaries:  filepath.Join(s.StateDir, "segments", s.Name+".json"),
+			Archive:    s.Archive,
 		}, log, time.Now), nil
 	case memory.Backend:
 		return memory.New(s.Name), nil

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
@@ -28,6 +29,7 @@ type run struct {
 	rep    *report.Report
 	plan   *retention.Plan
 	q      *quarantine.File
+	arch   *archive.Writer // nil when the store has no archive
 	temps  []string
 	active *livefile.Rewrite
 }
@@ -45,6 +47,9 @@ func (r *run) cleanup() {
 		_ = os.Remove(t)
 	}
 	r.q.Discard()
+	if r.arch != nil {
+		r.arch.Discard() // only removes an archive that was not sealed
+	}
 	if r.active != nil {
 		r.active.Abort()
 	}
@@ -58,6 +63,9 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			continue
 		}
 		id := r.runID + strconv.Itoa(i)
+		if err := r.beginArchive(p); err != nil {
+			return err
+		}
 		switch {
 		case p.seg.active:
 			activePlan = p
@@ -74,6 +82,11 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 				if err := r.pass(ctx, p, io.Discard); err != nil {
 					return err
 				}
+			} else if r.arch != nil {
+				// Every line is a dropped record (or blank): archived as it is.
+				if err := r.arch.Copy(io.NewSectionReader(p.seg.f, 0, p.seg.size), p.counts.Records); err != nil {
+					return fmt.Errorf("compact %s: %w", p.seg.name, err)
+				}
 			}
 			ready = append(ready, prepared{p: p, id: id})
 		default:
@@ -84,8 +97,15 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			ready = append(ready, pr)
 		}
 	}
-	// Every change is ready and durable: publish the quarantine before anything leaves the
-	// store, so that no line is ever only in a file about to go.
+	// Every change is ready and durable: seal the archive and publish the quarantine before
+	// anything leaves the store, so that no line is ever only in a file about to go.
+	if r.arch != nil {
+		if err := r.arch.Seal(); err != nil {
+			return fmt.Errorf("compact %s: %w", r.s.cfg.Path, err)
+		}
+		// From here on the set may change: whatever happens, publish what it lost.
+		defer r.publishArchive()
+	}
 	final, err := r.q.Publish()
 	if err != nil {
 		return fmt.Errorf("compact %s: %w", r.s.cfg.Path, err)
@@ -140,6 +160,12 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 		case retention.Keep:
 			if _, err := w.Write(line.Raw); err != nil {
 				return fmt.Errorf("compact %s: %w", p.seg.name, err)
+			}
+		case retention.DropAge, retention.DropCount, retention.DropBytes:
+			if r.arch != nil {
+				if err := r.arch.Write(line.Raw); err != nil {
+					return fmt.Errorf("compact %s: %w", p.seg.name, err)
+				}
 			}
 		case retention.NonRecordLine:
 			l := lines.FromScanner(line)

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -37,6 +38,8 @@ type Config struct {
 	Grace      time.Duration // partial-line grace for the active file; 10s if zero
 	Drain      livefile.DrainOptions
 	Quarantine string
+	// Archive, if set, receives the records a run drops before they leave the set.
+	Archive *archive.Config
 	// Summaries is the file where what runs learn about rotated segments is kept (in the
 	// state directory); "" keeps nothing, and every run reads the whole set.
 	Summaries string
@@ -145,7 +148,15 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 		if err := s.recoverActive(ctx, &rep); err != nil {
 			return rep, fmt.Errorf("recover earlier runs: %w", err)
 		}
+		if err := s.recoverArchive(); err != nil {
+			return rep, err
+		}
 	}
+	defer func() {
+		if err == nil {
+			backends.PruneArchive(&rep, s.cfg.Archive, s.cfg.Name, s.now())
+		}
+	}()
 	segs, _, err := s.l.open()
 	if err != nil {
 		return rep, err
@@ -174,6 +185,9 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	}
 	total.MergeOldest(plan.Counts()) // the per-segment counts of segments read carry no timestamps
 	backends.SetCounts(&rep, total)
+	if opts.DryRun && s.cfg.Archive != nil {
+		rep.RecordsArchived = rep.RecordsDropped
+	}
 	rep.BytesAfter = rep.BytesBefore
 	if opts.DryRun || rep.FilesDeleted+rep.FilesRewritten == 0 {
 		for _, p := range plans {
@@ -195,6 +209,9 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	}
 	r := &run{s: s, runID: livefile.NewRunID(), start: start, rep: &rep, plan: plan}
 	r.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, r.runID, start)
+	if s.cfg.Archive != nil {
+		r.arch = archive.NewWriter(*s.cfg.Archive, s.cfg.Name, r.runID, start)
+	}
 	defer r.cleanup()
 	rep.RunID = r.runID
 	return rep, r.execute(ctx, plans)

@@ -1,0 +1,90 @@
+package rotating
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/papyrad/papyrad/internal/archive"
+)
+
+// A rotating set's archive has one part per segment the run changes, keyed by the segment's
+// file (archive.FileKey), in the set's order, oldest first. A segment removed whole is
+// archived as it is, compressed; a segment rewritten has its dropped records archived line by
+// line. A part is published when its file is no longer in the set: deleted, or exchanged for
+// its rewritten copy, or the active file replaced. A segment the run left alone because it
+// had to give up (a concurrent rotation, an error) is still in the set, and its records are
+// archived by the run that removes them.
+
+// beginArchive starts the part of segment p.
+func (r *run) beginArchive(p *segPlan) error {
+	if r.arch == nil || p.counts.Records == p.counts.Kept {
+		return nil
+	}
+	key, err := archive.FileKey(p.seg.f)
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", p.seg.name, err)
+	}
+	if err := r.arch.Begin(key); err != nil {
+		return fmt.Errorf("compact %s: %w", p.seg.name, err)
+	}
+	return nil
+}
+
+// inSet returns the keys of the files in the set now.
+func (s *Store) inSet() (map[string]bool, error) {
+	ms, _, err := s.l.members()
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		k, ok, err := archive.PathKey(m.name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			keys[k] = true
+		}
+	}
+	return keys, nil
+}
+
+// publishArchive publishes the parts whose segments have left the set. If the set cannot be
+// listed the archive stays sealed, for the next run's recovery.
+func (r *run) publishArchive() {
+	keys, err := r.s.inSet()
+	if err != nil {
+		r.rep.Warnings = append(r.rep.Warnings, "the archive stays pending until the next run publishes it: "+err.Error())
+		return
+	}
+	final, n, err := r.arch.Publish(func(p archive.Part) archive.Keep { return archive.Keep{Whole: !keys[p.Key]} })
+	if err != nil {
+		r.rep.Warnings = append(r.rep.Warnings, "publishing the archive failed; the next run publishes it: "+err.Error())
+		return
+	}
+	r.rep.ArchiveFile, r.rep.RecordsArchived = final, n
+}
+
+// recoverArchive publishes or removes the archives of runs that died, once their changes to
+// the set have been finished or undone.
+func (s *Store) recoverArchive() error {
+	if s.cfg.Archive == nil {
+		return nil
+	}
+	keys, err := s.inSet()
+	if err != nil {
+		return fmt.Errorf("store %s: recover archives: %w", s.cfg.Name, err)
+	}
+	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, func(_ string, p archive.Part) (archive.Keep, error) {
+		return archive.Keep{Whole: !keys[p.Key]}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.cfg.Name, err)
+	}
+	if len(rec.Published) > 0 || rec.Removed > 0 {
+		s.log.Info("recovered the archives of interrupted runs", zap.Strings("published", rec.Published),
+			zap.Int64("records", rec.Records), zap.Int("removed", rec.Removed))
+	}
+	return nil
+}
