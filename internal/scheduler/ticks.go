@@ -25,33 +25,35 @@ func nextTick(sched cron.Schedule, loc *time.Location, after time.Time) time.Tim
 	}
 	wallSpec := *spec
 	wallSpec.Location = time.UTC
-	start := naive(after.In(zone))
-	best := time.Time{}
-	wall := start
-	for i := 0; i < 8; i++ {
-		wall = wallSpec.Next(wall)
-		if wall.IsZero() {
-			break
-		}
-		t := inZone(wall, zone)
-		if t.After(after) {
-			best = t
-			break
-		}
-		// The wall time maps to an instant already past (the first pass of a doubled hour,
-		// when after is in the second): that slot has been had; take the next.
-	}
-	// Shortly after clocks sprang forward, a wall time the gap skipped reads before the wall
-	// clock but runs after after: 02:30 runs at 03:30, which is still ahead at 03:10. The
-	// first such time is the first the spec names after after read with the offset before
-	// the gap.
-	_, offNow := after.In(zone).Zone()
-	if _, offBefore := after.Add(-48 * time.Hour).In(zone).Zone(); offBefore < offNow {
-		w := wallSpec.Next(naive(after.In(time.FixedZone("", offBefore))))
-		if !w.IsZero() && !w.After(start) {
-			if t := inZone(w, zone); t.After(after) && (best.IsZero() || t.Before(best)) {
-				best = t
+	var best time.Time
+	// consider looks for the first wall time after from (a wall clock reading) that runs after
+	// after, and keeps it if it is the earliest yet.
+	consider := func(from time.Time) {
+		wall := from
+		for i := 0; i < 8; i++ {
+			wall = wallSpec.Next(wall)
+			if wall.IsZero() {
+				return
 			}
+			if t := inZone(wall, zone); t.After(after) {
+				if best.IsZero() || t.Before(best) {
+					best = t
+				}
+				return
+			}
+			// The wall time maps to an instant already past (the first pass of a doubled
+			// hour, when after is in the second): that slot has been had; take the next.
+		}
+	}
+	consider(naive(after.In(zone)))
+	// Near a DST change the clock reads differently on either side of it, and a wall time
+	// can read before the clock and still run after after: one the gap skipped (02:30 runs
+	// at 03:30, still ahead at 03:10), or the second pass of a doubled hour when the zone's
+	// times resolve to it. Read the clock with the other side's offset too.
+	_, offNow := after.In(zone).Zone()
+	for _, d := range []time.Duration{-48 * time.Hour, 48 * time.Hour} {
+		if _, off := after.Add(d).In(zone).Zone(); off != offNow {
+			consider(naive(after.In(time.FixedZone("", off))))
 		}
 	}
 	return best
