@@ -41,7 +41,12 @@ func Load(path string, environ []string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return parse(data, environ, abs, filepath.Dir(abs))
+	cfg, err := parse(data, environ, abs, filepath.Dir(abs))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Warnings = secretWarnings(cfg)
+	return cfg, nil
 }
 
 // Parse validates a configuration held in memory, as Load does for a file.
@@ -395,8 +400,9 @@ func (r *reader) stores(raw any, defaults *layer, d *Daemon) []Store {
 	return out
 }
 
-// crossCheck reports stores that collide: same name, same file, a file
-// that is another store's rotated segment, the same Redis streams.
+// crossCheck reports stores that collide: same name, same file, files
+// that another store's set reads, the same Redis streams (on the same
+// server and database, however the URL spells them).
 func (r *reader) crossCheck(stores []Store, fields []field) {
 	names := map[string]int{}
 	paths := map[string]int{}
@@ -415,27 +421,15 @@ func (r *reader) crossCheck(stores []Store, fields []field) {
 			}
 		}
 		if s.Backend == BackendRedis && s.Redis.URL != "" {
-			key := s.Redis.URL + "\x00" + s.Redis.Prefix + "\x00" + s.Redis.SystemID
+			key := streamsKey(s.Redis.URL) + "\x00" + s.Redis.Prefix + "\x00" + s.Redis.SystemID
 			if j, ok := streams[key]; ok {
-				r.add(fields[i].key("redis"), "same streams as %s (url, prefix and system_id are all equal)", fields[j].label)
+				r.add(fields[i].key("redis"), "same streams as %s (same server and database, prefix and system_id)", fields[j].label)
 			} else {
 				streams[key] = i
 			}
 		}
 	}
-	for i, a := range stores {
-		if a.Backend != BackendRotating || a.Rotation.Naming != NamingSuffix {
-			continue
-		}
-		for j, b := range stores {
-			if i == j || b.Path == "" {
-				continue
-			}
-			if rest, ok := strings.CutPrefix(b.Path, a.Path+"."); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
-				r.add(fields[j].key("path"), "%s is a rotated segment of %s", b.Path, fields[i].label)
-			}
-		}
-	}
+	r.checkFiles(stores, fields)
 }
 
 // store decodes one store and merges the defaults into it. ok is false if
@@ -600,11 +594,9 @@ func (r *reader) backendKeys(m map[string]any, f field, s *Store, d *Daemon) {
 // password the URL carries.
 func checkRedisURL(s string) error {
 	u, err := url.Parse(s)
-	shown := fmt.Sprintf("%q", s)
+	shown := fmt.Sprintf("%q", redactURL(s))
 	if err != nil {
 		shown = "the redis URL"
-	} else if _, hasPassword := u.User.Password(); hasPassword {
-		shown = fmt.Sprintf("%q", u.Redacted())
 	}
 	if err != nil || u.Scheme == "" || !strings.Contains(s, "://") {
 		return fmt.Errorf("%s is not a URL (want redis://host:port/db, rediss://host:port/db or unix:///path/to/socket)", shown)
@@ -620,6 +612,9 @@ func checkRedisURL(s string) error {
 		}
 	default:
 		return fmt.Errorf("%s: scheme %q is not redis, rediss or unix", shown, u.Scheme)
+	}
+	if q := u.Query(); q.Has("password") || q.Has("username") {
+		return fmt.Errorf("%s: user and password go in the URL's user info (redis://user:password@host:port/db) or in redis.password_file, not in parameters", shown)
 	}
 	return nil
 }

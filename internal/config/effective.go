@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 
@@ -176,14 +177,34 @@ func formatLimit(n int64) string {
 	return units.FormatSize(n)
 }
 
-// redactURL hides the password of a URL that has one.
+// redactURL hides a password a URL carries, in its user info or as a password parameter.
+// Text that does not parse as a URL is shown only as its scheme: a password in it could be
+// anywhere.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		if scheme, _, ok := strings.Cut(s, "://"); ok && !strings.ContainsAny(scheme, "@:/") {
+			return scheme + "://(unparsable URL)"
+		}
+		return "(unparsable URL)"
+	}
+	if !hasPassword(s) {
 		return s
 	}
-	if _, has := u.User.Password(); !has {
-		return s
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// hasPassword reports whether a URL carries a password, in its user info or as a parameter
+// (an unparsable one: whether it could).
+func hasPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return strings.Contains(s, "@")
+	}
+	_, inUser := u.User.Password()
+	return inUser || u.Query().Has("password")
 }
