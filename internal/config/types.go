@@ -19,6 +19,11 @@ type Config struct {
 	// Path is the absolute path of the file loaded, "" when parsed from
 	// bytes.
 	Path string
+	// Warnings are problems that do not stop papyrad but that the operator
+	// should fix, each naming the file and what to do: a file holding a
+	// secret that others than its owner can read. Commands print them, the
+	// daemon logs them.
+	Warnings []string
 }
 
 // Daemon holds the settings of the papyrad process (the daemon section).
