@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -276,20 +279,10 @@ func notify(log *zap.Logger, state string) {
 	}
 }
 
-// logRun writes the one summary line of a run.
+// logRun writes the one summary line of a run: the report's fields under their JSON names,
+// at info, or at error with the store and the cause when the run failed.
 func logRun(log *zap.Logger, r report.Report, err error) {
-	fields := []zap.Field{
-		zap.String("store", r.Store), zap.String("backend", r.Backend), zap.String("result", r.Result),
-		zap.Int64("records_before", r.RecordsBefore), zap.Int64("records_after", r.RecordsAfter),
-		zap.Int64("records_dropped", r.RecordsDropped), zap.Int64("records_quarantined", r.RecordsQuarantined),
-		zap.Int64("records_unreclaimed", r.RecordsUnreclaimed),
-		zap.Int64("bytes_before", r.BytesBefore), zap.Int64("bytes_after", r.BytesAfter),
-		zap.Int("files_rewritten", r.FilesRewritten), zap.Int("files_deleted", r.FilesDeleted),
-		zap.Float64("duration_seconds", r.Duration),
-	}
-	if len(r.Warnings) > 0 {
-		fields = append(fields, zap.Strings("warnings", r.Warnings))
-	}
+	fields := []zap.Field{zap.Inline(reportFields(r))}
 	switch {
 	case errors.Is(err, backends.ErrDiskRefused):
 		log.Warn("compaction deferred: not enough disk space", append(fields, zap.Error(err))...)
@@ -298,8 +291,58 @@ func logRun(log *zap.Logger, r report.Report, err error) {
 	case err != nil && r.Result != report.ResultSkipped:
 		log.Error("compaction failed", append(fields, zap.Error(err))...)
 	case err != nil:
-		log.Info("compaction skipped", append(fields, zap.String("reason", r.Reason), zap.Error(err))...)
+		log.Info("compaction skipped", append(fields, zap.Error(err))...)
 	default:
 		log.Info("compaction done", fields...)
 	}
+}
+
+// reportFields puts a report into a log line as `compact --json` prints it, field by field
+// in the same order, so that the summary line carries every figure a report has, the ones
+// added later included. Its "error" is left to the zap.Error the line carries.
+type reportFields report.Report
+
+// MarshalLogObject implements zapcore.ObjectMarshaler.
+func (r reportFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	b, err := json.Marshal(report.Report(r))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return fmt.Errorf("report field %s: %w", key, err)
+		}
+		if key == "error" {
+			continue
+		}
+		switch v := v.(type) {
+		case json.Number:
+			if i, err := v.Int64(); err == nil && !strings.ContainsAny(v.String(), ".eE") {
+				enc.AddInt64(key, i)
+			} else {
+				f, _ := v.Float64()
+				enc.AddFloat64(key, f)
+			}
+		case string:
+			enc.AddString(key, v)
+		case bool:
+			enc.AddBool(key, v)
+		default:
+			if err := enc.AddReflected(key, v); err != nil {
+				return fmt.Errorf("report field %s: %w", key, err)
+			}
+		}
+	}
+	return nil
 }

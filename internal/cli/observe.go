@@ -37,6 +37,19 @@ type storeTotals struct {
 	BytesReclaimed     int64            `json:"bytes_reclaimed"`
 	Errors             map[string]int64 `json:"errors"`
 	LastSuccess        time.Time        `json:"last_success,omitzero"`
+	// OldestRecordTimestamp is the last successful run's report field: the timestamp of the
+	// oldest record the store held when that run ended.
+	OldestRecordTimestamp *float64 `json:"oldest_record_timestamp,omitempty"`
+}
+
+// oldestAge is how old the store's oldest record was at the end of its last successful run,
+// as papyrad_oldest_record_age_seconds says; "-" when that is not known.
+func (t storeTotals) oldestAge() string {
+	if t.OldestRecordTimestamp == nil || t.LastSuccess.IsZero() {
+		return "-"
+	}
+	age := float64(t.LastSuccess.UnixNano())/1e9 - *t.OldestRecordTimestamp
+	return time.Duration(age * float64(time.Second)).Round(time.Second).String()
 }
 
 // observer feeds the Prometheus metrics and keeps the totals `papyrad metrics` shows.
@@ -99,6 +112,7 @@ func (o *observer) run(job string, r report.Report, err error) {
 		t.Errors[metrics.Cause(err)]++
 	} else {
 		t.LastSuccess = now
+		t.OldestRecordTimestamp = r.OldestRecordTimestamp
 	}
 }
 
@@ -168,7 +182,13 @@ func newMetricsCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "metrics [--config FILE | --socket PATH] [--json]",
 		Short: "Show the running daemon's counters per store",
-		Args:  cobra.NoArgs,
+		Long: `Show the running daemon's counters per store since it started: runs by result, records
+scanned, dropped and quarantined, files rewritten and deleted, bytes reclaimed, and OLDEST, the age
+the store's oldest record had when its last successful run ended ("-" when no run has told it:
+no successful run yet, no record with a timestamp, or a redis or memory store). --json names the
+counters like the fields of a compaction report (records_dropped, oldest_record_timestamp, ...).
+With no daemon answering on the control socket it says so and exits 75.`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			sock, err := socketFor(e, socket, configPath)
 			if err != nil {
@@ -183,12 +203,12 @@ func newMetricsCmd(e *env) *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, out)
 			}
-			fmt.Fprintf(e.stdout, "%-20s %6s %6s %6s %10s %10s %10s %8s %8s %12s\n",
-				"STORE", "OK", "ERROR", "SKIP", "SCANNED", "DROPPED", "QUARANT.", "REWRITE", "DELETE", "RECLAIMED")
+			fmt.Fprintf(e.stdout, "%-20s %6s %6s %6s %10s %10s %10s %8s %8s %12s %12s\n",
+				"STORE", "OK", "ERROR", "SKIP", "SCANNED", "DROPPED", "QUARANT.", "REWRITE", "DELETE", "RECLAIMED", "OLDEST")
 			for _, t := range out.Stores {
-				fmt.Fprintf(e.stdout, "%-20s %6d %6d %6d %10d %10d %10d %8d %8d %12d\n",
+				fmt.Fprintf(e.stdout, "%-20s %6d %6d %6d %10d %10d %10d %8d %8d %12d %12s\n",
 					t.Store, t.Runs[report.ResultOK], t.Runs[report.ResultError], t.Runs[report.ResultSkipped],
-					t.RecordsScanned, t.RecordsDropped, t.RecordsQuarantined, t.FilesRewritten, t.FilesDeleted, t.BytesReclaimed)
+					t.RecordsScanned, t.RecordsDropped, t.RecordsQuarantined, t.FilesRewritten, t.FilesDeleted, t.BytesReclaimed, t.oldestAge())
 			}
 			return nil
 		},
