@@ -305,8 +305,9 @@ func TestDaemonMetrics(t *testing.T) {
 		t.Errorf("summary line of a: quarantine_file %q should hold the 3 lines that were not records", q)
 	}
 	// The failed run: at error, naming the store and the cause, the password hidden.
-	if failed.str("level") != "error" || failed.str("backend") != "redis" || !strings.Contains(failed.str("error"), "redis://app:xxxxx@127.0.0.1:1/0") {
-		t.Errorf("failed run: want level error and an error naming the server, its password hidden\n%s", failed)
+	if failed.str("level") != "error" || failed.str("backend") != "redis" || failed.str("cause") != "redis" ||
+		!strings.Contains(failed.str("error"), "redis://app:xxxxx@127.0.0.1:1/0") {
+		t.Errorf("failed run: want level error, cause redis and an error naming the server, its password hidden\n%s", failed)
 	}
 
 	m := scrapeMetrics(t, addr)

@@ -23,6 +23,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/metrics"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/scheduler"
 )
@@ -280,7 +281,8 @@ func notify(log *zap.Logger, state string) {
 }
 
 // logRun writes the one summary line of a run: the report's fields under their JSON names,
-// at info, or at error with the store and the cause when the run failed.
+// at info, or at error with the store, the error and its cause as papyrad_errors_total counts
+// it when the run failed.
 func logRun(log *zap.Logger, r report.Report, err error) {
 	fields := []zap.Field{zap.Inline(reportFields(r))}
 	switch {
@@ -289,7 +291,7 @@ func logRun(log *zap.Logger, r report.Report, err error) {
 	case errors.Is(err, context.Canceled):
 		log.Warn("compaction interrupted by shutdown; the store is whole", append(fields, zap.Error(err))...)
 	case err != nil && r.Result != report.ResultSkipped:
-		log.Error("compaction failed", append(fields, zap.Error(err))...)
+		log.Error("compaction failed", append(fields, zap.String("cause", metrics.Cause(err)), zap.Error(err))...)
 	case err != nil:
 		log.Info("compaction skipped", append(fields, zap.Error(err))...)
 	default:
