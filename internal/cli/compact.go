@@ -198,6 +198,9 @@ store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 			if err != nil {
 				return err
 			}
+			if err := checkStoreDirs(specs); err != nil {
+				return err
+			}
 			var prog *progress
 			if !asJSON && e.isTerminal() {
 				prog = newProgress(e.stderr)

@@ -105,8 +105,9 @@ func runDaemon(ctx context.Context, e *env, path string, cfg *config.Config) err
 	if err != nil {
 		return withCode(ExitConfig, err)
 	}
-	if err := os.MkdirAll(cfg.Daemon.StateDir, 0o750); err != nil {
-		return withCode(ExitFailed, fmt.Errorf("state directory: %w", err))
+	logWarnings(log, cfg)
+	if err := checkDaemonDirs(cfg); err != nil {
+		return err
 	}
 	obs := newObserver(Version)
 	obs.setStores(cfg)
@@ -217,6 +218,7 @@ func reload(e *env, log *zap.Logger, path string, running *config.Config, sched 
 		log.Error("reload failed: keeping the running configuration", zap.String("config", path), zap.Error(err))
 		return nil
 	}
+	logWarnings(log, cfg)
 	obs.setStores(cfg)
 	obs.m.Reload(true, time.Now())
 	sched.Reload(js)

@@ -34,6 +34,7 @@ func selectStores(c *cobra.Command, e *env, configPath string, names []string, a
 	if err != nil {
 		return nil, withCode(ExitConfig, err)
 	}
+	printWarnings(e, cfg)
 	var specs []storeSpec
 	if len(names) == 0 {
 		for i := range cfg.Stores {
@@ -118,6 +119,7 @@ when the file is invalid.`,
 				}
 				return withCode(ExitConfig, err)
 			}
+			printWarnings(e, cfg)
 			out, err := cfg.Effective()
 			if err != nil {
 				return withCode(ExitConfig, err)
