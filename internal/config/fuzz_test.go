@@ -2,8 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse: it must never panic, every
@@ -54,19 +57,27 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzSchedule checks that no cron spec panics and that every accepted
-// spec fires.
+// FuzzSchedule checks that no cron spec panics, that a refused spec's error quotes it, and
+// that every accepted spec fires (the daemon's wall-clock ticks are fuzzed by the scheduler's
+// FuzzNextTick).
 func FuzzSchedule(f *testing.F) {
-	for _, s := range []string{"15 2 * * *", "0 15 2 * * *", "@daily", "@every 1d", "TZ=UTC", "CRON_TZ=Europe/Berlin 0 * * * *", "*/0 * * * *", "0 0 30 2 *", "1-2/3,4 * * JAN-MAR SUN", "TZ= ", "@every 1h  "} {
+	for _, s := range []string{"15 2 * * *", "0 15 2 * * *", "@daily", "@every 1d", "TZ=UTC", "CRON_TZ=Europe/Berlin 0 * * * *", "*/0 * * * *", "0 0 30 2 *", "1-2/3,4 * * JAN-MAR SUN", "TZ= ", "@every 1h  ", "0 0 29 2 *", "@every 1.5s", "CRON_TZ=Mars/Olympus 0 * * * *"} {
 		f.Add(s)
 	}
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, spec string) {
 		s, err := parseSchedule(spec)
 		if err != nil {
+			if want := fmt.Sprintf("invalid schedule %q", spec); !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("parseSchedule(%q): error %q does not start with %s", spec, err, want)
+			}
 			return
 		}
 		if s == nil {
 			t.Fatalf("parseSchedule(%q) returned no schedule and no error", spec)
+		}
+		if next := s.Next(from); !next.After(from) {
+			t.Fatalf("accepted schedule %q does not fire after %v (Next = %v)", spec, from, next)
 		}
 	})
 }
