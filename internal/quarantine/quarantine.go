@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -135,7 +136,9 @@ func (q *File) open() error {
 	if err := os.MkdirAll(filepath.Dir(q.pending), 0o700); err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	f, err := os.OpenFile(q.pending, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// O_EXCL and O_NOFOLLOW: a file, or a link, planted under the pending name is never
+	// written through.
+	f, err := os.OpenFile(q.pending, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}

@@ -83,3 +83,31 @@ func TestDiscardRemovesPending(t *testing.T) {
 		t.Errorf("left %v", matches)
 	}
 }
+
+// TestPlantedLinkNotFollowed: a link planted under a run's pending name (someone who can write
+// to the quarantine directory) is never written through: the run's quarantine fails, naming
+// the file, and the link's target is untouched.
+func TestPlantedLinkNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	target := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(target, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pending := filepath.Join(dir, "orders", "2026-05-01", ".run1.ndjson.pending")
+	if err := os.MkdirAll(filepath.Dir(pending), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, pending); err != nil {
+		t.Fatal(err)
+	}
+	q := New(dir, "orders", "/srv/orders/events.ndjson", "run1", now)
+	err := q.Add([]byte("{broken"), 0, "invalid JSON")
+	if err == nil || !strings.Contains(err.Error(), pending) {
+		t.Fatalf("Add through a planted link: %v, want an error naming %s", err, pending)
+	}
+	q.Discard()
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+}
