@@ -77,7 +77,7 @@ func (j *journal) save() error {
 }
 
 func loadJournal(name string) (*journal, error) {
-	b, err := os.ReadFile(name)
+	b, err := ReadOwn(name)
 	if err != nil {
 		return nil, err
 	}

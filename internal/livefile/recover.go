@@ -117,7 +117,7 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 	if err := j.finalizeSidecars(); err != nil {
 		return err
 	}
-	old, err := os.Open(oldName)
+	old, err := os.OpenFile(oldName, os.O_RDONLY|syscallNoFollow, 0)
 	if os.IsNotExist(err) {
 		// The drain had finished and removed the old inode; only the journal was left.
 		return j.remove()
@@ -126,7 +126,7 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		return fmt.Errorf("open %s: %w", oldName, err)
 	}
 	defer old.Close()
-	if st := statOf(mustStat(old)); st == nil || st.Ino != j.OldIno {
+	if st := statOf(mustStat(old)); st == nil || st.Ino != j.OldIno || uint64(st.Dev) != j.Dev {
 		return fmt.Errorf("%s is not the inode the journal describes; left in place", oldName)
 	}
 	d := &drainer{j: j, old: old}

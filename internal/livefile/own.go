@@ -1,0 +1,53 @@
+package livefile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotOwn means a file recovery would act on was not written by papyrad: it is a link, not a
+// regular file, or owned by another user than the one papyrad runs as. Whoever else can write
+// a store's directory (the application's group, usually) could otherwise plant a journal that
+// makes papyrad rename, delete or forward files of its choosing; recovery leaves such a file in
+// place and fails, naming it.
+var ErrNotOwn = errors.New("not a file this papyrad wrote")
+
+// maxJournal bounds what is read of a journal: papyrad's are a few hundred bytes.
+const maxJournal = 1 << 20
+
+// ReadOwn reads one of papyrad's small files beside a store (a journal), never through a link,
+// and only if it is a regular file owned by the user papyrad runs as.
+func ReadOwn(name string) ([]byte, error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link: %w", name, ErrNotOwn)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	st := statOf(fi)
+	if !fi.Mode().IsRegular() || st == nil {
+		return nil, fmt.Errorf("%s is not a regular file: %w", name, ErrNotOwn)
+	}
+	if euid := os.Geteuid(); int(st.Uid) != euid {
+		return nil, fmt.Errorf("%s belongs to uid %d, and papyrad runs as uid %d: %w; remove it if it is not papyrad's", name, st.Uid, euid, ErrNotOwn)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(b) > maxJournal {
+		return nil, fmt.Errorf("%s is larger than any journal papyrad writes: %w", name, ErrNotOwn)
+	}
+	return b, nil
+}
