@@ -2,6 +2,7 @@ package rotating
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -102,4 +104,44 @@ func equalSnapshots(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestPlantedStepJournalRefused: a step journal beside the set that papyrad did not write (a
+// link, or a file another user owns) is not acted on: the run fails naming it, and the file it
+// names as a temp to remove stays.
+func TestPlantedStepJournalRefused(t *testing.T) {
+	for _, how := range []string{"link", "other user"} {
+		t.Run(how, func(t *testing.T) {
+			if how == "other user" && os.Geteuid() != 0 {
+				t.Skip("giving a file to another user needs root")
+			}
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "events.ndjson"), []byte(`{"kind": "event", "timestamp": 4102444800.0}`+"\n"), 0o644)
+			victim := filepath.Join(t.TempDir(), "precious")
+			os.WriteFile(victim, []byte("keep"), 0o600)
+			fi, _ := os.Stat(victim)
+			b, _ := json.Marshal(opJournal{Op: "replace", Slot: 1, SegIno: statOf(fi).ino, Temp: victim, NewIno: 1})
+			name := filepath.Join(dir, ".papyrad.events.ndjson.feed.seg")
+			if how == "link" {
+				elsewhere := filepath.Join(t.TempDir(), "j")
+				os.WriteFile(elsewhere, b, 0o600)
+				if err := os.Symlink(elsewhere, name); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				os.WriteFile(name, b, 0o600)
+				if err := os.Chown(name, 1234, 1234); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := newStore(dir, Suffix, retention.Policy{MaxAge: time.Hour})
+			_, err := s.Compact(context.Background(), backends.Options{})
+			if !errors.Is(err, livefile.ErrNotOwn) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("Compact: %v, want an error naming %s", err, name)
+			}
+			if got, _ := os.ReadFile(victim); string(got) != "keep" {
+				t.Error("the file the planted journal named was removed")
+			}
+		})
+	}
 }

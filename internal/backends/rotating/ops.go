@@ -308,7 +308,7 @@ func (l layout) recoverOps() error {
 		if !ok {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := livefile.ReadOwn(filepath.Join(dir, e.Name()))
 		if err != nil {
 			errs = append(errs, err)
 			continue
