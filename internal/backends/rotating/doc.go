@@ -24,7 +24,7 @@
 // the cutoff, hold non-records, have changed, or are new are read. Count and size limits,
 // which depend on the exact size of every record kept, read the whole set.
 //
-// # Why a rotating writer cannot make it lose or duplicate a segment
+// # A rotating writer racing the run
 //
 // The writer renames segments towards older slots (path.i → path.i+1, path → path.1) at any
 // moment, and the logging style also deletes the oldest. A name is therefore never trusted:
@@ -35,24 +35,59 @@
 // directory and then looking each name up would miss one renamed in between, and the run would
 // leave it alone without a word.
 //
-//   - Delete: the name is renamed to a hidden name (atomic), and the file found there is only
-//     unlinked if it is the planned inode. If a rotation slid another file under the name in
-//     between, that file is put back: rotations only move files to older slots, so the hole its
-//     absence left has moved the same way, and the first free slot from its old one towards the
-//     oldest is where it belongs. Then the planned segment is looked up again.
-//   - Rewrite: the temp file and the segment's name are exchanged atomically (renameat2
-//     RENAME_EXCHANGE), and if what came out is not the planned inode the exchange is undone
-//     and retried. No content is ever written over a name without that check.
-//   - The active file: livefile checks the inode at the exchange too; if the writer rotated it
-//     away during the run, it is left for the next run, now as a rotated segment.
-//
 // Each destructive step is journaled beside the store before it happens (".papyrad.<base>.
-// <run>.seg"). After a crash, recovery reads the journal: a file moved aside is unlinked if it
-// is the planned segment and put back otherwise; an exchange that happened is completed, one
-// that did not is forgotten, one that took the wrong file is undone. A reader of the set sees,
-// at every instant, each segment either as it was or as it is after the run, except in the
-// instant between taking a file out by mistake and putting it back, which needs a rotation to
-// land inside a step of a few microseconds and ends with the set whole.
+// <run>.seg"), then the name is looked up once more, and the step is one system call right
+// after that look:
+//
+//   - Delete: the name is renamed to a hidden name, and the file found there is unlinked only
+//     if it is the planned inode.
+//   - Rewrite: the temp file and the name are exchanged (renameat2 RENAME_EXCHANGE), and the
+//     old content is unlinked only if it is the planned inode. No content is ever written
+//     over a name.
+//   - The active file: livefile exchanges it the same way, and undoes the exchange if the
+//     writer rotated the file away; it is then compacted by the next run, as a rotated segment.
+//
+// # The window that remains, and why it cannot be closed
+//
+// Linux has no call that takes a name out of a directory only if the name still holds a
+// given inode. rename, unlink and RENAME_EXCHANGE act on whatever the name holds when the
+// call runs; linkat through /proc/self/fd reaches the exact inode but only adds a name;
+// RENAME_NOREPLACE conditions the destination, not the source. A deletion has to take the
+// segment's name out (freeing the slot is the point, for a Papyra-style writer), and a rewrite
+// has to put new content under it, so between the last look and the call a rotation can
+// always slide another file under the name. Nothing papyrad does can stop the writer, which
+// takes no lock, so the race cannot be excluded, only made short and repaired:
+//
+//   - It needs a rotation to land in the few microseconds between the look and the call: the
+//     writer renames the segment one slot older, then its newer neighbour under the name (the
+//     two renames of one rotation that concern that slot).
+//   - The file taken by mistake goes back in the next system calls, by an exchange. For a
+//     rewrite, with the new content, which the exchange put in that file's place and which
+//     rotations move along exactly as they would have moved it. For a deletion, when the file
+//     is the segment's newer neighbour (journaled with the step), with the segment, wherever
+//     that is now: the neighbour takes its slot, the only place it can belong once the
+//     segment is gone, and the segment comes out to be unlinked. An exchange creates no name,
+//     so no rotation can overwrite what is put back, and it is exact however many rotations
+//     land meanwhile; if one lands inside the exchange itself, the third file it takes goes
+//     back the same way, in exchange for the file that now stands in its place.
+//   - Only when the partner of the exchange is gone (a logging-style writer deleted it as its
+//     oldest), the filesystem cannot exchange, or a deletion took something other than the
+//     neighbour (papyrad was descheduled between the look and the call for longer than a
+//     whole rotation) is the file renamed, without replacing anything, into the first free
+//     slot from where it was taken towards the oldest: the hole its absence left, which
+//     rotations move the same way. A rotation racing that rename could still overwrite it;
+//     this fallback needs two unlikely races at once.
+//   - Until then, for those few microseconds, a reader sees one file missing (the neighbour,
+//     under the journaled hidden name) and, for a rewrite, the segment's kept records twice
+//     (the new content and the segment one slot older). Nothing is ever misordered.
+//
+// A crash inside that window (a kill landing within microseconds of a rotation landing within
+// microseconds of a step) leaves the set that way until recovery, which the next run and the
+// daemon's start do first: it reads the journal and finishes or undoes the step the same way
+// (a file moved aside is unlinked if it is the planned segment, exchanged back otherwise; an
+// exchange that happened is completed, one that did not is forgotten, one that took the wrong
+// file is undone). At every other instant, killed or not, a reader sees each segment either as
+// it was or as it is after the run, plus whatever the writer appended.
 //
 // Deleting the oldest slot is also what lets a Papyra-style writer, which stops rotating while
 // that slot exists and lets its active file grow, rotate again.

@@ -26,9 +26,12 @@ type opJournal struct {
 	Op     string `json:"op"`   // "delete" or "replace"
 	Slot   int    `json:"slot"` // where the segment was when the step began
 	SegIno uint64 `json:"seg_ino"`
-	// Hidden is where a deleted segment is moved before it is unlinked; Temp holds the new
-	// content of a replaced one, and NewIno is its inode.
+	// Hidden is where a deleted segment is moved before it is unlinked; Newer is the inode of
+	// the file next to it on the newer side when the step began (0 if none): the only file a
+	// single rotation can slide under its name. Temp holds the new content of a replaced
+	// segment, and NewIno is its inode.
 	Hidden string `json:"hidden,omitempty"`
+	Newer  uint64 `json:"newer_ino,omitempty"`
 	Temp   string `json:"temp,omitempty"`
 	NewIno uint64 `json:"new_ino,omitempty"`
 }
@@ -85,9 +88,12 @@ func inodeOf(name string) (uint64, error) {
 	return st.Ino, nil
 }
 
-// restore puts a file taken out of the set by mistake back where it belongs. Rotations only
-// ever move files to older slots, so the hole its absence left has moved up with them: the
-// first free slot from where it was taken, towards the oldest, is its place.
+// restore puts a file taken out of the set by mistake back when the exchange that normally
+// does it cannot (the segment it would trade places with is gone, or more than one rotation
+// slid files along while the name was being taken). Rotations only ever move files to older
+// slots, so the hole its absence left has moved up with them: the first free slot from where
+// it was taken, towards the oldest, is its place. This creates a name, which a rotation racing
+// it could overwrite; it is the fallback, never the rule.
 func (l layout) restore(hidden string, slot int) error {
 	if l.naming == Sequence {
 		return renameNoReplace(hidden, l.slotName(slot))
@@ -104,17 +110,53 @@ func (l layout) restore(hidden string, slot int) error {
 	return fmt.Errorf("%w: kept as %s", ErrNoSlot, hidden)
 }
 
+// locate returns the name that holds inode ino now, trying first the slot it was last seen in
+// and the next older one (where one rotation moves it), then the whole set.
+func (l layout) locate(ino uint64, slot int) (string, bool, error) {
+	if l.naming == Suffix {
+		for _, k := range []int{slot, slot + 1} {
+			if k < 1 || k >= l.maxFiles {
+				continue
+			}
+			if got, err := inodeOf(l.slotName(k)); err == nil && got == ino {
+				return l.slotName(k), true, nil
+			}
+		}
+	}
+	m, found, err := l.nameOf(ino)
+	return m.name, found, err
+}
+
+// neighbours returns where inode ino is in the set now and the inode of the next file on the
+// newer side (0 if it is the newest).
+func (l layout) neighbours(ino uint64) (m member, newer uint64, found bool, err error) {
+	ms, _, err := l.members()
+	if err != nil {
+		return member{}, 0, false, err
+	}
+	for i, x := range ms { // oldest first
+		if x.ino != ino {
+			continue
+		}
+		if i+1 < len(ms) {
+			newer = ms[i+1].ino
+		}
+		return x, newer, true, nil
+	}
+	return member{}, 0, false, nil
+}
+
 func renameNoReplace(from, to string) error {
 	return unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
 }
 
-// remove deletes the rotated segment seg, wherever rotations have moved it: it is renamed to a
-// hidden name, which is atomic, and only unlinked if it turns out to be seg; a file a rotation
-// slid under the name in that instant is put back.
+// remove deletes the rotated segment seg, wherever rotations have moved it. Its name is
+// checked and at once renamed to a hidden name; if a rotation slid another file under the name
+// in between, settleDelete trades that file for seg straight away.
 func (l layout) remove(seg *segment, id string) (bool, error) {
 	hidden := filepath.Join(filepath.Dir(l.path), livefile.HiddenPrefix(l.path)+id+".del")
 	for attempt := 0; attempt < 10; attempt++ {
-		m, found, err := l.nameOf(seg.ino)
+		m, newer, found, err := l.neighbours(seg.ino)
 		if err != nil {
 			return false, err
 		}
@@ -124,12 +166,14 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		if m.slot == 0 && l.naming == Suffix {
 			return false, fmt.Errorf("segment %s became the active file", seg.name)
 		}
-		j := opJournal{Op: "delete", Slot: m.slot, SegIno: seg.ino, Hidden: hidden}
+		j := opJournal{Op: "delete", Slot: m.slot, SegIno: seg.ino, Hidden: hidden, Newer: newer}
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
 		}
+		// Writing the journal took milliseconds: look again right before the rename, so that
+		// only a rotation in the microseconds between these two system calls can get in the way.
 		if ino, err := inodeOf(m.name); err != nil || ino != seg.ino {
-			backoff(attempt) // moved while the journal was written: look again
+			backoff(attempt)
 			continue
 		}
 		if err := livefile.Step("segment-take-out"); err != nil {
@@ -153,11 +197,16 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		}
 		backoff(attempt)
 	}
+	_ = l.dropOp(id) // every attempt ended with nothing moved aside
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
 }
 
 // settleDelete finishes a delete step whose rename may have happened: the hidden file is
-// unlinked if it is the segment (deleted is true), put back otherwise.
+// unlinked if it is the segment (deleted is true). If it is the segment's newer neighbour, a
+// rotation moved the segment one slot older and slid the neighbour under the name: the
+// neighbour is exchanged with the segment wherever that is now, which puts it in the only
+// place it can belong once the segment is gone (nothing lies between them) and takes the
+// segment out in the same step. Any other file goes back through restore.
 func (l layout) settleDelete(j opJournal) (deleted bool, err error) {
 	ino, err := inodeOf(j.Hidden)
 	if os.IsNotExist(err) {
@@ -167,7 +216,12 @@ func (l layout) settleDelete(j opJournal) (deleted bool, err error) {
 		return false, err
 	}
 	if ino != j.SegIno {
-		return false, l.restore(j.Hidden, j.Slot)
+		if ino != j.Newer || j.Newer == 0 {
+			return false, l.restore(j.Hidden, j.Slot)
+		}
+		if back, err := l.putBack(j.Hidden, ino, j.SegIno, j.Slot+1, j.Slot); err != nil || !back {
+			return false, err
+		}
 	}
 	if err := livefile.Step("segment-unlink"); err != nil {
 		return false, err
@@ -176,6 +230,65 @@ func (l layout) settleDelete(j opJournal) (deleted bool, err error) {
 		return false, fmt.Errorf("remove %s: %w", j.Hidden, err)
 	}
 	return true, livefile.SyncDir(filepath.Dir(j.Hidden))
+}
+
+// putBack puts the file cur, which a rotation slid under a name in the instant papyrad took
+// that name out of the set and which is now at hidden, back where it belongs, by exchanging it
+// with partner, the file whose slot is its place: the new content of a segment being replaced
+// (the exchange put it there), or the segment being deleted when cur is its newer neighbour.
+// An exchange creates no name, so no rotation can overwrite the file put back, and rotations
+// move every file along together, so partner's slot stays cur's place whatever rotates
+// meanwhile. If a rotation lands inside the exchange too, so that it takes a third file, that
+// file goes back the same way in exchange for the one that now stands in its place, and so
+// on. back reports whether hidden holds partner at the end; if partner is gone (a
+// logging-style writer removed it as its oldest segment), cur goes back through restore from
+// takenAt, the slot it was taken from, and back is false. slot is where partner is expected.
+func (l layout) putBack(hidden string, cur, partner uint64, slot, takenAt int) (back bool, err error) {
+	// stands[i] stands in the place of the file hidden held before it, the last one in cur's.
+	stands := []uint64{partner}
+	for attempt := 0; attempt < 20; attempt++ {
+		top := stands[len(stands)-1]
+		name, found, err := l.locate(top, slot)
+		if err != nil {
+			return false, err
+		}
+		if !found {
+			return false, l.restore(hidden, takenAt)
+		}
+		if k, ok := l.slotOf(filepath.Base(name)); ok {
+			slot = k
+		}
+		if err := livefile.Step("segment-put-back"); err != nil {
+			return false, err
+		}
+		err = livefile.Exchange(hidden, name)
+		if livefile.IsUnsupported(err) {
+			return false, l.restore(hidden, takenAt)
+		}
+		if os.IsNotExist(err) {
+			continue // it moved again: look it up anew
+		}
+		if err != nil {
+			return false, fmt.Errorf("put back the file moved aside by mistake: exchange %s and %s: %w", hidden, name, err)
+		}
+		if err := livefile.SyncDir(filepath.Dir(hidden)); err != nil {
+			return false, err
+		}
+		got, err := inodeOf(hidden)
+		if err != nil {
+			return false, err
+		}
+		if got == top {
+			stands = stands[:len(stands)-1]
+			if len(stands) == 0 {
+				return true, nil
+			}
+		} else {
+			stands = append(stands, cur) // cur now stands in got's place
+		}
+		cur = got
+	}
+	return false, fmt.Errorf("%s: a file moved aside by mistake could not be put back under a rotating writer; left in place", hidden)
 }
 
 // replace puts the fsynced temp file tmp (inode newIno) in place of the rotated segment seg,
@@ -189,17 +302,23 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		}
 		if !found {
 			// The writer deleted the segment itself; the rewrite is moot.
-			return false, os.Remove(tmp)
+			if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+				return false, err
+			}
+			return false, nil
 		}
 		if m.slot == 0 && l.naming == Suffix {
 			return false, fmt.Errorf("segment %s became the active file", seg.name)
+		}
+		if ino, err := inodeOf(tmp); err != nil || ino != newIno {
+			return false, fmt.Errorf("the new content of %s is no longer at %s; the segment is left for the next run", seg.name, tmp)
 		}
 		j := opJournal{Op: "replace", Slot: m.slot, SegIno: seg.ino, Temp: tmp, NewIno: newIno}
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
 		}
 		// Writing the journal took milliseconds: look again right before the exchange, so that
-		// a rotation in that time is noticed here rather than undone afterwards.
+		// only a rotation in the microseconds between these two system calls can get in the way.
 		if ino, err := inodeOf(m.name); err != nil || ino != seg.ino {
 			backoff(attempt)
 			continue
@@ -237,53 +356,46 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		}
 		backoff(attempt)
 	}
+	// Every attempt ended with tmp holding the new content: nothing is left for recovery.
 	_ = os.Remove(tmp)
+	_ = l.dropOp(id)
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
 }
 
 // settleReplace finishes a replace step whose exchange may have happened. It reports whether
 // the segment now holds the new content. When the exchange took another file out (a rotation
-// slid it under the name), that file is swapped back into the place the new content holds now:
-// rotations move every file the same way, so that place is exactly where the other file would
-// be. keepTemp keeps the new content for another attempt; recovery, which will not retry,
-// removes it.
+// slid it under the name), putBack trades it for the new content, which stands in its place.
+// keepTemp keeps the new content for another attempt; recovery, which will not retry, removes
+// it.
 func (l layout) settleReplace(j opJournal, keepTemp bool) (bool, error) {
-	for attempt := 0; attempt < 10; attempt++ {
-		ino, err := inodeOf(j.Temp)
-		if os.IsNotExist(err) {
-			return true, nil // the old content was already removed after a good exchange
-		}
-		if err != nil {
+	ino, err := inodeOf(j.Temp)
+	if os.IsNotExist(err) {
+		return true, nil // the old content was already removed after a good exchange
+	}
+	if err != nil {
+		return false, err
+	}
+	switch ino {
+	case j.SegIno:
+		if err := livefile.Step("segment-drop-old"); err != nil {
 			return false, err
 		}
-		switch ino {
-		case j.NewIno:
-			// Not exchanged, or exchanged back.
-			if keepTemp {
-				return false, nil
-			}
-			return false, os.Remove(j.Temp)
-		case j.SegIno:
-			if err := livefile.Step("segment-drop-old"); err != nil {
-				return false, err
-			}
-			if err := os.Remove(j.Temp); err != nil {
-				return false, err
-			}
-			return true, livefile.SyncDir(filepath.Dir(j.Temp))
-		}
-		m, found, err := l.nameOf(j.NewIno)
-		if err != nil {
+		if err := os.Remove(j.Temp); err != nil {
 			return false, err
 		}
-		if !found {
-			return false, fmt.Errorf("%s holds a segment taken out by mistake and the place to put it back is unknown; left in place", j.Temp)
-		}
-		if err := livefile.Exchange(j.Temp, m.name); err != nil && !os.IsNotExist(err) {
-			return false, fmt.Errorf("put back the segment exchanged by mistake: %w", err)
+		return true, livefile.SyncDir(filepath.Dir(j.Temp))
+	case j.NewIno:
+		// Not exchanged.
+	default:
+		back, err := l.putBack(j.Temp, ino, j.NewIno, j.Slot, j.Slot)
+		if err != nil || !back {
+			return false, err
 		}
 	}
-	return false, fmt.Errorf("%s: a segment taken out by mistake could not be put back under a rotating writer; left in place", j.Temp)
+	if keepTemp {
+		return false, nil
+	}
+	return false, os.Remove(j.Temp)
 }
 
 // recoverOps finishes or undoes the segment steps that crashed runs left journaled.
@@ -336,6 +448,29 @@ func (l layout) recoverOps() error {
 	// Deleted segments moved aside without a journal cannot exist: the journal is written
 	// first. Leftover ".del" files are therefore only ever journaled ones, settled above.
 	return errors.Join(errs...)
+}
+
+// journaledTemp reports whether a step journal beside the set names tmp as its temp: a step
+// cut short by an error may have left a file of the set there (an exchange that took the
+// wrong file and could not be undone), so only recovery, which reads the journal, may remove it.
+func (l layout) journaledTemp(tmp string) bool {
+	dir := filepath.Dir(l.path)
+	entries, _ := os.ReadDir(dir)
+	prefix := livefile.HiddenPrefix(l.path)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) || !strings.HasSuffix(e.Name(), opSuffix) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		var j opJournal
+		if json.Unmarshal(b, &j) == nil && j.Temp == tmp {
+			return true
+		}
+	}
+	return false
 }
 
 // backoff waits a little longer after each attempt that a rotation got in the way of, so that a

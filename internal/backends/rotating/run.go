@@ -44,6 +44,9 @@ type prepared struct {
 
 func (r *run) cleanup() {
 	for _, t := range r.temps {
+		if r.s.l.journaledTemp(t) {
+			continue // a segment step was cut short with it: recovery settles it
+		}
 		_ = os.Remove(t)
 	}
 	r.q.Discard()
