@@ -13,7 +13,8 @@ import (
 // time that does not exist (02:30 when clocks spring forward) is skipped for the whole day, and
 // one at a wall time that happens twice (02:30 when they fall back) fires twice. papyrad
 // evaluates the spec on the wall clock instead, then maps the wall time to an instant: a
-// missing wall time runs shifted by the gap (02:30 runs at 03:30), a doubled one runs once.
+// missing wall time runs shifted by the gap (02:30 runs at 03:30), a doubled one runs once, at
+// its first pass.
 func nextTick(sched cron.Schedule, loc *time.Location, after time.Time) time.Time {
 	spec, ok := sched.(*cron.SpecSchedule)
 	if !ok {
@@ -48,8 +49,7 @@ func nextTick(sched cron.Schedule, loc *time.Location, after time.Time) time.Tim
 	consider(naive(after.In(zone)))
 	// Near a DST change the clock reads differently on either side of it, and a wall time
 	// can read before the clock and still run after after: one the gap skipped (02:30 runs
-	// at 03:30, still ahead at 03:10), or the second pass of a doubled hour when the zone's
-	// times resolve to it. Read the clock with the other side's offset too.
+	// at 03:30, still ahead at 03:10). Read the clock with the other side's offset too.
 	_, offNow := after.In(zone).Zone()
 	for _, d := range []time.Duration{-48 * time.Hour, 48 * time.Hour} {
 		if _, off := after.Add(d).In(zone).Zone(); off != offNow {
@@ -60,9 +60,23 @@ func nextTick(sched cron.Schedule, loc *time.Location, after time.Time) time.Tim
 }
 
 // inZone is the instant at which zone's clock reads the wall time w (w's fields, read as
-// UTC); a wall time inside a DST gap is shifted forward by the gap.
+// UTC). Near a change of offset the answer does not depend on the zone's sign, as
+// time.Date's does: a wall time the clock reads twice is its first pass, and one the clock
+// skips (inside a spring-forward gap) is shifted forward by the gap, 02:30 running at 03:30.
 func inZone(w time.Time, zone *time.Location) time.Time {
-	return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, zone)
+	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, zone)
+	_, before := t.Add(-24 * time.Hour).In(zone).Zone()
+	_, after := t.Add(24 * time.Hour).In(zone).Zone()
+	if before == after {
+		return t
+	}
+	wall := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, time.UTC)
+	// Read with the larger offset, w is the earlier instant; with the smaller, the later.
+	early := wall.Add(-time.Duration(max(before, after)) * time.Second).In(zone)
+	if naive(early).Equal(wall) {
+		return early
+	}
+	return wall.Add(-time.Duration(min(before, after)) * time.Second).In(zone)
 }
 
 // naive reads t's wall clock as if it were UTC.
