@@ -25,8 +25,9 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-# torture runs the long crash tests (SIGKILL at random moments against live writers), which
-# make test leaves out.
+# torture runs the crash tests (SIGKILL at random moments against live writers) at length:
+# make test runs a bounded number of kills. PAPYRAD_TORTURE_ITERATIONS sets how many runs the
+# rotating-set crash test starts and kills (400 by default).
 torture:
 	PAPYRAD_TORTURE=1 $(GO) test -race -count=1 -timeout 60m -run 'Crash' ./cmd/papyrad/
 

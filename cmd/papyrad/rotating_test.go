@@ -340,12 +340,14 @@ func rotKillAimed(t *testing.T, ready func() bool, spread time.Duration, rng *ra
 	return p.kill(t)
 }
 
-// newStepFile returns a function that says whether a journal of a destructive step (".seg" or
-// ".journal") that was not there when it was called has appeared beside the set.
+// newStepFile returns a function that says whether a journal of a destructive step (".seg",
+// or its temp ".seg.new", or ".journal") that was not there when it was called has appeared
+// beside the set.
 func (s *rotSet) newStepFile(t *testing.T) func() bool {
 	t.Helper()
 	isStep := func(n string) bool {
-		return strings.HasPrefix(n, ".papyrad.") && (strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".journal"))
+		return strings.HasPrefix(n, ".papyrad.") &&
+			(strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".seg.new") || strings.HasSuffix(n, ".journal"))
 	}
 	earlier := map[string]bool{}
 	entries, err := os.ReadDir(s.dir())
@@ -395,7 +397,7 @@ func (s *rotSet) killPhase(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seg, journal, tmp bool
+	var seg, segNew, aside, journal, tmp bool
 	for _, e := range entries {
 		n := e.Name()
 		if !strings.HasPrefix(n, ".papyrad.") {
@@ -404,6 +406,10 @@ func (s *rotSet) killPhase(t *testing.T) string {
 		switch {
 		case strings.HasSuffix(n, ".seg"):
 			seg = true
+		case strings.HasSuffix(n, ".seg.new"):
+			segNew = true
+		case strings.HasSuffix(n, ".del"):
+			aside = true
 		case strings.HasSuffix(n, ".journal"):
 			journal = true
 		case strings.HasSuffix(n, ".tmp"):
@@ -411,8 +417,12 @@ func (s *rotSet) killPhase(t *testing.T) string {
 		}
 	}
 	switch {
+	case seg && aside:
+		return "segment step, segment moved aside"
 	case seg:
 		return "segment step"
+	case segNew:
+		return "segment step being journaled"
 	case journal:
 		return "active file committing or draining"
 	case tmp:
@@ -863,8 +873,10 @@ func TestRotatingPapyraWriterBlocked(t *testing.T) {
 // the active file. No record may be lost, duplicated or torn; at the end no expired record
 // may remain, and nothing may be left beside the set.
 //
-// max_files is large enough that the writer never fills the set: a logging-style writer
-// removes its own oldest segment when it does, and every record could not be accounted for.
+// The writer must never fill the set: a logging-style writer removes its own oldest segment
+// when it does, and every record could not be accounted for. It rotates up to a hundred times
+// a second, so on a loaded machine, where rounds take longer, the rounds stop early once the
+// set is half full (at least 5 must have run).
 func TestRotatingLiveWriters(t *testing.T) {
 	rounds := 15
 	if testing.Short() {
@@ -872,7 +884,7 @@ func TestRotatingLiveWriters(t *testing.T) {
 	}
 	const (
 		maxBytes = 4 << 10 // a rotation every 20 records or so
-		maxFiles = 300
+		maxFiles = 600
 		batch    = 15 // fits in the active file: runs rewrite it when the writer does not rotate it first
 	)
 	for _, mode := range []string{"papyra", "logging"} {
@@ -887,7 +899,7 @@ func TestRotatingLiveWriters(t *testing.T) {
 			args := s.flags("--max-age", "1d", "--drain-timeout", "1s")
 
 			w := startRotWriter(t, s, "W", mode, maxBytes, 2000)
-			var deleted, rewritten int
+			var deleted, rewritten, done int
 			failed := rotRunFailures{}
 			defer failed.report(t)
 			for i := range rounds {
@@ -912,23 +924,31 @@ func TestRotatingLiveWriters(t *testing.T) {
 						t.Errorf("%s: the writer's records up to seq %d should all be in the set, %d are", when, sp.max, sp.n)
 					}
 				}
+				done++
 				w.resume(t)
 				if t.Failed() {
 					break
 				}
+				if len(c.Files) > maxFiles/2 {
+					t.Logf("round %d: the set has %d files; the rounds stop before the writer fills it", i, len(c.Files))
+					break
+				}
 			}
 			n, st := w.stop(t)
+			if done < min(rounds, 5) && !t.Failed() {
+				t.Fatalf("only %d rounds ran before the writer half filled the set", done)
+			}
 			rep, r := compactJSON(t, args...)
 			if r.code != 0 || rep.Result != report.ResultOK || len(rep.Warnings) > 0 {
 				t.Fatalf("final run: want exit 0, result ok, no warning\n%s", r)
 			}
 			t.Logf("%d rounds: the writer wrote %d records, rotated %d times; the runs deleted %d segments and rewrote %d files",
-				rounds, n, st.rotations, deleted, rewritten)
+				done, n, st.rotations, deleted, rewritten)
 			if st.deleted > 0 {
 				t.Fatalf("the writer removed %d segments of its own: raise maxFiles so that every record can be accounted for", st.deleted)
 			}
-			if st.rotations < int64(rounds) {
-				t.Errorf("the writer rotated only %d times in %d rounds: the test did not exercise rotation during runs", st.rotations, rounds)
+			if st.rotations < int64(done) {
+				t.Errorf("the writer rotated only %d times in %d rounds: the test did not exercise rotation during runs", st.rotations, done)
 			}
 			c := s.read(t)
 			assertWhole(t, c.Contents, "at the end")
@@ -946,31 +966,103 @@ func TestRotatingLiveWriters(t *testing.T) {
 	}
 }
 
+// rotCrashIterations is how many runs TestRotatingCrash starts and kills: a bounded number in
+// `make test`, PAPYRAD_TORTURE_ITERATIONS (400 unless set) with PAPYRAD_TORTURE=1 (`make
+// torture`).
+func rotCrashIterations(t *testing.T) int {
+	t.Helper()
+	if os.Getenv("PAPYRAD_TORTURE") == "" {
+		if testing.Short() {
+			return 8
+		}
+		return 30
+	}
+	v := os.Getenv("PAPYRAD_TORTURE_ITERATIONS")
+	if v == "" {
+		return 400
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("PAPYRAD_TORTURE_ITERATIONS=%q: want a positive number", v)
+	}
+	return n
+}
+
+// rotCrashTally adds up what TestRotatingCrash's runs went through.
+type rotCrashTally struct {
+	iterations, killed, forwarding, warned int
+	phases                                 map[string]int // what each kill interrupted
+	reads                                  int            // reads of the set checked after kills and recoveries
+	records                                int64          // records in those reads, each checked
+	written, rotations                     int64          // by the writers
+}
+
 // TestRotatingCrash kills papyrad with SIGKILL at random instants of runs over a set that a
-// Papyra-style writer keeps appending to and rotating (every few dozen records). Before each
+// Papyra-style writer keeps appending to and rotating (every 20 records or so). Before each
 // run, with the writer paused, the test adds what the run must remove: an older segment
 // beyond the set's oldest (all expired, or a large expired batch followed by fresh "orig"
 // records that must survive) and a small expired batch in the active file. After every kill,
-// and again after the run that recovers, the set read oldest first must have whole lines and
-// no record twice, every orig record exactly once, and each batch wholly there or wholly gone;
-// after a recovering run that reported nothing pending, every record the writer wrote.
+// before anything recovers, and again after the run that recovers, the set read oldest first
+// must have whole lines and no record twice, every orig record exactly once, every writer's
+// records in the order written and the orig batches in the order of their segments, and each
+// batch wholly there or wholly gone; after a recovering run that reported nothing pending,
+// every record the writer wrote.
+//
+// The runs are grouped in rounds of 10, each on a new set with a new writer: the set grows by
+// several segments a second, every rotation renames all of them, and a set of thousands that
+// is never still is not what a run should be tested against. Rounds keep it to a few hundred
+// however many runs the torture makes.
 func TestRotatingCrash(t *testing.T) {
-	// Still fails about one run in seven (a kill at some point leaves a record misplaced or an
-	// expired batch behind; under investigation), so it runs with `make torture`, not in
-	// `make test`, until that is found and fixed.
-	if os.Getenv("PAPYRAD_TORTURE") == "" {
-		t.Skip("a torture test: run it with make torture (PAPYRAD_TORTURE=1)")
-	}
-	iterations := 30
-	if testing.Short() {
-		iterations = 8
-	}
+	total := rotCrashIterations(t)
 	const (
-		maxBytes = 16 << 10 // a rotation every 80 records or so: several per run
-		maxFiles = 300
+		perRound = 10
+		maxFiles = 1000
 		big      = 8000 // expired records of a placed segment
 		orig     = 2000 // fresh records after them, when the segment is mixed
-		small    = 10   // expired records appended to the active file
+	)
+	// How long a complete run takes, to aim the kills: one over a similar set, no writer.
+	cal := newRotSet(t, testutil.SuffixNaming, maxFiles)
+	cal.put(t, 2, slices.Concat(records("x", 0, big, rotOld), records("o", 0, orig, fresh)), 0o644)
+	cal.put(t, 1, records("o", orig, 4*orig, fresh), 0o644)
+	cal.put(t, 0, slices.Concat(records("a", 0, 10, rotOld), records("o", 5*orig, 20, fresh)), 0o644)
+	if _, r := compactJSON(t, cal.flags("--max-age", "1d")...); r.code != 0 {
+		t.Fatalf("calibration run failed\n%s", r)
+	}
+	runs := []time.Duration{}
+	for range 3 {
+		cal.put(t, 3, records("x", 0, big, rotOld), 0o644)
+		appendFile(t, cal.store, records("a", 0, 10, rotOld))
+		_, r := compactJSON(t, cal.flags("--max-age", "1d")...)
+		if r.code != 0 {
+			t.Fatalf("calibration run failed\n%s", r)
+		}
+		runs = append(runs, r.dur)
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill delays seeded with %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	tally := &rotCrashTally{phases: map[string]int{}}
+	failed := rotRunFailures{}
+	defer failed.report(t)
+	for round := 0; tally.iterations < total && !t.Failed(); round++ {
+		rotCrashRound(t, round, min(perRound, total-tally.iterations), maxFiles, rng, &runs, tally, &failed)
+	}
+	t.Logf("%d runs in rounds of up to %d: %d killed (%v), %d of them with a forward step journaled, %d recovering runs warned or failed; "+
+		"%d reads of the set checked, %d records in them; the writers wrote %d records and rotated %d times; a complete run took %v (median)",
+		tally.iterations, perRound, tally.killed, tally.phases, tally.forwarding, tally.warned,
+		tally.reads, tally.records, tally.written, tally.rotations, rotMedian(runs).Round(time.Millisecond))
+}
+
+// rotCrashRound is one round of TestRotatingCrash: a new set and writer, iterations kills, then
+// a last run with the writer stopped, after which the set must hold exactly every kept record.
+func rotCrashRound(t *testing.T, round, iterations, maxFiles int, rng *rand.Rand, runs *[]time.Duration, tally *rotCrashTally, failed *rotRunFailures) {
+	t.Helper()
+	const (
+		maxBytes = 4 << 10 // a rotation every 20 records or so, 25 a second: one or more per run
+		big      = 8000
+		orig     = 2000
+		small    = 10 // expired records appended to the active file
 	)
 	s := newRotSet(t, testutil.SuffixNaming, maxFiles)
 	s.put(t, 2, records("x-init", 0, big, rotOld), 0o644)
@@ -980,35 +1072,29 @@ func TestRotatingCrash(t *testing.T) {
 	origs := map[string]int64{"o-init": 2 * orig}
 	gone := map[string]bool{} // expired batches no longer in the set
 	args := s.flags("--max-age", "1d", "--drain-timeout", "1s")
+	w := startRotWriter(t, s, "P", "papyra", maxBytes, 500)
+	// The order the set must read in, oldest first: each placed segment is older than the
+	// set, so the latest orig batch comes first; the writer appends after o-init.
+	order := []string{"o-init", w.name}
 
-	// How long a complete run takes, to aim the kills: one over a similar set, no writer.
-	cal := newRotSet(t, testutil.SuffixNaming, maxFiles)
-	cal.put(t, 2, slices.Concat(records("x", 0, big, rotOld), records("o", 0, orig, fresh)), 0o644)
-	cal.put(t, 1, records("o", orig, 4*orig, fresh), 0o644)
-	cal.put(t, 0, slices.Concat(records("a", 0, small, rotOld), records("o", 5*orig, 20, fresh)), 0o644)
-	if _, r := compactJSON(t, cal.flags("--max-age", "1d")...); r.code != 0 {
-		t.Fatalf("calibration run failed\n%s", r)
-	}
-	runs := []time.Duration{}
-	for range 3 {
-		cal.put(t, 3, records("x", 0, big, rotOld), 0o644)
-		appendFile(t, cal.store, records("a", 0, small, rotOld))
-		_, r := compactJSON(t, cal.flags("--max-age", "1d")...)
-		if r.code != 0 {
-			t.Fatalf("calibration run failed\n%s", r)
+	check := func(when string) *testutil.SetContents {
+		t.Helper()
+		c := s.read(t)
+		assertWhole(t, c.Contents, when)
+		for o, n := range origs {
+			assertComplete(t, c.Contents, o, n)
 		}
-		runs = append(runs, r.dur)
+		rotAssertBatches(t, c.Contents, batches, when)
+		rotAssertGone(t, c.Contents, gone, when)
+		rotAssertOrder(t, c.Order, order, when)
+		tally.reads++
+		tally.records += int64(len(c.Order))
+		return c
 	}
 
-	w := startRotWriter(t, s, "P", "papyra", maxBytes, 1000)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("kill delays seeded with %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 2))
-	var killed, forwarding, warned int
-	phases := map[string]int{}
-	failed := rotRunFailures{}
-	defer failed.report(t)
 	for i := range iterations {
+		it := tally.iterations
+		tally.iterations++
 		// With the writer paused: a segment older than every other, and expired records
 		// in the active file.
 		w.pause(t)
@@ -1018,7 +1104,7 @@ func TestRotatingCrash(t *testing.T) {
 			oldest, _ = strconv.Atoi(strings.TrimPrefix(files[0], s.store+"."))
 		}
 		if oldest+1 >= maxFiles {
-			t.Fatalf("the set is full: raise maxFiles")
+			t.Fatalf("round %d: the set is full: raise maxFiles", round)
 		}
 		x, a := fmt.Sprintf("x%d", i), fmt.Sprintf("a%d", i)
 		seg := records(x, 0, big, rotOld)
@@ -1027,6 +1113,7 @@ func TestRotatingCrash(t *testing.T) {
 			o := fmt.Sprintf("o%d", i)
 			seg = append(seg, records(o, 0, orig, fresh)...)
 			origs[o] = orig
+			order = slices.Insert(order, 0, o)
 		}
 		s.put(t, oldest+1, seg, 0o644)
 		appendFile(t, s.store, records(a, 0, small, rotOld))
@@ -1036,64 +1123,53 @@ func TestRotatingCrash(t *testing.T) {
 		// Kills anywhere in a typical run; one in three in its second half, where the segment
 		// steps and the active file's commit are (reading the set fills the first), and one in
 		// three aimed at those steps as they happen.
-		typical := int64(rotMedian(runs))
+		typical := int64(rotMedian(*runs))
 		delay := time.Duration(rng.Int64N(typical * 11 / 10))
-		if i%3 == 1 {
+		if it%3 == 1 {
 			delay = time.Duration(typical/2 + rng.Int64N(typical*6/10))
 		}
 		var finished bool
 		var kr result
-		if i%3 == 2 {
+		if it%3 == 2 {
 			finished, kr = rotKillAimed(t, s.newStepFile(t), time.Millisecond, rng, args)
 			delay = kr.dur
 		} else {
 			finished, kr = rotKill(t, delay, args)
 		}
 		if !finished {
-			killed++
+			tally.killed++
 		} else if kr.code != 0 {
-			failed.note(fmt.Sprintf("iteration %d: a run that finished before the kill", i), kr,
+			failed.note(fmt.Sprintf("round %d, iteration %d: a run that finished before the kill", round, i), kr,
 				strings.TrimSpace(kr.stdout))
 		}
 		if s.forwardJournaled(t) {
-			forwarding++
+			tally.forwarding++
 		}
 		if !finished {
-			phases[s.killPhase(t)]++
+			tally.phases[s.killPhase(t)]++
 		}
 
+		// The set as the kill left it, before any recovery.
 		w.pause(t)
-		when := fmt.Sprintf("iteration %d, killed after %v", i, delay.Round(time.Microsecond))
+		when := fmt.Sprintf("round %d, iteration %d, killed after %v", round, i, delay.Round(time.Microsecond))
 		if finished {
-			when = fmt.Sprintf("iteration %d, run finished before the kill at %v", i, delay.Round(time.Microsecond))
+			when = fmt.Sprintf("round %d, iteration %d, run finished before the kill at %v", round, i, delay.Round(time.Microsecond))
 		}
-		c := s.read(t)
-		assertWhole(t, c.Contents, when)
-		for o, n := range origs {
-			assertComplete(t, c.Contents, o, n)
-		}
-		rotAssertBatches(t, c.Contents, batches, when)
-		rotAssertGone(t, c.Contents, gone, when)
+		check(when)
 		w.resume(t)
 
 		rep, r := compactJSON(t, args...)
 		failed.check(t, when+": the recovering run", rep, r)
-		runs = append(runs, r.dur)
+		*runs = append(*runs, r.dur)
 		if rep.RecordsQuarantined != 0 {
 			t.Errorf("%s: the recovering run quarantined %d lines: the kill left damaged lines", when, rep.RecordsQuarantined)
 		}
 		if len(rep.Warnings) > 0 || rep.Result != report.ResultOK {
-			warned++
+			tally.warned++
 		}
 		w.pause(t)
-		when = fmt.Sprintf("iteration %d, after the recovering run", i)
-		c = s.read(t)
-		assertWhole(t, c.Contents, when)
-		for o, n := range origs {
-			assertComplete(t, c.Contents, o, n)
-		}
-		rotAssertBatches(t, c.Contents, batches, when)
-		rotAssertGone(t, c.Contents, gone, when)
+		when = fmt.Sprintf("round %d, iteration %d, after the recovering run", round, i)
+		c := check(when)
 		if len(rep.Warnings) == 0 && rep.Result == report.ResultOK {
 			assertNoExpired(t, c.Contents, when)
 		}
@@ -1116,28 +1192,59 @@ func TestRotatingCrash(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("%d iterations: %d runs killed (%v), %d of them with a forward step journaled, %d recovering runs warned or failed; a complete run took %v (median)",
-		iterations, killed, phases, forwarding, warned, rotMedian(runs).Round(time.Millisecond))
 
 	n, st := w.stop(t)
-	t.Logf("the writer wrote %d records and rotated %d times", n, st.rotations)
+	tally.written += n
+	tally.rotations += st.rotations
 	rep, r := compactJSON(t, args...)
 	if r.code != 0 || rep.Result != report.ResultOK || len(rep.Warnings) > 0 {
-		t.Fatalf("final run: want exit 0, result ok, no warning\n%s", r)
+		t.Fatalf("round %d, final run: want exit 0, result ok, no warning\n%s", round, r)
 	}
-	c := s.read(t)
-	assertWhole(t, c.Contents, "at the end")
-	assertNoExpired(t, c.Contents, "at the end")
+	when := fmt.Sprintf("round %d, at the end", round)
+	c := check(when)
+	assertNoExpired(t, c.Contents, when)
 	total := n
-	for o, k := range origs {
-		assertComplete(t, c.Contents, o, k)
+	for _, k := range origs {
 		total += k
 	}
 	assertComplete(t, c.Contents, w.name, n)
 	if got := int64(len(c.Count)); got != total {
-		t.Errorf("the set holds %d records, want %d", got, total)
+		t.Errorf("%s: the set holds %d records, want %d", when, got, total)
 	}
 	s.assertClean(t)
+}
+
+// rotAssertOrder fails unless the records read in order come, writer by writer, in the order
+// of their seqs, and the writers named in groups (oldest first) do not overlap: each one's
+// records all come before the next one's.
+func rotAssertOrder(t *testing.T, order []testutil.Key, groups []string, when string) {
+	t.Helper()
+	last := map[string]int64{}
+	first, final := map[string]int{}, map[string]int{}
+	var back []string
+	for i, k := range order {
+		if prev, seen := last[k.Writer]; seen && k.Seq <= prev && len(back) < 5 {
+			back = append(back, fmt.Sprintf("%s after %s#%d", k, k.Writer, prev))
+		}
+		last[k.Writer] = k.Seq
+		if _, seen := first[k.Writer]; !seen {
+			first[k.Writer] = i
+		}
+		final[k.Writer] = i
+	}
+	if len(back) > 0 {
+		t.Errorf("%s: records out of order (a segment misordered): %v", when, back)
+	}
+	prev := ""
+	for _, g := range groups {
+		if _, ok := first[g]; !ok {
+			continue
+		}
+		if prev != "" && final[prev] > first[g] {
+			t.Errorf("%s: %s's records should all come before %s's: a segment was misordered", when, prev, g)
+		}
+		prev = g
+	}
 }
 
 // rotAssertGone fails if a batch that was removed from the set is back.
