@@ -53,7 +53,9 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 	dir, state := t.TempDir(), t.TempDir()
 	store := filepath.Join(dir, "events.ndjson")
 	writeFile(t, store, records("orig", 0, orig, fresh))
-	flags := jsonStore(store, state, "--max-age", "1d")
+	arch := filepath.Join(state, "archive")
+	flags := jsonStore(store, state, "--max-age", "1d", "--archive-dir", arch)
+	archived := map[string]bool{} // archive files already checked
 
 	typical := calibrate(t, batch, orig)
 	t.Logf("a run over %d records takes about %v", batch+orig, typical.Round(time.Millisecond))
@@ -115,6 +117,7 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 		if rep.RecordsQuarantined != 0 {
 			t.Errorf("%s: the recovering run quarantined %d lines: the kill left damaged lines", when, rep.RecordsQuarantined)
 		}
+		assertArchivedOnce(t, arch, archived, name, batch, when)
 		pause()
 		when = fmt.Sprintf("iteration %d, after the recovering run", i)
 		c = readContents(t, store)
@@ -157,6 +160,30 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 		t.Errorf("the store holds %d records, want %d", got, total)
 	}
 	assertOnlyLock(t, store)
+}
+
+// assertArchivedOnce checks the archive files that appeared since the last call (seen): the
+// expired batch of this round, current, must be in exactly one of them, whole and once, and
+// nothing else may be archived (the other batches were checked in their rounds).
+func assertArchivedOnce(t *testing.T, dir string, seen map[string]bool, current string, batch int64, when string) {
+	t.Helper()
+	files := archiveFiles(t, dir)
+	var fresh []string
+	for _, f := range files {
+		if !seen[f] {
+			seen[f] = true
+			fresh = append(fresh, f)
+		}
+	}
+	var content []byte
+	for _, f := range fresh {
+		content = append(content, decompress(t, f)...)
+	}
+	c := testutil.ParseContents(content)
+	assertCount(t, c, current, batch, when+", archive")
+	if len(c.Bad) > 0 || len(c.Count) != int(batch) {
+		t.Errorf("%s: the archive files of this round hold %d records and %d bad lines, want the %d of %s", when, len(c.Count), len(c.Bad), batch, current)
+	}
 }
 
 func median(ds []time.Duration) time.Duration {
