@@ -129,6 +129,13 @@ func (w *Writer) Begin(key string) error {
 		if err := os.MkdirAll(w.dir, 0o700); err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
+		// The day's and the store's directories may be new: make their names durable too,
+		// or a power cut could take the sealed archive away with them.
+		for _, d := range []string{filepath.Dir(w.dir), filepath.Dir(filepath.Dir(w.dir))} {
+			if err := livefile.SyncDir(d); err != nil {
+				return fmt.Errorf("archive: %w", err)
+			}
+		}
 		f, err := os.OpenFile(w.pendingPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
 		if err != nil {
 			return fmt.Errorf("archive: %w", err)
