@@ -48,7 +48,8 @@ type Metrics struct {
 // last successful run (the age a store's oldest record had then), so that it compares with the
 // store's retention_max_age_seconds whatever the time of the scrape.
 const oldestAgeHelp = "Age, at the end of the store's last successful run, of the oldest record it still holds, by the records' own timestamps; " +
-	"absent while it holds no record with a finite numeric timestamp, and for redis and memory stores."
+	"absent while it holds no record with a finite numeric timestamp, for memory stores, " +
+	"and for a redis store whose run left records retention drops (held by a consumer group, or after a kept entry)."
 
 // New creates the metrics and registers them on reg.
 func New(reg prometheus.Registerer, version string) *Metrics {

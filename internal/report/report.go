@@ -31,8 +31,9 @@ type Report struct {
 
 	// OldestRecordTimestamp is the timestamp (unix seconds, as Papyra writes it) of the oldest
 	// record the store holds after the run, the records retention kept; absent when none of
-	// them has a finite numeric timestamp, and for Redis and memory stores, which do not
-	// report it.
+	// them has a finite numeric timestamp, for memory stores, and for a Redis store whose run
+	// left records retention drops (held by a consumer group, or after a kept entry), which
+	// could be older.
 	OldestRecordTimestamp *float64 `json:"oldest_record_timestamp,omitempty"`
 
 	// Why records were dropped, by retention rule.

@@ -309,6 +309,7 @@ func (r *run) fill(results []*streamResult, memBefore []int64, memOK bool, memAf
 		}
 	}
 	rep.RecordsAfter = rep.RecordsBefore - rep.RecordsDropped
+	r.oldest(results, complete)
 	if leftNonRecords > 0 && complete {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d entries that are not records stay in the streams after the first kept entry (papyrad scan lists them)", leftNonRecords))
 	}
@@ -326,5 +327,31 @@ func (r *run) fill(results []*streamResult, memBefore []int64, memOK bool, memAf
 		// No MEMORY USAGE: the data fields' lengths, for the entries the run read.
 		rep.BytesBefore = dataBefore
 		rep.BytesAfter = dataBefore - dataRemoved
+	}
+}
+
+// oldest reports the timestamp of the oldest record left in the streams, when the run knows
+// it: every stream read whole, and nothing retention drops left in it (a record held back by
+// a consumer group, or after a kept entry, could be older than every kept one).
+func (r *run) oldest(results []*streamResult, complete bool) {
+	if !complete {
+		return
+	}
+	var oldest float64
+	var have bool
+	for _, res := range results {
+		sp := res.sp
+		if !sp.exists {
+			continue
+		}
+		if sp.unread > 0 || res.final.pos != res.retCut.pos || sp.figures(res.final).unreclaimed > 0 {
+			return
+		}
+		if c := sp.plan.Counts(); c.HasOldestKept && (!have || c.OldestKept < oldest) {
+			oldest, have = c.OldestKept, true
+		}
+	}
+	if have {
+		r.rep.OldestRecordTimestamp = &oldest
 	}
 }
