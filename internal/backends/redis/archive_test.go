@@ -225,27 +225,3 @@ func TestArchiveRecoversACrashBeforeTrim(t *testing.T) {
 		t.Errorf("archives hold %d records, the run archived %d; want 300 once", len(got), rep.RecordsArchived)
 	}
 }
-
-// TestOldestRecord: the report gives the timestamp of the oldest record left, unless a record
-// retention drops stays behind (held by a consumer group), which could be older.
-func TestOldestRecord(t *testing.T) {
-	srv := redisserver.Start(t)
-	c := client(t, srv)
-	stamp := float64(time.Now().Unix() - 60)
-	xadd(t, c, evKey, nil, append(records(10, old), records(5, func(i int) float64 { return stamp + float64(i) })...))
-	xadd(t, c, auKey, nil, records(3, func(i int) float64 { return stamp + 30 }))
-	rep := compact(t, newStore(t, srv, retention.Policy{MaxAge: time.Hour}), false)
-	if rep.OldestRecordTimestamp == nil || *rep.OldestRecordTimestamp != stamp {
-		t.Fatalf("oldest record %v, want %v", rep.OldestRecordTimestamp, stamp)
-	}
-
-	// A consumer group that has not been delivered the expired entries keeps them.
-	xadd(t, c, dlKey, nil, records(4, old))
-	if err := c.XGroupCreate(context.Background(), dlKey, "g", "0").Err(); err != nil {
-		t.Fatal(err)
-	}
-	rep = compact(t, newStore(t, srv, retention.Policy{MaxAge: time.Hour}, func(c *Config) { c.ConsumerGroups = GroupsDelivered }), false)
-	if rep.OldestRecordTimestamp != nil {
-		t.Errorf("with expired records held by a group, the oldest record is unknown; got %v", *rep.OldestRecordTimestamp)
-	}
-}
