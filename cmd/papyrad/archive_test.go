@@ -55,9 +55,9 @@ func decompress(t *testing.T, f string) []byte {
 	var cmd *exec.Cmd
 	switch filepath.Ext(f) {
 	case ".zst":
-		cmd = exec.Command(archiveTool(t, "zstd"), "-dc", f)
+		cmd = exec.Command(testutil.Tool(t, "zstd"), "-dc", f)
 	case ".gz":
-		cmd = exec.Command(archiveTool(t, "gzip"), "-dc", f)
+		cmd = exec.Command(testutil.Tool(t, "gzip"), "-dc", f)
 	default:
 		return readFile(t, f)
 	}
@@ -66,20 +66,6 @@ func decompress(t *testing.T, f string) []byte {
 		t.Fatalf("%v: %v", cmd, err)
 	}
 	return out
-}
-
-// archiveTool finds zstd or gzip; under CI=true a missing tool is a failure (.ci/run
-// installs them).
-func archiveTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
 }
 
 // TestArchiveJSON: a json store from a config file with an archive. The dropped records are in
@@ -128,7 +114,7 @@ stores:
 	if b := readFile(t, store); !bytes.Equal(b, kept) {
 		t.Errorf("the store holds %d bytes, want the 500 kept records", len(b))
 	}
-	if out, err := exec.Command(archiveTool(t, "zstd"), "-t", rep.ArchiveFile).CombinedOutput(); err != nil {
+	if out, err := exec.Command(testutil.Tool(t, "zstd"), "-t", rep.ArchiveFile).CombinedOutput(); err != nil {
 		t.Errorf("zstd -t: %v\n%s", err, out)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/testutil"
 )
 
 var now = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -20,9 +22,9 @@ func decompress(t *testing.T, c Codec, path string) string {
 	var cmd *exec.Cmd
 	switch c {
 	case Zstd:
-		cmd = exec.Command(tool(t, "zstd"), "-dc", path)
+		cmd = exec.Command(testutil.Tool(t, "zstd"), "-dc", path)
 	case Gzip:
-		cmd = exec.Command(tool(t, "gzip"), "-dc", path)
+		cmd = exec.Command(testutil.Tool(t, "gzip"), "-dc", path)
 	default:
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -35,18 +37,6 @@ func decompress(t *testing.T, c Codec, path string) string {
 		t.Fatalf("%v: %v", cmd, err)
 	}
 	return string(out)
-}
-
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is needed to read archives back: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
 }
 
 // write archives parts (key → lines) and seals them.
