@@ -206,8 +206,9 @@ func (l layout) nameOf(ino uint64) (member, bool, error) {
 	return member{}, false, nil
 }
 
-// open lists the set and opens every file, oldest first. A file that moves between the listing
-// and the open is caught by comparing inodes, and the listing is taken again.
+// open lists the set and opens every file, oldest first. Each file opened is checked to be
+// the inode listed; one that a rotation moved between the listing and the open is followed to
+// its new slot (see openMember), and the listing is taken again only if a file left the set.
 func (l layout) open() ([]*segment, []string, error) {
 	for attempt := 0; attempt < 20; attempt++ {
 		if attempt > 0 {
@@ -258,29 +259,59 @@ func (l layout) openAll(ms []member) ([]*segment, bool, error) {
 	}
 	newest := len(ms) - 1
 	for i, m := range ms {
-		f, err := os.OpenFile(m.name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-		if os.IsNotExist(err) {
+		f, at, err := l.openMember(m)
+		if err != nil || f == nil {
 			closeAll()
-			return nil, false, nil
-		}
-		if err != nil {
-			closeAll()
-			return nil, false, fmt.Errorf("open %s: %w", m.name, err)
+			return nil, false, err
 		}
 		fi, err := f.Stat()
 		if err != nil {
 			f.Close()
 			closeAll()
-			return nil, false, fmt.Errorf("stat %s: %w", m.name, err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if st.Ino != m.ino {
-			f.Close()
-			closeAll()
-			return nil, false, nil
+			return nil, false, fmt.Errorf("stat %s: %w", at.name, err)
 		}
 		active := (l.naming == Suffix && m.slot == 0) || (l.naming == Sequence && i == newest)
-		segs = append(segs, &segment{slot: m.slot, name: m.name, active: active, ino: st.Ino, size: fi.Size(), fi: fi, f: f})
+		if active {
+			// Still the store's active file for this run, even if a rotation has just moved
+			// it: its replacement at the end notices that and leaves it for the next run.
+			at = m
+		}
+		segs = append(segs, &segment{slot: at.slot, name: at.name, active: active, ino: m.ino, size: fi.Size(), fi: fi, f: f})
 	}
 	return segs, true, nil
+}
+
+// openMember opens the file the listing found as m. With suffix naming a rotation may have
+// moved it to an older slot since the listing: it is followed there, slot by slot in the
+// direction rotations move files, so that it cannot be passed by, and a rotation while a large
+// set is opened does not make the whole set be listed again. It returns no file (and no
+// error) when the file is nowhere any more: the set must be listed again.
+func (l layout) openMember(m member) (*os.File, member, error) {
+	last := m.slot
+	if l.naming == Suffix {
+		last = l.maxFiles - 1
+	}
+	for k := m.slot; k <= last; k++ {
+		at := member{slot: k, name: l.slotName(k), ino: m.ino}
+		if l.naming == Sequence {
+			at.name = m.name
+		}
+		f, err := os.OpenFile(at.name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, member{}, fmt.Errorf("open %s: %w", at.name, err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+			f.Close()
+			return nil, member{}, fmt.Errorf("stat %s: %w", at.name, err)
+		}
+		if st.Ino == m.ino {
+			return f, at, nil
+		}
+		f.Close()
+	}
+	return nil, member{}, nil
 }
