@@ -188,6 +188,21 @@ func (c *core) sorted() []*jobState {
 	return out
 }
 
+// oldestFirst returns the stores with a request first, the request that has waited longest
+// first (by name among requests of the same age), then the others by name. Free slots go in
+// that order, so that stores whose ticks keep coming cannot starve one that waits for a slot.
+func (c *core) oldestFirst() []*jobState {
+	out := c.sorted()
+	sort.SliceStable(out, func(a, b int) bool {
+		ra, rb := out[a].pending, out[b].pending
+		if ra == nil || rb == nil {
+			return ra != nil && rb == nil
+		}
+		return ra.since.Before(rb.since)
+	})
+	return out
+}
+
 // advance fires the ticks due at now and returns what to start.
 func (c *core) advance(now time.Time) []action {
 	for _, j := range c.sorted() {
@@ -203,7 +218,7 @@ func (c *core) advance(now time.Time) []action {
 		c.schedule(j, now)
 	}
 	var acts []action
-	for _, j := range c.sorted() {
+	for _, j := range c.oldestFirst() {
 		if a, ok := c.evaluate(j, now); ok {
 			acts = append(acts, a)
 		}

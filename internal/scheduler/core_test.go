@@ -263,6 +263,39 @@ func TestMaxConcurrentAndReloadDuringARun(t *testing.T) {
 	}
 }
 
+// TestSlotsGoToTheOldestRequest: more stores ask to run than max_concurrent allows, every
+// second, and every run lasts a second. Each free slot must go to the request that has waited
+// longest: by name order, "a", asked for again at every tick, would take every slot and "b"
+// and "c" would wait forever.
+func TestSlotsGoToTheOldestRequest(t *testing.T) {
+	p := mustSched(t, "* * * * * *")
+	p.MinInterval = 0
+	start := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	s := newSim(t, time.UTC, start, map[string]Plan{"a": p, "b": p, "c": p})
+	s.hold = true
+	for range 30 {
+		s.now = s.now.Add(time.Second)
+		for _, job := range s.held {
+			s.c.finished(job, Done, "", s.now, s.now)
+		}
+		s.held = nil
+		s.do(s.c.advance(s.now))
+	}
+	for _, job := range []string{"a", "b", "c"} {
+		runs := s.runs[job]
+		if len(runs) < 9 {
+			t.Errorf("store %s ran %d times in 30 one-second slots shared by 3 stores, want 10 (a %d, b %d, c %d)",
+				job, len(runs), len(s.runs["a"]), len(s.runs["b"]), len(s.runs["c"]))
+			continue
+		}
+		for i := 1; i < len(runs); i++ {
+			if gap := runs[i].Sub(runs[i-1]); gap > 3*time.Second {
+				t.Errorf("store %s waited %v between runs %d and %d: with 3 stores on 1 slot, no request waits more than 3s", job, gap, i-1, i)
+			}
+		}
+	}
+}
+
 func TestMinIntervalDeduplicatesTicks(t *testing.T) {
 	p := mustSched(t, "* * * * * *") // every second
 	p.MinInterval = time.Minute
