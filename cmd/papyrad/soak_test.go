@@ -1,0 +1,584 @@
+package main
+
+// The daemon soak: many stores of both file kinds, live writers of every style, compaction every
+// few seconds for minutes, and at the end every record accounted for and the daemon's memory,
+// goroutines and descriptors where they were after warm-up.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/testutil"
+)
+
+// soakDuration is how long the writers run after warm-up: PAPYRAD_SOAK (a Go duration, `make
+// torture` sets 10m), else 45s (15s with -short).
+func soakDuration(t *testing.T) time.Duration {
+	t.Helper()
+	if v := os.Getenv("PAPYRAD_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("PAPYRAD_SOAK=%q: want a positive Go duration such as 10m", v)
+		}
+		return d
+	}
+	if testing.Short() {
+		return 15 * time.Second
+	}
+	return 45 * time.Second
+}
+
+const (
+	soakMaxFiles     = 200 // a rotating store's max_files, and its writer's
+	soakExpiredEvery = 10  // a writer stamps every 10th record in 2001
+	soakOrig         = 200 // fresh records a json store starts with
+	soakSetOrig      = 110 // fresh records a rotating set starts with
+)
+
+// soakStore is one store of the soak and what has been written to it.
+type soakStore struct {
+	name, backend string
+	path          string  // the json file, or the rotating set's --path
+	set           *rotSet // rotating stores
+	active        string  // the file the test appends to (stores without a writer)
+	writer        *writerProc
+	written       int64 // the writer's records, seqs 0..written-1, once stopped
+	orig          int64
+	appended      int64 // fresh records "T" the test appended, seqs 0..appended-1
+	expired       int64 // expired records "X" the test appended
+}
+
+// soakStores lays out the 50 stores: 30 json and 20 rotating. Ten have a papyrawriter of
+// their own (json: three open-append-close, two long-lived handles; rotating: three Papyra
+// rotators, two Python logging rotators), each stamping every tenth record expired; the
+// others get batches of expired and fresh records from the test.
+func soakStores(t *testing.T, s daemonSetup) []*soakStore {
+	t.Helper()
+	var out []*soakStore
+	for i := range 50 {
+		st := &soakStore{}
+		switch {
+		case i < 5 || (i >= 10 && i < 35):
+			st.backend, st.name = "json", fmt.Sprintf("j%02d", i)
+			st.path = s.store(t, st.name)
+			st.active, st.orig = st.path, soakOrig
+			writeFile(t, st.path, slices.Concat(records("old", 0, 100, oldStamp), records("orig", 0, soakOrig, fresh)))
+		default:
+			st.backend, st.name = "rotating", fmt.Sprintf("r%02d", i)
+			naming := testutil.SuffixNaming
+			if i >= 45 {
+				naming = testutil.SequenceNaming
+			}
+			st.path = s.store(t, st.name)
+			st.set = &rotSet{store: st.path, state: s.state, naming: naming, maxFiles: soakMaxFiles}
+			// Oldest first: expired only; expired and fresh; fresh only; the active file.
+			slots := []int{3, 2, 1, 0}
+			if naming == testutil.SequenceNaming {
+				slots = []int{1, 2, 3, 4}
+			}
+			st.set.put(t, slots[0], records("old", 0, 100, oldStamp), 0o644)
+			st.set.put(t, slots[1], slices.Concat(records("old", 100, 50, oldStamp), records("orig", 0, 50, fresh)), 0o644)
+			st.set.put(t, slots[2], records("orig", 50, 50, fresh), 0o644)
+			st.set.put(t, slots[3], slices.Concat(records("old", 150, 10, oldStamp), records("orig", 100, 10, fresh)), 0o644)
+			st.active, st.orig = st.set.slot(slots[3]), soakSetOrig
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func (st *soakStore) yaml() string {
+	y := fmt.Sprintf("  - name: %s\n    backend: %s\n    path: %q\n", st.name, st.backend, st.path)
+	if st.set != nil {
+		y += fmt.Sprintf("    rotation: {max_files: %d, naming: %s}\n", soakMaxFiles, st.set.naming)
+	}
+	return y
+}
+
+// soakConfig is the soak's config: every store compacted every schedule, up to 4 at once.
+func soakConfig(state, schedule string, stores []*soakStore) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `daemon:
+  state_dir: %q
+  metrics_listen: "127.0.0.1:0"
+  timezone: UTC
+  max_concurrent: 4
+  shutdown_timeout: 30s
+  log: {level: info, format: json}
+defaults:
+  schedule: %q
+  windows: []
+  min_interval: 0s
+  retention: {max_age: 1d}
+  disk: {reserve: 1MiB, factor: 1.1}
+  drain_timeout: 1s
+stores:
+`, state, schedule)
+	for _, st := range stores {
+		b.WriteString(st.yaml())
+	}
+	return b.String()
+}
+
+// startPapyraWriter starts papyrawriter with args as writer name and waits for its first
+// record. Its standard input is a pipe the test keeps open: should the test die, it stops.
+func startPapyraWriter(t *testing.T, name string, args ...string) *writerProc {
+	t.Helper()
+	cmd := exec.Command(writerBin, append([]string{"-writer", name, "-stdin"}, args...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writerProc{name: name, cmd: cmd, lines: make(chan string, 4), errs: &syncBuffer{}}
+	cmd.Stderr = w.errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			w.lines <- sc.Text()
+		}
+		close(w.lines)
+	}()
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		if !w.done {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	select {
+	case l, ok := <-w.lines:
+		if !ok || l != "ready" {
+			t.Fatalf("writer %s did not start: %q %s", name, l, w.errs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("writer %s wrote nothing within 20s: %s", name, w.errs)
+	}
+	return w
+}
+
+// soakSample is what the daemon holds at one moment.
+type soakSample struct {
+	rss        int64 // VmRSS, bytes
+	goroutines int   // go_goroutines
+	fds        int   // entries of /proc/PID/fd
+}
+
+func (s soakSample) String() string {
+	return fmt.Sprintf("RSS %.1f MiB, %d goroutines, %d fds", float64(s.rss)/(1<<20), s.goroutines, s.fds)
+}
+
+// sampleDaemon reads the daemon's open descriptors and resident memory from /proc, then its
+// goroutines from /metrics (on a connection that is closed after the scrape, so that it is not
+// one of the descriptors counted next time).
+func sampleDaemon(t *testing.T, pid int, addr string) soakSample {
+	t.Helper()
+	var s soakSample
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.fds = len(fds)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS line %q: %v", l, err)
+			}
+			s.rss = kb << 10
+		}
+	}
+	text := metricsText(t, addr)
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, "go_goroutines "); ok {
+			if s.goroutines, err = strconv.Atoi(v); err != nil {
+				t.Fatalf("go_goroutines %q: %v", v, err)
+			}
+		}
+	}
+	if s.rss == 0 || s.goroutines == 0 {
+		t.Fatalf("no VmRSS in /proc/%d/status or no go_goroutines on /metrics", pid)
+	}
+	return s
+}
+
+// metricsText reads /metrics on a connection of its own, closed afterwards.
+func metricsText(t *testing.T, addr string) string {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	resp, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: status %d, %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// sumSeries adds up the samples of a metric whose labels contain every one of with.
+func sumSeries(text, metric string, with ...string) float64 {
+	var sum float64
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, metric+"{") {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		labels := l[:i]
+		ok := true
+		for _, w := range with {
+			ok = ok && strings.Contains(labels, w)
+		}
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil && ok {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// quiet switches the daemon to a schedule that does not fire during the test (SIGHUP), waits
+// until no store is running or waiting, and samples it three times a little apart: the
+// smallest figures of the three are its footprint at rest. The soak's schedule is put back
+// with resume.
+func quiet(t *testing.T, d *runningDaemon, s daemonSetup, stores []*soakStore, addr string) soakSample {
+	t.Helper()
+	writeFile(t, s.cfg, []byte(soakConfig(s.state, "@every 1h", stores)))
+	d.signal(t, syscall.SIGHUP)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st := d.status(t)
+		busy := 0
+		for _, x := range st {
+			if x.State != "idle" || time.Until(x.NextRun) < 30*time.Minute {
+				busy++
+			}
+		}
+		if busy == 0 && len(st) == len(stores) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not come to rest within 2 minutes of the reload: %d stores busy or still on the soak schedule", busy)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var best soakSample
+	for i := range 3 {
+		time.Sleep(300 * time.Millisecond)
+		x := sampleDaemon(t, d.cmd.Process.Pid, addr)
+		if i == 0 {
+			best = x
+		}
+		best.rss, best.goroutines, best.fds = min(best.rss, x.rss), min(best.goroutines, x.goroutines), min(best.fds, x.fds)
+	}
+	return best
+}
+
+// resume puts the soak's schedule back.
+func resume(t *testing.T, d *runningDaemon, s daemonSetup, stores []*soakStore, schedule string) {
+	t.Helper()
+	writeFile(t, s.cfg, []byte(soakConfig(s.state, schedule, stores)))
+	d.signal(t, syscall.SIGHUP)
+}
+
+// waitAllRan waits until every store has finished a run since after (its last_run is later).
+func waitAllRan(t *testing.T, d *runningDaemon, stores []*soakStore, after time.Time, timeout time.Duration, what string) map[string]storeStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := d.status(t)
+		var behind []string
+		for _, x := range stores {
+			if !st[x.name].LastRun.After(after) {
+				behind = append(behind, x.name)
+			}
+		}
+		if len(behind) == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d stores have not run within %v: %v", what, len(behind), timeout, behind)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// latestRun is the latest last_run of a status.
+func latestRun(st map[string]storeStatus) time.Time {
+	var latest time.Time
+	for _, x := range st {
+		if x.LastRun.After(latest) {
+			latest = x.LastRun
+		}
+	}
+	return latest
+}
+
+// appendBatch appends, in one O_APPEND write as Papyra would, n expired records "X" and n
+// fresh ones "T" to the store's active file.
+func (st *soakStore) appendBatch(n int64) error {
+	b := slices.Concat(records("X", st.expired, n, oldStamp), records("T", st.appended, n, fresh))
+	f, err := os.OpenFile(st.active, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("append to %s: %w", st.active, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	st.expired += n
+	st.appended += n
+	return nil
+}
+
+// verify checks one store after the soak: whole lines, no expired record, every record kept
+// exactly once (its fresh start, the test's batches, the writer's records but every tenth),
+// and nothing of papyrad's beside it but its lock. It returns the records checked.
+func (st *soakStore) verify(t *testing.T) int {
+	t.Helper()
+	var c *testutil.Contents
+	if st.set != nil {
+		c = st.set.read(t).Contents
+		st.set.assertClean(t)
+	} else {
+		c = readContents(t, st.path)
+		assertOnlyLock(t, st.path)
+	}
+	when := "store " + st.name + " after the soak"
+	assertWhole(t, c, when)
+	assertNoExpired(t, c, when)
+	assertComplete(t, c, "orig", st.orig)
+	assertComplete(t, c, "T", st.appended)
+	want := st.orig + st.appended
+	if w := st.writer; w != nil {
+		var missing, twice []int64
+		for seq := range st.written {
+			n := c.Count[testutil.Key{Writer: w.name, Seq: seq}]
+			switch {
+			case seq%soakExpiredEvery == soakExpiredEvery-1:
+				// Expired: assertNoExpired has checked it is gone.
+			case n == 0:
+				missing = append(missing, seq)
+			case n > 1:
+				twice = append(twice, seq)
+			default:
+				want++
+			}
+		}
+		if len(missing) > 0 || len(twice) > 0 {
+			t.Errorf("%s: writer %s (%d records written): %d kept records missing (first %v), %d more than once (first %v)",
+				when, w.name, st.written, len(missing), missing[:min(len(missing), 5)], len(twice), twice[:min(len(twice), 5)])
+		}
+	}
+	if got := int64(len(c.Count)); got != want {
+		t.Errorf("%s: %d distinct records, want %d", when, got, want)
+	}
+	return len(c.Count)
+}
+
+// TestDaemonSoak runs the daemon over 50 stores (30 json, 20 rotating, two of them in sequence
+// naming) with 10 papyrawriter processes of every style appending and the test adding batches
+// to the other 40, compacting every store every 3 seconds, 4 at a time, for soakDuration. At
+// the end, with the writers stopped and two more runs of every store, each store holds every
+// kept record exactly once and no expired one, with nothing left beside it; the quarantine is
+// empty; `papyrad scan` finds nothing; no run failed; and the daemon's resident memory,
+// goroutines and open descriptors at rest are what they were at rest after warm-up.
+func TestDaemonSoak(t *testing.T) {
+	soak := soakDuration(t)
+	const schedule = "*/3 * * * * *"
+	s := newDaemonSetup(t)
+	stores := soakStores(t, s)
+	writeFile(t, s.cfg, []byte(soakConfig(s.state, schedule, stores)))
+
+	for i, st := range stores[:10] {
+		args := []string{"-path", st.path, "-expired-every", strconv.Itoa(soakExpiredEvery)}
+		switch {
+		case i < 3:
+			args = append(args, "-mode", "append", "-interval", "10ms")
+		case i < 5:
+			args = append(args, "-mode", "hold", "-interval", "10ms")
+		case i < 8:
+			args = append(args, "-mode", "papyra", "-max-bytes", "65536", "-max-files", strconv.Itoa(soakMaxFiles), "-rate", "100")
+		default:
+			args = append(args, "-mode", "logging", "-max-bytes", "65536", "-max-files", strconv.Itoa(soakMaxFiles), "-rate", "100")
+		}
+		st.writer = startPapyraWriter(t, "W"+st.name, args...)
+	}
+	start := time.Now()
+	d := startDaemon(t, s)
+	addr := d.metricsAddr(t)
+
+	// The test's batches: every second, 5 expired and 5 fresh records to each store without a
+	// writer, until stopAppending is closed.
+	stopAppending := make(chan struct{})
+	appendErr := make(chan error, 1)
+	var appenders sync.WaitGroup
+	appenders.Add(1)
+	go func() {
+		defer appenders.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopAppending:
+				return
+			case <-tick.C:
+			}
+			for _, st := range stores[10:] {
+				if err := st.appendBatch(5); err != nil {
+					appendErr <- err
+					return
+				}
+			}
+		}
+	}()
+	stop := sync.OnceFunc(func() { close(stopAppending); appenders.Wait() })
+	t.Cleanup(stop)
+
+	// Warm-up: every store has run twice.
+	first := waitAllRan(t, d, stores, start, 2*time.Minute, "warm-up")
+	waitAllRan(t, d, stores, latestRun(first), 2*time.Minute, "warm-up")
+	warm := time.Since(start)
+	before := quiet(t, d, s, stores, addr)
+	t.Logf("after warm-up (%v), at rest: %s", warm.Round(time.Second), before)
+	resume(t, d, s, stores, schedule)
+
+	// The soak. A line of figures every tenth of it (at least every minute).
+	every := min(soak/10, time.Minute)
+	soakStart := time.Now()
+	for time.Since(soakStart) < soak {
+		select {
+		case err := <-appendErr:
+			t.Fatalf("the test's batches: %v", err)
+		case <-d.exited:
+			t.Fatalf("the daemon exited (code %d) during the soak", d.code)
+		case <-time.After(min(every, soak-time.Since(soakStart))):
+		}
+		text := metricsText(t, addr)
+		x := sampleDaemon(t, d.cmd.Process.Pid, addr)
+		t.Logf("soak %v: %s; runs ok %.0f, failed %.0f; records dropped %.0f", time.Since(soakStart).Round(time.Second), x,
+			sumSeries(text, "papyrad_runs_total", `result="ok"`), sumSeries(text, "papyrad_runs_total", `result="error"`),
+			sumSeries(text, "papyrad_records_dropped_total"))
+		for _, st := range stores[:10] {
+			if err := st.writer.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+				t.Fatalf("writer %s died during the soak: %v %s", st.writer.name, err, st.writer.errs)
+			}
+		}
+	}
+
+	// The end: writers and batches stop, every store runs twice more (a run that ends after a
+	// moment started after it only if it is the second to end), then the daemon comes to rest.
+	stop()
+	for _, st := range stores[:10] {
+		st.written = st.writer.stop(t)
+	}
+	stopped := time.Now()
+	if r := ctl(t, "trigger", "--config", s.cfg); r.code != 0 {
+		t.Fatalf("trigger: want exit 0\n%s", r)
+	}
+	first = waitAllRan(t, d, stores, stopped, 2*time.Minute, "the runs after the writers stopped")
+	final := waitAllRan(t, d, stores, latestRun(first), 2*time.Minute, "the final runs")
+	for _, st := range stores {
+		if e := final[st.name].LastError; e != "" {
+			t.Errorf("store %s: the final run failed: %s", st.name, e)
+		}
+	}
+	after := quiet(t, d, s, stores, addr)
+	text := metricsText(t, addr)
+	runsOK, runsFailed := sumSeries(text, "papyrad_runs_total", `result="ok"`), sumSeries(text, "papyrad_runs_total", `result="error"`)
+	t.Logf("at rest after %v of soak: %s (after warm-up: %s); %.0f runs ok, %.0f failed, %.0f records dropped, %.0f files rewritten, %.0f deleted",
+		soak, after, before, runsOK, runsFailed, sumSeries(text, "papyrad_records_dropped_total"),
+		sumSeries(text, "papyrad_files_rewritten_total"), sumSeries(text, "papyrad_files_deleted_total"))
+	if runsFailed > 0 {
+		var lines []string
+		for _, e := range d.logs() {
+			if e.msg() == "compaction failed" && e.str("level") == "error" && len(lines) < 5 {
+				lines = append(lines, e.String())
+			}
+		}
+		t.Errorf("%.0f runs failed during the soak, e.g.\n%s", runsFailed, strings.Join(lines, "\n"))
+	}
+	// Every store had its share of the runs: none waited for a slot while others ran.
+	fewest, least := -1.0, ""
+	for _, st := range stores {
+		if n := sumSeries(text, "papyrad_runs_total", `result="ok"`, `store="`+st.name+`"`); fewest < 0 || n < fewest {
+			fewest, least = n, st.name
+		}
+	}
+	t.Logf("the store that ran least, %s, ran %.0f times (%.1f on average)", least, fewest, runsOK/float64(len(stores)))
+	if ticks := float64(soak / (3 * time.Second)); fewest < ticks/2 {
+		t.Errorf("store %s ran %.0f times over %v on a %s schedule: the daemon left it far behind", least, fewest, soak, schedule)
+	}
+	if after.rss > before.rss*3/2+16<<20 {
+		t.Errorf("resident memory grew from %.1f MiB to %.1f MiB over the soak", float64(before.rss)/(1<<20), float64(after.rss)/(1<<20))
+	}
+	if after.goroutines > before.goroutines+5 {
+		t.Errorf("goroutines at rest grew from %d to %d over the soak", before.goroutines, after.goroutines)
+	}
+	if after.fds > before.fds {
+		t.Errorf("open descriptors at rest grew from %d to %d over the soak: %s", before.fds, after.fds, fdTargets(d.cmd.Process.Pid))
+	}
+
+	d.signal(t, syscall.SIGTERM)
+	if code := d.wait(t, 40*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0%s", code, d.stopNote())
+	}
+	var verified int
+	for _, st := range stores {
+		verified += st.verify(t)
+	}
+	if q := filesUnder(t, filepath.Join(s.state, "quarantine")); len(q) > 0 {
+		t.Errorf("the soak quarantined lines (the writers write none that are not records): %v", q)
+	}
+	if r := papyrad(t, "scan", "--config", s.cfg); r.code != 0 {
+		t.Errorf("papyrad scan after the soak: want exit 0 (nothing to report)\n%s", r)
+	}
+	var written int64
+	for _, st := range stores[:10] {
+		written += st.written
+	}
+	t.Logf("%d records verified in %d stores (the writers wrote %d, the test appended %d batches to each of the other %d); the whole test took %v",
+		verified, len(stores), written, stores[10].appended/5, len(stores)-10, time.Since(start).Round(time.Second))
+}
+
+// fdTargets lists what the process's descriptors point at, for a failure message.
+func fdTargets(pid int) string {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err.Error()
+	}
+	var b bytes.Buffer
+	for _, e := range entries {
+		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		fmt.Fprintf(&b, "%s→%s ", e.Name(), target)
+	}
+	return b.String()
+}
