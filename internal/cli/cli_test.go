@@ -54,6 +54,9 @@ func TestAdHocUsageErrors(t *testing.T) {
 		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--no-retention"}, "contradicts"},
 		{[]string{"compact", "--backend", "nosql", "--path", "x", "--max-age", "1d"}, "unknown backend"},
 		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--size-basis", "repr"}, "--size-basis"},
+		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--archive-dir", "a", "--archive-compress", "xz"}, "--archive-compress"},
+		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--archive-max-age", "30d"}, "--archive-max-age needs --archive-dir"},
+		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--archive-dir", "a", "--archive-max-age", "soon"}, "--archive-max-age"},
 		{[]string{"compact", "--bogus"}, "unknown flag"},
 		{[]string{"compact", "orders"}, "need --config"},
 	}

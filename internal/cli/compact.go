@@ -151,15 +151,15 @@ func (a *adHoc) spec(environ []string) (storeSpec, error) {
 
 // archive reads the archive flags into s.
 func (a *adHoc) archive(s *storeSpec) error {
-	codec, err := archive.ParseCodec(a.archiveCompress)
-	if err != nil {
-		return usageErrorf("--archive-compress: %v", err)
-	}
 	if a.archiveDir == "" {
 		if a.archiveMaxAge != "" {
 			return usageErrorf("--archive-max-age needs --archive-dir")
 		}
 		return nil
+	}
+	codec, err := archive.ParseCodec(a.archiveCompress)
+	if err != nil {
+		return usageErrorf("--archive-compress: %v", err)
 	}
 	dir, err := filepath.Abs(a.archiveDir)
 	if err != nil {

@@ -56,6 +56,10 @@ func TestFixture(t *testing.T) {
 	}
 	dry.Duration, rep.Duration = 0, 0
 	dry.DryRun, dry.BytesAfter, rep.BytesAfter = false, 0, 0
+	if dry.OldestRecordTimestamp == nil || rep.OldestRecordTimestamp == nil || *dry.OldestRecordTimestamp != *rep.OldestRecordTimestamp {
+		t.Errorf("oldest record: dry run %v, run %v", dry.OldestRecordTimestamp, rep.OldestRecordTimestamp)
+	}
+	dry.OldestRecordTimestamp, rep.OldestRecordTimestamp = nil, nil
 	if fmt.Sprint(dry) != fmt.Sprint(rep) {
 		t.Errorf("the dry run reported otherwise than the run:\n dry %+v\n run %+v", dry, rep)
 	}
