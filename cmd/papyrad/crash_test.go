@@ -26,10 +26,16 @@ import (
 // The second case adds a writer that keeps one descriptor for the whole test: after the first
 // commit it writes into the replaced file for good, so every run starts by forwarding its new
 // lines (journaled steps that a kill may interrupt) and ends with that file still pending.
+//
+// The first case runs 40 iterations (10 with -short; PAPYRAD_TORTURE_ITERATIONS, 100 unless
+// set, under PAPYRAD_TORTURE=1, as `make torture` runs it), the second half as many.
 func TestCrash(t *testing.T) {
 	iterations, batch := 40, int64(100000)
 	if testing.Short() {
 		iterations = 10
+	}
+	if os.Getenv("PAPYRAD_TORTURE") != "" {
+		iterations = tortureIterations(100)
 	}
 	for _, tc := range []struct {
 		name string
@@ -83,6 +89,7 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 	t.Logf("kill delays seeded with %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	phases := map[string]int{}
+	var verified int64 // records checked in the reads of the store and of the archive
 	for i := range iterations {
 		name := fmt.Sprintf("batch%d", i)
 		appendFile(t, store, records(name, 0, batch, oldStamp))
@@ -107,6 +114,7 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 			t.Errorf("%s: %d of the %d expired records of this round are left: a mix of the old and new content", when, s.n, batch)
 		}
 		assertOnlyBatch(t, c, name, when)
+		verified += int64(len(c.Count))
 		resume()
 
 		rep, r := compactJSON(t, flags...)
@@ -118,12 +126,14 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 			t.Errorf("%s: the recovering run quarantined %d lines: the kill left damaged lines", when, rep.RecordsQuarantined)
 		}
 		assertArchivedOnce(t, arch, archived, name, batch, when)
+		verified += batch
 		pause()
 		when = fmt.Sprintf("iteration %d, after the recovering run", i)
 		c = readContents(t, store)
 		assertWhole(t, c, when)
 		assertComplete(t, c, "orig", orig)
 		assertNoExpired(t, c, when)
+		verified += int64(len(c.Count))
 		if !pending(t, store) {
 			// The run drained every replaced file: all the writers wrote is in the store.
 			for _, w := range writers {
@@ -137,7 +147,8 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 			break
 		}
 	}
-	t.Logf("where the kills landed: %v; a complete run took %v (median)", phases, median(runs).Round(time.Millisecond))
+	t.Logf("%d iterations; where the kills landed: %v; %d records verified in the store after each kill and each recovery and in the archive; a complete run took %v (median)",
+		iterations, phases, verified, median(runs).Round(time.Millisecond))
 
 	written := map[string]int64{}
 	for _, w := range writers {
