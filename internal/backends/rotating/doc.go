@@ -36,8 +36,9 @@
 // leave it alone without a word.
 //
 // Each destructive step is journaled beside the store before it happens (".papyrad.<base>.
-// <run>.seg"), then the name is looked up once more, and the step is one system call right
-// after that look:
+// <run>.seg"); the segment is then followed to wherever rotations moved it meanwhile (one slot
+// older per rotation), and the step is one system call right after the look that confirms its
+// name:
 //
 //   - Delete: the name is renamed to a hidden name, and the file found there is unlinked only
 //     if it is the planned inode.

@@ -23,8 +23,10 @@ var ErrNoSlot = errors.New("no free name to put a segment back")
 // opJournal records one destructive step on a rotated segment before it happens, so that a
 // crash in the middle is finished or undone by recovery.
 type opJournal struct {
-	Op     string `json:"op"`   // "delete" or "replace"
-	Slot   int    `json:"slot"` // where the segment was when the step began
+	Op string `json:"op"` // "delete" or "replace"
+	// Slot is where the segment was when the step was journaled; rotations may have moved it
+	// to older slots before the step ran.
+	Slot   int    `json:"slot"`
 	SegIno uint64 `json:"seg_ino"`
 	// Hidden is where a deleted segment is moved before it is unlinked; Newer is the inode of
 	// the file next to it on the newer side when the step began (0 if none): the only file a
@@ -150,12 +152,16 @@ func renameNoReplace(from, to string) error {
 	return unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
 }
 
-// remove deletes the rotated segment seg, wherever rotations have moved it. Its name is
-// checked and at once renamed to a hidden name; if a rotation slid another file under the name
-// in between, settleDelete trades that file for seg straight away.
+// remove deletes the rotated segment seg, wherever rotations have moved it: the step is
+// journaled, then the segment's name is confirmed and at once renamed to a hidden name; if a
+// rotation slid another file under the name in between, settleDelete trades that file for seg
+// straight away.
 func (l layout) remove(seg *segment, id string) (bool, error) {
 	hidden := filepath.Join(filepath.Dir(l.path), livefile.HiddenPrefix(l.path)+id+".del")
 	for attempt := 0; attempt < 10; attempt++ {
+		if attempt > 0 {
+			backoff(attempt)
+		}
 		m, newer, found, err := l.neighbours(seg.ino)
 		if err != nil {
 			return false, err
@@ -163,27 +169,48 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		if !found {
 			return false, nil // the writer deleted it itself (logging-style rollover)
 		}
-		if m.slot == 0 && l.naming == Suffix {
-			return false, fmt.Errorf("segment %s became the active file", seg.name)
-		}
 		j := opJournal{Op: "delete", Slot: m.slot, SegIno: seg.ino, Hidden: hidden, Newer: newer}
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
 		}
-		// Writing the journal took milliseconds: look again right before the rename, so that
-		// only a rotation in the microseconds between these two system calls can get in the way.
-		if ino, err := inodeOf(m.name); err != nil || ino != seg.ino {
-			backoff(attempt)
-			continue
-		}
-		if err := livefile.Step("segment-take-out"); err != nil {
+		if err := livefile.Step("segment-journaled"); err != nil {
 			return false, err
 		}
-		if err := os.Rename(m.name, hidden); err != nil {
-			if os.IsNotExist(err) {
-				continue // moved again: look it up anew
+		// Writing the journal took milliseconds, in which rotations may have moved the segment
+		// on: follow it, and rename it the moment its name is confirmed, so that only a rotation
+		// in the microseconds between those two system calls can get in the way. The journal
+		// stays true: rotations move the segment and its newer neighbour along together.
+		moved := false
+		for slot, follow := m.slot, 0; follow < 10 && !moved; follow++ {
+			name, found, err := l.locate(seg.ino, slot)
+			if err != nil {
+				return false, err
 			}
-			return false, fmt.Errorf("move %s aside: %w", m.name, err)
+			if !found {
+				break
+			}
+			if slot, err = l.rotatedSlot(name, seg); err != nil {
+				return false, err
+			}
+			if ino, err := inodeOf(name); err != nil || ino != seg.ino {
+				continue // the last look, right before the call
+			}
+			if err := livefile.Step("segment-take-out"); err != nil {
+				return false, err
+			}
+			if err := os.Rename(name, hidden); err != nil {
+				if os.IsNotExist(err) {
+					continue // moved again
+				}
+				return false, fmt.Errorf("move %s aside: %w", name, err)
+			}
+			moved, j.Slot = true, slot
+		}
+		if !moved {
+			if err := l.dropOp(id); err != nil {
+				return false, err
+			}
+			continue // gone (the listing says so) or moving on: list the set again
 		}
 		deleted, err := l.settleDelete(j)
 		if err != nil {
@@ -195,10 +222,18 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		if deleted {
 			return true, nil
 		}
-		backoff(attempt)
 	}
-	_ = l.dropOp(id) // every attempt ended with nothing moved aside
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
+}
+
+// rotatedSlot returns the slot of name, which holds seg, and an error if that is the active
+// file's: a rotated segment never becomes it again.
+func (l layout) rotatedSlot(name string, seg *segment) (int, error) {
+	slot, _ := l.slotOf(filepath.Base(name))
+	if slot == 0 && l.naming == Suffix {
+		return 0, fmt.Errorf("segment %s became the active file", seg.name)
+	}
+	return slot, nil
 }
 
 // settleDelete finishes a delete step whose rename may have happened: the hidden file is
@@ -244,7 +279,8 @@ func (l layout) settleDelete(j opJournal) (deleted bool, err error) {
 // logging-style writer removed it as its oldest segment), cur goes back through restore from
 // takenAt, the slot it was taken from, and back is false. slot is where partner is expected.
 func (l layout) putBack(hidden string, cur, partner uint64, slot, takenAt int) (back bool, err error) {
-	// stands[i] stands in the place of the file hidden held before it, the last one in cur's.
+	// Files that stand in another's place: the last in cur's, each other one in the place of
+	// the file after it.
 	stands := []uint64{partner}
 	for attempt := 0; attempt < 20; attempt++ {
 		top := stands[len(stands)-1]
@@ -271,9 +307,6 @@ func (l layout) putBack(hidden string, cur, partner uint64, slot, takenAt int) (
 		if err != nil {
 			return false, fmt.Errorf("put back the file moved aside by mistake: exchange %s and %s: %w", hidden, name, err)
 		}
-		if err := livefile.SyncDir(filepath.Dir(hidden)); err != nil {
-			return false, err
-		}
 		got, err := inodeOf(hidden)
 		if err != nil {
 			return false, err
@@ -281,7 +314,7 @@ func (l layout) putBack(hidden string, cur, partner uint64, slot, takenAt int) (
 		if got == top {
 			stands = stands[:len(stands)-1]
 			if len(stands) == 0 {
-				return true, nil
+				return true, livefile.SyncDir(filepath.Dir(hidden))
 			}
 		} else {
 			stands = append(stands, cur) // cur now stands in got's place
@@ -292,10 +325,14 @@ func (l layout) putBack(hidden string, cur, partner uint64, slot, takenAt int) (
 }
 
 // replace puts the fsynced temp file tmp (inode newIno) in place of the rotated segment seg,
-// wherever rotations have moved it: the two names are exchanged atomically and, if what came
-// out is not seg, exchanged back and tried again.
+// wherever rotations have moved it: the step is journaled, then the segment's name is
+// confirmed and at once exchanged with tmp; if what came out is not seg, it is exchanged back
+// and the step tried again.
 func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (bool, error) {
 	for attempt := 0; attempt < 10; attempt++ {
+		if attempt > 0 {
+			backoff(attempt)
+		}
 		m, found, err := l.nameOf(seg.ino)
 		if err != nil {
 			return false, err
@@ -307,9 +344,6 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 			}
 			return false, nil
 		}
-		if m.slot == 0 && l.naming == Suffix {
-			return false, fmt.Errorf("segment %s became the active file", seg.name)
-		}
 		if ino, err := inodeOf(tmp); err != nil || ino != newIno {
 			return false, fmt.Errorf("the new content of %s is no longer at %s; the segment is left for the next run", seg.name, tmp)
 		}
@@ -317,32 +351,53 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
 		}
-		// Writing the journal took milliseconds: look again right before the exchange, so that
-		// only a rotation in the microseconds between these two system calls can get in the way.
-		if ino, err := inodeOf(m.name); err != nil || ino != seg.ino {
-			backoff(attempt)
-			continue
-		}
-		if err := livefile.Step("segment-exchange"); err != nil {
+		if err := livefile.Step("segment-journaled"); err != nil {
 			return false, err
 		}
-		err = livefile.Exchange(tmp, m.name)
-		if livefile.IsUnsupported(err) {
-			// No atomic exchange here: check, then rename. A rotation in between could be
-			// clobbered; this is the best such a filesystem allows.
-			if ino, _ := inodeOf(m.name); ino != seg.ino {
-				continue
+		// As in remove: follow the segment, and exchange the moment its name is confirmed.
+		exchanged := false
+		for slot, follow := m.slot, 0; follow < 10 && !exchanged; follow++ {
+			name, found, err := l.locate(seg.ino, slot)
+			if err != nil {
+				return false, err
 			}
-			err = os.Rename(tmp, m.name)
-			if err == nil {
+			if !found {
+				break
+			}
+			if slot, err = l.rotatedSlot(name, seg); err != nil {
+				return false, err
+			}
+			if ino, err := inodeOf(name); err != nil || ino != seg.ino {
+				continue // the last look, right before the call
+			}
+			if err := livefile.Step("segment-exchange"); err != nil {
+				return false, err
+			}
+			err = livefile.Exchange(tmp, name)
+			if livefile.IsUnsupported(err) {
+				// No atomic exchange here: check, then rename. A rotation in between could be
+				// clobbered; this is the best such a filesystem allows.
+				if ino, _ := inodeOf(name); ino != seg.ino {
+					continue
+				}
+				if err := os.Rename(tmp, name); err != nil {
+					return false, fmt.Errorf("rename %s over %s: %w", tmp, name, err)
+				}
 				return true, l.dropOp(id)
 			}
+			if os.IsNotExist(err) {
+				continue // moved again
+			}
+			if err != nil {
+				return false, fmt.Errorf("exchange %s and %s: %w", tmp, name, err)
+			}
+			exchanged, j.Slot = true, slot
 		}
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("exchange %s and %s: %w", tmp, m.name, err)
+		if !exchanged {
+			if err := l.dropOp(id); err != nil {
+				return false, err
+			}
+			continue // gone (the listing says so) or moving on: list the set again
 		}
 		done, err := l.settleReplace(j, true)
 		if err != nil {
@@ -354,11 +409,9 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		if done {
 			return true, nil
 		}
-		backoff(attempt)
 	}
 	// Every attempt ended with tmp holding the new content: nothing is left for recovery.
 	_ = os.Remove(tmp)
-	_ = l.dropOp(id)
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
 }
 

@@ -176,20 +176,23 @@ func (s *opsSet) hook(at map[string][]int, kill string) func() {
 	})
 }
 
-// TestStepUnderRotation: a rotation slides the segment's newer neighbour under its name right
-// after the last check, and more rotations land while the neighbour is put back, one of them
-// inside the very exchange that puts it back (it takes a third file). Whatever lands, the run
-// ends with every kept record once, in order, the segment deleted or rewritten, and nothing
-// left beside the set.
+// TestStepUnderRotation: rotations land while a step is journaled, every time one is (the step
+// must follow the segment rather than give up); or a rotation slides the segment's newer
+// neighbour under its name right after the last check, and more rotations land while the
+// neighbour is put back, one of them inside the very exchange that puts it back (it takes a
+// third file). Whatever lands, the run ends with every kept record once, in order, the segment
+// deleted or rewritten, and nothing left beside the set.
 func TestStepUnderRotation(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		rewrite bool
 		at      map[string][]int
 	}{
+		{"delete, rotations while every attempt is journaled", false, map[string][]int{"segment-journaled": slices.Repeat([]int{1}, 10)}},
 		{"delete, rotation before the rename", false, map[string][]int{"segment-take-out": {1}}},
 		{"delete, then a rotation before the exchange back", false, map[string][]int{"segment-take-out": {1}, "segment-put-back": {1}}},
 		{"delete, then two rotations inside the exchange back", false, map[string][]int{"segment-take-out": {1}, "segment-put-back": {2}}},
+		{"rewrite, rotations while every attempt is journaled", true, map[string][]int{"segment-journaled": slices.Repeat([]int{1}, 10)}},
 		{"rewrite, rotation before the exchange", true, map[string][]int{"segment-exchange": {1}}},
 		{"rewrite, then a rotation before the exchange back", true, map[string][]int{"segment-exchange": {1}, "segment-put-back": {1}}},
 		{"rewrite, then two rotations inside the exchange back", true, map[string][]int{"segment-exchange": {1}, "segment-put-back": {2}}},
