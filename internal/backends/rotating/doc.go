@@ -33,7 +33,8 @@
 // looking its names up one by one, from the active file to the oldest slot, the way rotations
 // move files, so that a segment renamed while the set is listed is met further on: listing the
 // directory and then looking each name up would miss one renamed in between, and the run would
-// leave it alone without a word.
+// leave it alone without a word. A file that a rotation moves while the set is opened is
+// followed to its new slot, by inode.
 //
 // Each destructive step is journaled beside the store before it happens (".papyrad.<base>.
 // <run>.seg"); the segment is then followed to wherever rotations moved it meanwhile (one slot
@@ -76,11 +77,18 @@
 //     neighbour (papyrad was descheduled between the look and the call for longer than a
 //     whole rotation) is the file renamed, without replacing anything, into the first free
 //     slot from where it was taken towards the oldest: the hole its absence left, which
-//     rotations move the same way. A rotation racing that rename could still overwrite it;
-//     this fallback needs two unlikely races at once.
-//   - Until then, for those few microseconds, a reader sees one file missing (the neighbour,
-//     under the journaled hidden name) and, for a rewrite, the segment's kept records twice
-//     (the new content and the segment one slot older). Nothing is ever misordered.
+//     rotations move the same way, unless another gap of the set comes first. A rotation
+//     racing that rename could still overwrite it. This fallback needs two unlikely races at
+//     once, and it is the one path on which neither the file's place nor the file itself is
+//     guaranteed.
+//   - Until it is back, normally a few microseconds, a reader sees one file missing (under the
+//     journaled hidden name) and, for a rewrite, the segment's kept records twice (the new
+//     content and the segment one slot older). Nothing is misordered.
+//   - The active file's exchange in livefile has the same kind of window: a rotation and the
+//     writer's new active file landing between its check and its exchange put the new file
+//     under livefile's temp name and the compacted copy at path, until the exchange is
+//     undone. livefile's recovery does not undo that one: it reports the temp as not the file
+//     its journal describes and leaves it in place.
 //
 // A crash inside that window (a kill landing within microseconds of a rotation landing within
 // microseconds of a step) leaves the set that way until recovery, which the next run and the
