@@ -44,7 +44,10 @@
 // Recovery (Recover, run under the store lock before every run) reads the journals: a temp file
 // that still carries the new inode means the rename never happened, so the temp, ".old" and the
 // run's pending sidecar files are removed and the store is as it was; a temp file that is gone
-// means the rename happened, so the sidecars are finalised and the drain resumes from C. Temp
+// means the rename happened, so the sidecars are finalised and the drain resumes from C. A temp
+// file that holds a third inode means the run died right after an exchange that took a file
+// something else (a rotating writer) had just put at the store's name: while the store's name
+// still holds the new content, the two are exchanged back and the run is rolled back. Temp
 // files without a journal, and ".old" links without one, belong to runs that died before their
 // commit and are removed.
 //

@@ -408,3 +408,39 @@ func TestReplacedAtTheLastInstant(t *testing.T) {
 	}
 	assertClean(t, path)
 }
+
+// TestRecoverUndoesAnExchangeThatTookAnotherFile: a rotating writer moves the store away and
+// starts a new file between the run's last check and its exchange, and the run dies right
+// after the exchange. Recovery puts the writer's new file back under the store's name and
+// drops the run's content; the moved file keeps its records.
+func TestRecoverUndoesAnExchangeThatTookAnotherFile(t *testing.T) {
+	path, old := setup(t, "old1\nkeep\n")
+	exchange := exchangeFiles
+	withSeam(t, &exchangeFiles, func(a, b string) error {
+		os.Rename(path, path+".1")
+		os.WriteFile(path, []byte("new active\n"), 0o644)
+		if err := exchange(a, b); err != nil {
+			return err
+		}
+		return errCrash
+	})
+	rw, err := Begin(path, old, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Write([]byte("keep\n"))
+	if err := rw.Commit(context.Background(), int64(len("old1\nkeep\n"))); !errors.Is(err, errCrash) {
+		t.Fatalf("Commit = %v, want the crash", err)
+	}
+	withSeam(t, &exchangeFiles, exchange)
+	if _, err := Recover(context.Background(), path, fastDrain); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if got := read(t, path); got != "new active\n" {
+		t.Errorf("store = %q, want the writer's new file", got)
+	}
+	if got := read(t, path+".1"); got != "old1\nkeep\n" {
+		t.Errorf("moved file = %q, want it untouched", got)
+	}
+	assertClean(t, path)
+}

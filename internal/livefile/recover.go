@@ -109,7 +109,23 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 			return err
 		}
 	case tmpErr == nil:
-		return fmt.Errorf("%s is not the file the journal describes; left in place", tmpName)
+		// Died right after an exchange that took another file: something (a rotating writer)
+		// replaced the store between the run's check and its exchange. The new content is
+		// still at the store's name: exchange back, and the store is as it was.
+		if pathIno, err := inodeOf(path); err != nil || pathIno != j.NewIno {
+			return fmt.Errorf("%s is not the file the journal describes, and %s does not hold the run's new content; left in place", tmpName, path)
+		}
+		if err := exchangeFiles(tmpName, path); err != nil {
+			return fmt.Errorf("undo the exchange of %s and %s: %w", tmpName, path, err)
+		}
+		if err := SyncDir(filepath.Dir(path)); err != nil {
+			return err
+		}
+		_ = os.Remove(tmpName)
+		_ = os.Remove(oldName)
+		discardSidecars(j.Sidecars)
+		res.RolledBack++
+		return j.remove()
 	case !os.IsNotExist(tmpErr):
 		return tmpErr
 	}
