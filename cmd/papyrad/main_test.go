@@ -142,10 +142,45 @@ func papyradWith(t *testing.T, o runOpts, args ...string) result {
 	return r
 }
 
+// testKnobs are the environment variables that set how long the torture tests and the soak run
+// (`make torture`). They are the tests', not papyrad's, and papyrad refuses a config file
+// alongside a PAPYRAD_ variable it does not know: they are kept from the commands it runs.
+var testKnobs = []string{"PAPYRAD_TORTURE", "PAPYRAD_TORTURE_ITERATIONS", "PAPYRAD_SOAK"}
+
 // papyradEnv points papyrad's default state directory at a fresh temporary directory, so that
-// a test that forgets --state-dir never writes to the system's.
+// a test that forgets --state-dir never writes to the system's, and leaves out the testKnobs.
 func papyradEnv(t *testing.T) []string {
-	return append(os.Environ(), "PAPYRAD_STATE_DIR="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir())
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(testKnobs, k) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "PAPYRAD_STATE_DIR="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir())
+}
+
+// TestKnobsKeptFromPapyrad: with the torture knobs set, as `make torture` sets them, papyrad run
+// in the test's own environment refuses a config file (exit 78, naming the variable), and the
+// commands the tests run through papyradEnv work.
+func TestKnobsKeptFromPapyrad(t *testing.T) {
+	for _, k := range testKnobs {
+		t.Setenv(k, "1")
+	}
+	dir := t.TempDir()
+	store := filepath.Join(dir, "events.ndjson")
+	writeFile(t, store, append(records("old", 0, 10, oldStamp), records("orig", 0, 10, fresh)...))
+	cfg := filepath.Join(dir, "papyrad.yaml")
+	writeFile(t, cfg, fmt.Appendf(nil, "daemon: {state_dir: %q}\nstores:\n  - {name: a, backend: json, path: %q, retention: {max_age: 1d}}\n",
+		filepath.Join(dir, "state"), store))
+
+	out, err := exec.Command(papyradBin, "compact", "--config", cfg).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 78 || !strings.Contains(string(out), "PAPYRAD_TORTURE") {
+		t.Errorf("papyrad with PAPYRAD_TORTURE in its environment: want exit 78 naming it, got %v\n%s", err, out)
+	}
+	if rep, r := compactJSON(t, "--config", cfg); r.code != 0 || rep.RecordsDropped != 10 {
+		t.Errorf("papyrad through papyradEnv: want exit 0 and 10 records dropped\n%s", r)
+	}
 }
 
 func checkNoPanic(t *testing.T, r result) {
