@@ -403,7 +403,7 @@ func (st *soakStore) verify(t *testing.T) int {
 	return len(c.Count)
 }
 
-// TestDaemonSoak runs the daemon over 50 stores (30 json, 20 rotating, two of them in sequence
+// TestDaemonSoak runs the daemon over 50 stores (30 json, 20 rotating, five of them in sequence
 // naming) with 10 papyrawriter processes of every style appending and the test adding batches
 // to the other 40, compacting every store every 3 seconds, 4 at a time, for soakDuration. At
 // the end, with the writers stopped and two more runs of every store, each store holds every
@@ -496,6 +496,11 @@ func TestDaemonSoak(t *testing.T) {
 	// The end: writers and batches stop, every store runs twice more (a run that ends after a
 	// moment started after it only if it is the second to end), then the daemon comes to rest.
 	stop()
+	select {
+	case err := <-appendErr:
+		t.Fatalf("the test's batches: %v", err)
+	default:
+	}
 	for _, st := range stores[:10] {
 		st.written = st.writer.stop(t)
 	}
