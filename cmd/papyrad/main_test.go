@@ -457,6 +457,8 @@ func (s *syncBuffer) String() string {
 func startWriter(t *testing.T, path, name, mode string, interval time.Duration) *writerProc {
 	t.Helper()
 	cmd := exec.Command(writerBin, "-path", path, "-writer", name, "-mode", mode, "-interval", interval.String())
+	// A test binary that dies (a -timeout panic) takes its writers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
