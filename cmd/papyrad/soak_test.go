@@ -42,10 +42,11 @@ func soakDuration(t *testing.T) time.Duration {
 }
 
 const (
+	// soakMaxAge is every store's max_age: short, so that the stores stop growing once the
+	// writers have run that long, and the soak measures the daemon on a steady load.
+	soakMaxAge       = 20 * time.Second
 	soakMaxFiles     = 200 // a rotating store's max_files, and its writer's
 	soakExpiredEvery = 10  // a writer stamps every 10th record in 2001
-	soakOrig         = 200 // fresh records a json store starts with
-	soakSetOrig      = 110 // fresh records a rotating set starts with
 )
 
 // soakStore is one store of the soak and what has been written to it.
@@ -55,8 +56,8 @@ type soakStore struct {
 	set           *rotSet // rotating stores
 	active        string  // the file the test appends to (stores without a writer)
 	writer        *writerProc
+	rotating      bool  // the writer rotates the set
 	written       int64 // the writer's records, seqs 0..written-1, once stopped
-	orig          int64
 	appended      int64 // fresh records "T" the test appended, seqs 0..appended-1
 	expired       int64 // expired records "X" the test appended
 }
@@ -74,8 +75,8 @@ func soakStores(t *testing.T, s daemonSetup) []*soakStore {
 		case i < 5 || (i >= 10 && i < 35):
 			st.backend, st.name = "json", fmt.Sprintf("j%02d", i)
 			st.path = s.store(t, st.name)
-			st.active, st.orig = st.path, soakOrig
-			writeFile(t, st.path, slices.Concat(records("old", 0, 100, oldStamp), records("orig", 0, soakOrig, fresh)))
+			st.active = st.path
+			writeFile(t, st.path, slices.Concat(records("old", 0, 100, oldStamp), records("orig", 0, 200, fresh)))
 		default:
 			st.backend, st.name = "rotating", fmt.Sprintf("r%02d", i)
 			naming := testutil.SuffixNaming
@@ -93,7 +94,7 @@ func soakStores(t *testing.T, s daemonSetup) []*soakStore {
 			st.set.put(t, slots[1], slices.Concat(records("old", 100, 50, oldStamp), records("orig", 0, 50, fresh)), 0o644)
 			st.set.put(t, slots[2], records("orig", 50, 50, fresh), 0o644)
 			st.set.put(t, slots[3], slices.Concat(records("old", 150, 10, oldStamp), records("orig", 100, 10, fresh)), 0o644)
-			st.active, st.orig = st.set.slot(slots[3]), soakSetOrig
+			st.active = st.set.slot(slots[3])
 		}
 		out = append(out, st)
 	}
@@ -122,11 +123,11 @@ defaults:
   schedule: %q
   windows: []
   min_interval: 0s
-  retention: {max_age: 1d}
+  retention: {max_age: %s}
   disk: {reserve: 1MiB, factor: 1.1}
   drain_timeout: 1s
 stores:
-`, state, schedule)
+`, state, schedule, soakMaxAge)
 	for _, st := range stores {
 		b.WriteString(st.yaml())
 	}
@@ -358,10 +359,14 @@ func (st *soakStore) appendBatch(n int64) error {
 	return nil
 }
 
-// verify checks one store after the soak: whole lines, no expired record, every record kept
-// exactly once (its fresh start, the test's batches, the writer's records but every tenth),
-// and nothing of papyrad's beside it but its lock. It returns the records checked.
-func (st *soakStore) verify(t *testing.T) int {
+// verify checks one store after the soak. The final runs all started after stopped and had
+// all ended by done; each dropped what was older than soakMaxAge when it ran. So every record
+// left must be younger than soakMaxAge at stopped (the setup's records, the test's expired
+// ones and a writer's every tenth are gone), and each writer's records must be a whole run of
+// its latest ones, each once: from the first left, which must have been dropped soon after
+// done had the runs gone on, to the last written. Nothing of papyrad's may be beside it but
+// its lock. It returns the records checked.
+func (st *soakStore) verify(t *testing.T, stopped, done time.Time) int {
 	t.Helper()
 	var c *testutil.Contents
 	if st.set != nil {
@@ -373,43 +378,83 @@ func (st *soakStore) verify(t *testing.T) int {
 	}
 	when := "store " + st.name + " after the soak"
 	assertWhole(t, c, when)
-	assertNoExpired(t, c, when)
-	assertComplete(t, c, "orig", st.orig)
-	assertComplete(t, c, "T", st.appended)
-	want := st.orig + st.appended
-	if w := st.writer; w != nil {
-		var missing, twice []int64
-		for seq := range st.written {
-			n := c.Count[testutil.Key{Writer: w.name, Seq: seq}]
-			switch {
-			case seq%soakExpiredEvery == soakExpiredEvery-1:
-				// Expired: assertNoExpired has checked it is gone.
-			case n == 0:
-				missing = append(missing, seq)
-			case n > 1:
-				twice = append(twice, seq)
-			default:
-				want++
-			}
-		}
-		if len(missing) > 0 || len(twice) > 0 {
-			t.Errorf("%s: writer %s (%d records written): %d kept records missing (first %v), %d more than once (first %v)",
-				when, w.name, st.written, len(missing), missing[:min(len(missing), 5)], len(twice), twice[:min(len(twice), 5)])
+	cutoff := float64(stopped.Add(-soakMaxAge).UnixMicro())/1e6 - 0.001
+	var old []string
+	for k, ts := range c.Stamp {
+		if ts < cutoff {
+			old = append(old, fmt.Sprintf("%s at %.3f", k, ts))
 		}
 	}
-	if got := int64(len(c.Count)); got != want {
-		t.Errorf("%s: %d distinct records, want %d", when, got, want)
+	if len(old) > 0 {
+		slices.Sort(old)
+		t.Errorf("%s: %d records older than max_age (before %.3f) at the final runs are left, e.g. %v", when, len(old), cutoff, old[:min(len(old), 5)])
+	}
+	n := soakLatest(t, c, when, "T", st.appended, 0, done)
+	if st.writer != nil {
+		n += soakLatest(t, c, when, st.writer.name, st.written, soakExpiredEvery, done)
+	}
+	if len(c.Count) != n {
+		t.Errorf("%s: %d distinct records, want the %d latest of the test's and the writer's", when, len(c.Count), n)
 	}
 	return len(c.Count)
 }
 
+// soakLatest checks that the records of writer in c (seqs 0..written-1, every expiredEvery-th
+// stamped expired when expiredEvery > 0) are exactly its latest ones but the expired: a
+// contiguous run of seqs ending at the last written, none missing in between, and none more
+// that the final runs, ended by done, should have kept (the record before the first left
+// would have been younger than soakMaxAge then). It returns how many are left.
+func soakLatest(t *testing.T, c *testutil.Contents, when, writer string, written, expiredEvery int64, done time.Time) int {
+	t.Helper()
+	expired := func(seq int64) bool { return expiredEvery > 0 && seq%expiredEvery == expiredEvery-1 }
+	first := int64(-1)
+	for seq := range written {
+		if !expired(seq) && c.Count[testutil.Key{Writer: writer, Seq: seq}] > 0 {
+			first = seq
+			break
+		}
+	}
+	if first < 0 {
+		if written > 0 {
+			t.Errorf("%s: none of the %d records of %s is left, yet the last were written just before the final runs", when, written, writer)
+		}
+		return 0
+	}
+	var missing []int64
+	left := 0
+	for seq := first; seq < written; seq++ {
+		switch {
+		case expired(seq):
+		case c.Count[testutil.Key{Writer: writer, Seq: seq}] == 0:
+			missing = append(missing, seq)
+		default:
+			left++
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%s: %s's records from seq %d to %d are left but for %d of them (first %v): kept records lost",
+			when, writer, first, written-1, len(missing), missing[:min(len(missing), 5)])
+	}
+	// The record before the first left was dropped by a run that ended by done: it was older
+	// than soakMaxAge then, and the first left is at most a batch interval younger.
+	if ts := c.Stamp[testutil.Key{Writer: writer, Seq: first}]; first > 0 && ts > float64(done.Add(-soakMaxAge+5*time.Second).UnixMicro())/1e6 {
+		t.Errorf("%s: %s's oldest record left, seq %d, is %.1fs old at the end of the final runs: the runs dropped younger records than max_age (%v)",
+			when, writer, first, float64(done.UnixMicro())/1e6-ts, soakMaxAge)
+	}
+	return left
+}
+
 // TestDaemonSoak runs the daemon over 50 stores (30 json, 20 rotating, five of them in sequence
 // naming) with 10 papyrawriter processes of every style appending and the test adding batches
-// to the other 40, compacting every store every 3 seconds, 4 at a time, for soakDuration. At
-// the end, with the writers stopped and two more runs of every store, each store holds every
-// kept record exactly once and no expired one, with nothing left beside it; the quarantine is
-// empty; `papyrad scan` finds nothing; no run failed; and the daemon's resident memory,
-// goroutines and open descriptors at rest are what they were at rest after warm-up.
+// to the other 40, compacting every store every 3 seconds, 4 at a time, for soakDuration. With
+// a max_age of 20 seconds the stores stop growing once the writers have run that long: the load
+// is steady from the end of the warm-up on, and a daemon that holds on to memory, goroutines or
+// descriptors shows it. At the end, with the writers stopped and two more runs of every store,
+// each store holds exactly every writer's latest records, each once, and nothing older than
+// max_age nor expired, with nothing left beside it; the quarantine is empty; `papyrad scan`
+// finds nothing; no run failed; every store had its share of the runs; and the daemon's
+// resident memory, goroutines and open descriptors at rest are what they were at rest after
+// warm-up.
 func TestDaemonSoak(t *testing.T) {
 	soak := soakDuration(t)
 	const schedule = "*/3 * * * * *"
@@ -426,8 +471,10 @@ func TestDaemonSoak(t *testing.T) {
 			args = append(args, "-mode", "hold", "-interval", "10ms")
 		case i < 8:
 			args = append(args, "-mode", "papyra", "-max-bytes", "65536", "-max-files", strconv.Itoa(soakMaxFiles), "-rate", "100")
+			st.rotating = true
 		default:
 			args = append(args, "-mode", "logging", "-max-bytes", "65536", "-max-files", strconv.Itoa(soakMaxFiles), "-rate", "100")
+			st.rotating = true
 		}
 		st.writer = startPapyraWriter(t, "W"+st.name, args...)
 	}
@@ -462,12 +509,14 @@ func TestDaemonSoak(t *testing.T) {
 	stop := sync.OnceFunc(func() { close(stopAppending); appenders.Wait() })
 	t.Cleanup(stop)
 
-	// Warm-up: every store has run twice.
-	first := waitAllRan(t, d, stores, start, 2*time.Minute, "warm-up")
+	// Warm-up: the writers have run for max_age (and a little more), so the stores no longer
+	// grow, and every store has run twice since.
+	time.Sleep(time.Until(start.Add(soakMaxAge + 5*time.Second)))
+	first := waitAllRan(t, d, stores, time.Now(), 2*time.Minute, "warm-up")
 	waitAllRan(t, d, stores, latestRun(first), 2*time.Minute, "warm-up")
 	warm := time.Since(start)
 	before := quiet(t, d, s, stores, addr)
-	t.Logf("after warm-up (%v), at rest: %s", warm.Round(time.Second), before)
+	t.Logf("after warm-up (%v), at rest: %s; the stores hold %s", warm.Round(time.Second), before, soakBytes(t, s))
 	resume(t, d, s, stores, schedule)
 
 	// The soak. A line of figures every tenth of it (at least every minute).
@@ -502,7 +551,15 @@ func TestDaemonSoak(t *testing.T) {
 	default:
 	}
 	for _, st := range stores[:10] {
-		st.written = st.writer.stop(t)
+		if !st.rotating {
+			st.written = st.writer.stop(t)
+			continue
+		}
+		var rs rotStats
+		st.written, rs = (&rotWriter{writerProc: st.writer}).stop(t)
+		if rs.deleted > 0 {
+			t.Fatalf("writer %s removed %d segments of its own (its set was full): its records cannot all be accounted for", st.writer.name, rs.deleted)
+		}
 	}
 	stopped := time.Now()
 	if r := ctl(t, "trigger", "--config", s.cfg); r.code != 0 {
@@ -516,10 +573,11 @@ func TestDaemonSoak(t *testing.T) {
 		}
 	}
 	after := quiet(t, d, s, stores, addr)
+	done := time.Now() // every run has ended
 	text := metricsText(t, addr)
 	runsOK, runsFailed := sumSeries(text, "papyrad_runs_total", `result="ok"`), sumSeries(text, "papyrad_runs_total", `result="error"`)
-	t.Logf("at rest after %v of soak: %s (after warm-up: %s); %.0f runs ok, %.0f failed, %.0f records dropped, %.0f files rewritten, %.0f deleted",
-		soak, after, before, runsOK, runsFailed, sumSeries(text, "papyrad_records_dropped_total"),
+	t.Logf("at rest after %v of soak: %s (after warm-up: %s); the stores hold %s; %.0f runs ok, %.0f failed, %.0f records dropped, %.0f files rewritten, %.0f deleted",
+		soak, after, before, soakBytes(t, s), runsOK, runsFailed, sumSeries(text, "papyrad_records_dropped_total"),
 		sumSeries(text, "papyrad_files_rewritten_total"), sumSeries(text, "papyrad_files_deleted_total"))
 	if runsFailed > 0 {
 		var lines []string
@@ -557,7 +615,7 @@ func TestDaemonSoak(t *testing.T) {
 	}
 	var verified int
 	for _, st := range stores {
-		verified += st.verify(t)
+		verified += st.verify(t, stopped, done)
 	}
 	if q := filesUnder(t, filepath.Join(s.state, "quarantine")); len(q) > 0 {
 		t.Errorf("the soak quarantined lines (the writers write none that are not records): %v", q)
@@ -571,6 +629,19 @@ func TestDaemonSoak(t *testing.T) {
 	}
 	t.Logf("%d records verified in %d stores (the writers wrote %d, the test appended %d batches to each of the other %d); the whole test took %v",
 		verified, len(stores), written, stores[10].appended/5, len(stores)-10, time.Since(start).Round(time.Second))
+}
+
+// soakBytes says how much the stores hold on disk, and in how many files.
+func soakBytes(t *testing.T, s daemonSetup) string {
+	t.Helper()
+	files := filesUnder(t, s.stores)
+	var n int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			n += fi.Size()
+		}
+	}
+	return fmt.Sprintf("%.1f MiB in %d files", float64(n)/(1<<20), len(files))
 }
 
 // fdTargets lists what the process's descriptors point at, for a failure message.
