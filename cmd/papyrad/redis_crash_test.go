@@ -292,6 +292,9 @@ stores:
 		check(when + ", after the recovering run")
 		a.resume()
 	}
+	a.mu.Lock() // the appender is still running
+	added := len(a.ids)
+	a.mu.Unlock()
 	t.Logf("%d iterations: %d runs killed, where: %v; %d entries added, %d checked in the stream or the archives after recovering runs; a complete run took %v (median)",
-		iterations, killed, phases, len(a.ids), verified, median(runs).Round(time.Millisecond))
+		iterations, killed, phases, added, verified, median(runs).Round(time.Millisecond))
 }
