@@ -128,6 +128,7 @@ func TestDaemonDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 		oldAndFresh(t, full, expired, kept)
+		oldAndFresh(t, other, 300, 100) // its run dropped them: give the next one as much to do
 	}
 	if e.msg() != "compaction failed" {
 		t.Fatalf("in %d attempts the run of full always finished before its filesystem filled", attempts)
