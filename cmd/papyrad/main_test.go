@@ -456,9 +456,20 @@ func (s *syncBuffer) String() string {
 // has written its first record.
 func startWriter(t *testing.T, path, name, mode string, interval time.Duration) *writerProc {
 	t.Helper()
-	cmd := exec.Command(writerBin, "-path", path, "-writer", name, "-mode", mode, "-interval", interval.String())
-	// A test binary that dies (a -timeout panic) takes its writers with it.
+	return startWriterProc(t, name, "-path", path, "-mode", mode, "-interval", interval.String())
+}
+
+// startWriterProc starts papyrawriter as writer name with args and waits for its "ready". Its
+// standard input is a pipe the test keeps open, and the test binary's death kills it (a
+// -timeout panic runs no cleanup): a test that fails or dies leaves no writer appending.
+func startWriterProc(t *testing.T, name string, args ...string) *writerProc {
+	t.Helper()
+	cmd := exec.Command(writerBin, append([]string{"-writer", name, "-stdin"}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -476,6 +487,7 @@ func startWriter(t *testing.T, path, name, mode string, interval time.Duration) 
 		close(w.lines)
 	}()
 	t.Cleanup(func() {
+		_ = stdin.Close()
 		if !w.done {
 			_ = cmd.Process.Signal(syscall.SIGCONT)
 			_ = cmd.Process.Kill()

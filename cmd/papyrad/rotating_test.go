@@ -8,7 +8,6 @@ package main
 // does not share papyrad's code.
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,49 +164,12 @@ type rotWriter struct {
 }
 
 // startRotWriter starts a rotating writer (mode "papyra" or "logging") on the suffix set s and
-// waits for its first record. It writes rate records per second. Its standard input is a pipe that the test keeps open: should
-// the test process die, the writer stops by itself.
+// waits for its first record. It writes rate records per second.
 func startRotWriter(t *testing.T, s *rotSet, name, mode string, maxBytes int64, rate int) *rotWriter {
 	t.Helper()
-	cmd := exec.Command(writerBin, "-path", s.store, "-writer", name, "-mode", mode,
+	w := startWriterProc(t, name, "-path", s.store, "-mode", mode,
 		"-max-bytes", strconv.FormatInt(maxBytes, 10), "-max-files", strconv.Itoa(s.maxFiles),
-		"-rate", strconv.Itoa(rate), "-stdin")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &writerProc{name: name, cmd: cmd, lines: make(chan string, 4), errs: &syncBuffer{}}
-	cmd.Stderr = w.errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			w.lines <- sc.Text()
-		}
-		close(w.lines)
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		if !w.done {
-			_ = cmd.Process.Signal(syscall.SIGCONT)
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	select {
-	case l, ok := <-w.lines:
-		if !ok || l != "ready" {
-			t.Fatalf("writer %s did not start: %q %s", name, l, w.errs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("writer %s wrote nothing within 20s: %s", name, w.errs)
-	}
+		"-rate", strconv.Itoa(rate))
 	return &rotWriter{writerProc: w, mode: mode}
 }
 

@@ -5,13 +5,11 @@ package main
 // goroutines and descriptors where they were after warm-up.
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -132,49 +130,6 @@ stores:
 		b.WriteString(st.yaml())
 	}
 	return b.String()
-}
-
-// startPapyraWriter starts papyrawriter with args as writer name and waits for its first
-// record. Its standard input is a pipe the test keeps open: should the test die, it stops.
-func startPapyraWriter(t *testing.T, name string, args ...string) *writerProc {
-	t.Helper()
-	cmd := exec.Command(writerBin, append([]string{"-writer", name, "-stdin"}, args...)...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &writerProc{name: name, cmd: cmd, lines: make(chan string, 4), errs: &syncBuffer{}}
-	cmd.Stderr = w.errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			w.lines <- sc.Text()
-		}
-		close(w.lines)
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		if !w.done {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	select {
-	case l, ok := <-w.lines:
-		if !ok || l != "ready" {
-			t.Fatalf("writer %s did not start: %q %s", name, l, w.errs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("writer %s wrote nothing within 20s: %s", name, w.errs)
-	}
-	return w
 }
 
 // soakSample is what the daemon holds at one moment.
@@ -476,7 +431,7 @@ func TestDaemonSoak(t *testing.T) {
 			args = append(args, "-mode", "logging", "-max-bytes", "65536", "-max-files", strconv.Itoa(soakMaxFiles), "-rate", "100")
 			st.rotating = true
 		}
-		st.writer = startPapyraWriter(t, "W"+st.name, args...)
+		st.writer = startWriterProc(t, "W"+st.name, args...)
 	}
 	start := time.Now()
 	d := startDaemon(t, s)
