@@ -176,35 +176,19 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		if err := livefile.Step("segment-journaled"); err != nil {
 			return false, err
 		}
-		// Writing the journal took milliseconds, in which rotations may have moved the segment
-		// on: follow it, and rename it the moment its name is confirmed, so that only a rotation
-		// in the microseconds between those two system calls can get in the way. The journal
-		// stays true: rotations move the segment and its newer neighbour along together.
-		moved := false
-		for slot, follow := m.slot, 0; follow < 10 && !moved; follow++ {
-			name, found, err := l.locate(seg.ino, slot)
-			if err != nil {
-				return false, err
-			}
-			if !found {
-				break
-			}
-			if slot, err = l.rotatedSlot(name, seg); err != nil {
-				return false, err
-			}
-			if ino, err := inodeOf(name); err != nil || ino != seg.ino {
-				continue // the last look, right before the call
-			}
-			if err := livefile.Step("segment-take-out"); err != nil {
-				return false, err
-			}
+		// The journal stays true wherever the segment has moved since: rotations move it and
+		// its newer neighbour along together.
+		slot, moved, err := l.follow(seg, m.slot, "segment-take-out", func(name string) error {
 			if err := os.Rename(name, hidden); err != nil {
 				if os.IsNotExist(err) {
-					continue // moved again
+					return errMovedAgain
 				}
-				return false, fmt.Errorf("move %s aside: %w", name, err)
+				return fmt.Errorf("move %s aside: %w", name, err)
 			}
-			moved, j.Slot = true, slot
+			return nil
+		})
+		if err != nil {
+			return false, err
 		}
 		if !moved {
 			if err := l.dropOp(id); err != nil {
@@ -212,6 +196,7 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 			}
 			continue // gone (the listing says so) or moving on: list the set again
 		}
+		j.Slot = slot
 		deleted, err := l.settleDelete(j)
 		if err != nil {
 			return false, err
@@ -224,6 +209,41 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		}
 	}
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
+}
+
+// errMovedAgain tells follow that the segment left the name it was just confirmed under.
+var errMovedAgain = errors.New("the segment moved again")
+
+// follow finds segment seg from slot on, wherever rotations have moved it since the step was
+// journaled (that took milliseconds), and calls act with its name the moment the name is
+// confirmed to hold it, so that only a rotation in the microseconds between those two system
+// calls can get in the way. act returns errMovedAgain when the segment left the name in
+// between, and the search goes on. done is false when the segment is gone from the set or
+// kept moving; slot is where act succeeded.
+func (l layout) follow(seg *segment, slot int, step string, act func(name string) error) (at int, done bool, err error) {
+	for range 10 {
+		name, found, err := l.locate(seg.ino, slot)
+		if err != nil || !found {
+			return slot, false, err
+		}
+		if slot, err = l.rotatedSlot(name, seg); err != nil {
+			return slot, false, err
+		}
+		if ino, err := inodeOf(name); err != nil || ino != seg.ino {
+			continue // the last look, right before the call
+		}
+		if err := livefile.Step(step); err != nil {
+			return slot, false, err
+		}
+		switch err := act(name); {
+		case errors.Is(err, errMovedAgain):
+			continue
+		case err != nil:
+			return slot, false, err
+		}
+		return slot, true, nil
+	}
+	return slot, false, nil
 }
 
 // rotatedSlot returns the slot of name, which holds seg, and an error if that is the active
@@ -354,44 +374,34 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		if err := livefile.Step("segment-journaled"); err != nil {
 			return false, err
 		}
-		// As in remove: follow the segment, and exchange the moment its name is confirmed.
-		exchanged := false
-		for slot, follow := m.slot, 0; follow < 10 && !exchanged; follow++ {
-			name, found, err := l.locate(seg.ino, slot)
-			if err != nil {
-				return false, err
-			}
-			if !found {
-				break
-			}
-			if slot, err = l.rotatedSlot(name, seg); err != nil {
-				return false, err
-			}
-			if ino, err := inodeOf(name); err != nil || ino != seg.ino {
-				continue // the last look, right before the call
-			}
-			if err := livefile.Step("segment-exchange"); err != nil {
-				return false, err
-			}
-			err = livefile.Exchange(tmp, name)
+		renamed := false // no exchange on this filesystem: the new content was renamed over
+		slot, exchanged, err := l.follow(seg, m.slot, "segment-exchange", func(name string) error {
+			err := livefile.Exchange(tmp, name)
 			if livefile.IsUnsupported(err) {
 				// No atomic exchange here: check, then rename. A rotation in between could be
 				// clobbered; this is the best such a filesystem allows.
 				if ino, _ := inodeOf(name); ino != seg.ino {
-					continue
+					return errMovedAgain
 				}
 				if err := os.Rename(tmp, name); err != nil {
-					return false, fmt.Errorf("rename %s over %s: %w", tmp, name, err)
+					return fmt.Errorf("rename %s over %s: %w", tmp, name, err)
 				}
-				return true, l.dropOp(id)
+				renamed = true
+				return nil
 			}
 			if os.IsNotExist(err) {
-				continue // moved again
+				return errMovedAgain
 			}
 			if err != nil {
-				return false, fmt.Errorf("exchange %s and %s: %w", tmp, name, err)
+				return fmt.Errorf("exchange %s and %s: %w", tmp, name, err)
 			}
-			exchanged, j.Slot = true, slot
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		if renamed {
+			return true, l.dropOp(id)
 		}
 		if !exchanged {
 			if err := l.dropOp(id); err != nil {
@@ -399,6 +409,7 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 			}
 			continue // gone (the listing says so) or moving on: list the set again
 		}
+		j.Slot = slot
 		done, err := l.settleReplace(j, true)
 		if err != nil {
 			return false, err
