@@ -229,18 +229,6 @@ func (w *Writer) endPart() error {
 // Parts lists the parts ended so far (all of them once sealed).
 func (w *Writer) Parts() []Part { return w.m.Parts }
 
-// Records is the number of records written so far.
-func (w *Writer) Records() int64 {
-	var n int64
-	for _, p := range w.m.Parts {
-		n += p.Records
-	}
-	if w.cur != nil {
-		n += w.cur.Records
-	}
-	return n
-}
-
 // Seal makes the archive durable: the file is fsynced, then the manifest is written and
 // fsynced, then the directory. After Seal returns the store may be changed; before, it must
 // not be. A Writer that archived nothing seals to nothing.
@@ -284,21 +272,35 @@ func (w *Writer) Seal() error {
 	return nil
 }
 
-// Publish gives the sealed archive its final name, keeping of each part what keep says the
+// Publish gives the sealed archive its final name, keeping of each part what lost says the
 // store has lost. It returns the final path ("" when nothing was published) and the number of
-// records in it.
-func (w *Writer) Publish(keep func(Part) Keep) (final string, records int64, err error) {
+// records in it. If lost fails for any part, nothing is touched: publishing without knowing
+// could leave out records that are gone, so the archive stays sealed for the next run's
+// Recover.
+func (w *Writer) Publish(lost func(Part) (Keep, error)) (final string, records int64, err error) {
 	if !w.sealed {
 		return "", 0, errors.New("archive: Publish before Seal")
 	}
 	if len(w.m.Parts) == 0 {
 		return "", 0, nil
 	}
-	decisions := make([]Keep, len(w.m.Parts))
-	for i, p := range w.m.Parts {
-		decisions[i] = keep(p)
+	decisions, err := decide(w.m.Parts, lost)
+	if err != nil {
+		return "", 0, fmt.Errorf("archive %s stays pending for the next run: %w", w.pendingPath(), err)
 	}
 	return publish(w.dir, w.m, decisions)
+}
+
+// decide asks lost about every part before anything is published.
+func decide(parts []Part, lost func(Part) (Keep, error)) ([]Keep, error) {
+	decisions := make([]Keep, len(parts))
+	for i, p := range parts {
+		var err error
+		if decisions[i], err = lost(p); err != nil {
+			return nil, err
+		}
+	}
+	return decisions, nil
 }
 
 // Discard removes what a run that fails before Seal wrote. Once an archive with records is

@@ -77,7 +77,7 @@ func TestPublishWholeEveryCodec(t *testing.T) {
 		t.Run(string(c), func(t *testing.T) {
 			cfg := Config{Dir: t.TempDir(), Compress: c}
 			w := write(t, cfg, "run1", [][2]string{{"a", "{\"n\":1}\n{\"n\":2}\r\n"}, {"b", "{\"n\":3}"}})
-			final, n, err := w.Publish(func(Part) Keep { return Keep{Whole: true} })
+			final, n, err := w.Publish(func(Part) (Keep, error) { return Keep{Whole: true}, nil })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,14 +104,14 @@ func TestPublishKeepsOnlyWhatTheStoreLost(t *testing.T) {
 				{"kept", "{\"id\":\"3\"}\n"},
 				{"half", "{\"id\":\"4\"}\n{\"id\":\"5\"}\n"},
 			})
-			final, n, err := w.Publish(func(p Part) Keep {
+			final, n, err := w.Publish(func(p Part) (Keep, error) {
 				switch p.Key {
 				case "gone":
-					return Keep{Whole: true}
+					return Keep{Whole: true}, nil
 				case "half":
-					return Keep{Line: func(l []byte) bool { return bytes.Contains(l, []byte(`"4"`)) }}
+					return Keep{Line: func(l []byte) bool { return bytes.Contains(l, []byte(`"4"`)) }}, nil
 				}
-				return Keep{}
+				return Keep{}, nil
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -129,12 +129,36 @@ func TestPublishKeepsOnlyWhatTheStoreLost(t *testing.T) {
 func TestPublishNothingLost(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), Compress: Zstd}
 	w := write(t, cfg, "run3", [][2]string{{"a", "{}\n"}})
-	final, n, err := w.Publish(func(Part) Keep { return Keep{} })
+	final, n, err := w.Publish(func(Part) (Keep, error) { return Keep{}, nil })
 	if err != nil || final != "" || n != 0 {
 		t.Fatalf("published %q (%d), %v; want nothing", final, n, err)
 	}
 	if names := listing(t, cfg); len(names) != 0 {
 		t.Errorf("a run whose store lost nothing left %v", names)
+	}
+}
+
+// TestPublishUndecided: when the store cannot say what it lost, nothing is published and
+// nothing removed; the next run's Recover publishes it.
+func TestPublishUndecided(t *testing.T) {
+	cfg := Config{Dir: t.TempDir(), Compress: Zstd}
+	w := write(t, cfg, "run6", [][2]string{{"a", "{}\n"}, {"b", "{}\n"}})
+	_, _, err := w.Publish(func(p Part) (Keep, error) {
+		if p.Key == "b" {
+			return Keep{}, errors.New("server down")
+		}
+		return Keep{Whole: true}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "server down") {
+		t.Fatalf("want the store's error, got %v", err)
+	}
+	w.Discard()
+	if names := listing(t, cfg); len(names) != 2 {
+		t.Fatalf("an undecided archive must stay sealed, have %v", names)
+	}
+	rec, err := Recover(cfg, "orders", func(Part) (Keep, error) { return Keep{Whole: true}, nil })
+	if err != nil || rec.Records != 2 {
+		t.Fatalf("recovery published %d records, %v; want 2", rec.Records, err)
 	}
 }
 
@@ -185,7 +209,7 @@ func TestRecover(t *testing.T) {
 	p := write(t, cfg, "renamed", [][2]string{{"lost", "{\"r\":4}\n"}})
 	os.Rename(p.pendingPath(), filepath.Join(p.dir, p.m.Final))
 
-	rec, err := Recover(cfg, "orders", func(_ string, p Part) (Keep, error) {
+	rec, err := Recover(cfg, "orders", func(p Part) (Keep, error) {
 		return Keep{Whole: p.Key == "lost"}, nil
 	})
 	if err != nil {
@@ -206,7 +230,7 @@ func TestRecover(t *testing.T) {
 		t.Errorf("recovered %+v", rec)
 	}
 	// Recovering again changes nothing.
-	if rec, err := Recover(cfg, "orders", func(string, Part) (Keep, error) { return Keep{Whole: true}, nil }); err != nil || len(rec.Published) != 0 || rec.Removed != 0 {
+	if rec, err := Recover(cfg, "orders", func(Part) (Keep, error) { return Keep{Whole: true}, nil }); err != nil || len(rec.Published) != 0 || rec.Removed != 0 {
 		t.Errorf("second recovery: %+v, %v", rec, err)
 	}
 }
@@ -214,7 +238,7 @@ func TestRecover(t *testing.T) {
 func TestRecoverKeepsArchiveWhenTheStoreCannotBeAsked(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), Compress: Gzip}
 	write(t, cfg, "sealed", [][2]string{{"a", "{}\n"}})
-	_, err := Recover(cfg, "orders", func(string, Part) (Keep, error) { return Keep{}, errors.New("server down") })
+	_, err := Recover(cfg, "orders", func(Part) (Keep, error) { return Keep{}, errors.New("server down") })
 	if err == nil || !strings.Contains(err.Error(), "server down") {
 		t.Fatalf("want the store's error, got %v", err)
 	}

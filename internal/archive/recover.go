@@ -25,7 +25,7 @@ type Recovered struct {
 // each part of a sealed archive, what the store has lost; it must see the store as it is after
 // the backend's own recovery. The caller holds the store's lock, so no run of the store is
 // writing an archive meanwhile.
-func Recover(cfg Config, store string, keep func(runID string, p Part) (Keep, error)) (Recovered, error) {
+func Recover(cfg Config, store string, keep func(Part) (Keep, error)) (Recovered, error) {
 	var rec Recovered
 	days, err := os.ReadDir(filepath.Join(cfg.Dir, store))
 	if os.IsNotExist(err) {
@@ -46,7 +46,7 @@ func Recover(cfg Config, store string, keep func(runID string, p Part) (Keep, er
 	return rec, nil
 }
 
-func recoverDir(dir string, keep func(string, Part) (Keep, error), rec *Recovered) error {
+func recoverDir(dir string, keep func(Part) (Keep, error), rec *Recovered) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
@@ -69,12 +69,10 @@ func recoverDir(dir string, keep func(string, Part) (Keep, error), rec *Recovere
 			return fmt.Errorf("archive: %s is not a valid manifest; move it away to go on", path)
 		}
 		sealed[pendingName(dir, m.Final)] = true
-		decisions := make([]Keep, len(m.Parts))
-		for i, p := range m.Parts {
-			if decisions[i], err = keep(m.RunID, p); err != nil {
-				// Not knowing what the store lost, keep everything for the next run to decide.
-				return fmt.Errorf("archive: recover %s: %w", path, err)
-			}
+		decisions, err := decide(m.Parts, keep)
+		if err != nil {
+			// Not knowing what the store lost, keep everything for the next run to decide.
+			return fmt.Errorf("archive: recover %s: %w", path, err)
 		}
 		final, n, err := publish(dir, m, decisions)
 		if err != nil {

@@ -132,15 +132,15 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	return rep, err
 }
 
-// storeLost reports what the store has lost of the archive part with key (the file the run
-// read, see archive.FileKey): everything once its path holds another file (the run's exchange
+// storeLost reports what the store has lost of an archive part, keyed by the file the run
+// read (see archive.FileKey): everything once its path holds another file (the run's exchange
 // happened), nothing otherwise.
-func (s *Store) storeLost(key string) (archive.Keep, error) {
+func (s *Store) storeLost(p archive.Part) (archive.Keep, error) {
 	k, ok, err := archive.PathKey(s.cfg.Path)
 	if err != nil {
 		return archive.Keep{}, err
 	}
-	return archive.Keep{Whole: !ok || k != key}, nil
+	return archive.Keep{Whole: !ok || k != p.Key}, nil
 }
 
 // recoverArchive publishes or removes the archives of runs that died; livefile.Recover has
@@ -149,9 +149,7 @@ func (s *Store) recoverArchive() error {
 	if s.cfg.Archive == nil {
 		return nil
 	}
-	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, func(_ string, p archive.Part) (archive.Keep, error) {
-		return s.storeLost(p.Key)
-	})
+	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, s.storeLost)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.cfg.Name, err)
 	}
@@ -217,6 +215,7 @@ type pass struct {
 	q      *quarantine.File
 	arch   *archive.Writer // nil when the store has no archive, and in a dry run
 	key    string          // the archive part's key
+	begun  bool            // the archive part has begun (at the first dropped record)
 	prog   func(string, int64, int64)
 	lines  int64
 	counts retention.Counts
@@ -379,10 +378,11 @@ func (p *pass) apply(l *lines.Line, d retention.Decision) error {
 		}
 	case retention.DropAge, retention.DropCount, retention.DropBytes:
 		if p.arch != nil {
-			if p.arch.Records() == 0 {
+			if !p.begun {
 				if err := p.arch.Begin(p.key); err != nil {
 					return err
 				}
+				p.begun = true
 			}
 			return p.arch.Write(l.Raw)
 		}
@@ -438,17 +438,11 @@ func (p *pass) commit(ctx context.Context, carryOff int64, rep report.Report) (r
 	err = rw.Commit(ctx, copied)
 	if p.arch != nil {
 		// Whether or not the commit went through, the store says what it lost.
-		final, n, perr := p.arch.Publish(func(part archive.Part) archive.Keep {
-			k, err := s.storeLost(part.Key)
-			if err != nil {
-				// Unknown: keep everything pending for the next run's recovery to decide.
-				return archive.Keep{}
-			}
-			return k
-		})
+		final, n, perr := p.arch.Publish(s.storeLost)
 		rep.ArchiveFile, rep.RecordsArchived = final, n
-		if perr != nil && err == nil {
-			err = fmt.Errorf("the store is compacted, but its archive could not be published (the next run publishes it): %w", perr)
+		if perr != nil {
+			// Sealed and durable: the next run's recovery publishes it.
+			rep.Warnings = append(rep.Warnings, "the run's archive is not published yet: "+perr.Error())
 		}
 	}
 	if err != nil {

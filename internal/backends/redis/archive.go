@@ -70,39 +70,22 @@ func (r *run) archive(ctx context.Context, results []*streamResult) (*archive.Wr
 			w.Discard()
 			return nil, fmt.Errorf("store %s: %w", cfg.Name, err)
 		}
-		last := sp.ids.at(res.final.pos - 1)
-		start := "-"
-		for {
-			if err := r.step(ctx, "archive", sp.key); err != nil {
-				w.Discard()
-				return nil, err
+		var writeErr error
+		err := r.readRange(ctx, sp.key, sp.ids.at(res.final.pos-1), "archive", func(x id, values map[string]any) error {
+			l, data, _ := entryLine(values, false)
+			if l.Kind != retention.Record {
+				return nil // quarantined instead
 			}
-			msgs, err := r.c.XRangeN(ctx, sp.key, start, last.String(), int64(cfg.ReadCount)).Result()
-			if err != nil {
-				w.Discard()
-				return nil, r.s.wrap("read "+sp.key+" for the archive", err)
+			line = archiveLine(line, x, sp.key, data)
+			writeErr = w.Write(line)
+			return writeErr
+		}, nil)
+		if err != nil {
+			w.Discard()
+			if writeErr != nil {
+				return nil, fmt.Errorf("store %s: %w", cfg.Name, writeErr)
 			}
-			var x id
-			for _, m := range msgs {
-				if x, err = parseID(m.ID); err != nil {
-					w.Discard()
-					return nil, r.s.wrap("read "+sp.key+" for the archive", err)
-				}
-				l, data, _ := entryLine(m.Values, false)
-				if l.Kind != retention.Record {
-					continue
-				}
-				line = archiveLine(line, x, sp.key, data)
-				if err := w.Write(line); err != nil {
-					w.Discard()
-					return nil, fmt.Errorf("store %s: %w", cfg.Name, err)
-				}
-			}
-			next, ok := x.next()
-			if len(msgs) < cfg.ReadCount || x == last || !ok {
-				break
-			}
-			start = next.String()
+			return nil, r.s.wrap("read "+sp.key+" for the archive", err)
 		}
 	}
 	if err := w.Seal(); err != nil {
@@ -112,8 +95,10 @@ func (r *run) archive(ctx context.Context, results []*streamResult) (*archive.Wr
 	return w, nil
 }
 
-// lost says what a stream has lost of an archive part: the entries below its first entry.
-func (r *run) lost(ctx context.Context, key string) (archive.Keep, error) {
+// lost says what a stream has lost of an archive part (keyed by the stream): the entries
+// below its first entry.
+func (r *run) lost(ctx context.Context, p archive.Part) (archive.Keep, error) {
+	key := p.Key
 	msgs, err := r.c.XRangeN(ctx, key, "-", "+", 1).Result()
 	if err != nil && err != goredis.Nil {
 		return archive.Keep{}, r.s.wrap("read the head of "+key, err)
@@ -131,22 +116,11 @@ func (r *run) lost(ctx context.Context, key string) (archive.Keep, error) {
 	}}, nil
 }
 
-// publishArchive publishes what the streams lost of the run's sealed archive. When the server
-// cannot be asked, nothing is published and the archive stays sealed for the next run's
-// recovery: publishing without knowing would leave out records that are gone.
+// publishArchive publishes what the streams lost of the run's sealed archive.
 func (r *run) publishArchive(ctx context.Context, w *archive.Writer) {
-	decided := map[string]archive.Keep{}
-	for _, p := range w.Parts() {
-		k, err := r.lost(ctx, p.Key)
-		if err != nil {
-			r.rep.Warnings = append(r.rep.Warnings, "the archive stays pending until the next run publishes it: "+err.Error())
-			return
-		}
-		decided[p.Key] = k
-	}
-	final, n, err := w.Publish(func(p archive.Part) archive.Keep { return decided[p.Key] })
+	final, n, err := w.Publish(func(p archive.Part) (archive.Keep, error) { return r.lost(ctx, p) })
 	if err != nil {
-		r.rep.Warnings = append(r.rep.Warnings, "publishing the archive failed; the next run publishes it: "+err.Error())
+		r.rep.Warnings = append(r.rep.Warnings, "the run's archive is not published yet: "+err.Error())
 		return
 	}
 	r.rep.ArchiveFile, r.rep.RecordsArchived = final, n
@@ -156,9 +130,7 @@ func (r *run) publishArchive(ctx context.Context, w *archive.Writer) {
 // have lost since.
 func (r *run) recoverArchive(ctx context.Context) error {
 	cfg := &r.s.cfg
-	rec, err := archive.Recover(*cfg.Archive, cfg.Name, func(_ string, p archive.Part) (archive.Keep, error) {
-		return r.lost(ctx, p.Key)
-	})
+	rec, err := archive.Recover(*cfg.Archive, cfg.Name, func(p archive.Part) (archive.Keep, error) { return r.lost(ctx, p) })
 	if err != nil {
 		return fmt.Errorf("store %s: %w", cfg.Name, err)
 	}

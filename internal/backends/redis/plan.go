@@ -129,7 +129,7 @@ func (r *run) planStream(ctx context.Context, sp *streamPlan) error {
 		}
 	}
 	if sp.length > 0 && end != (id{}) {
-		if err := r.readRange(ctx, sp, end, func(x id, values map[string]any) {
+		if err := r.readRange(ctx, sp.key, end, "page", func(x id, values map[string]any) error {
 			l, _, size := entryLine(values, wantRepr)
 			if l.Kind == retention.Record && byID {
 				if float64(x.ms)/1000 >= cutoff {
@@ -143,7 +143,8 @@ func (r *run) planStream(ctx context.Context, sp *streamPlan) error {
 			}
 			pl.Add(l, size)
 			sp.ids.add(x, size)
-		}); err != nil {
+			return nil
+		}, func() { r.progress("plan", sp) }); err != nil {
 			return err
 		}
 	}
@@ -179,16 +180,17 @@ func ageTarget(cutoff float64) id {
 	return id{ms, 0}
 }
 
-// readRange reads the stream's entries from its head up to end (included) in pages of
-// ReadCount, refreshing the lock between pages.
-func (r *run) readRange(ctx context.Context, sp *streamPlan, end id, each func(id, map[string]any)) error {
+// readRange reads key's entries from its head up to end (included) in pages of ReadCount,
+// calling each for every entry and page, if set, after every page. Before each page it takes
+// the run's step named point (which refreshes the lock).
+func (r *run) readRange(ctx context.Context, key string, end id, point string, each func(id, map[string]any) error, page func()) error {
 	start := "-"
 	n := int64(r.s.cfg.ReadCount)
 	for {
-		if err := r.step(ctx, "page", sp.key); err != nil {
+		if err := r.step(ctx, point, key); err != nil {
 			return err
 		}
-		msgs, err := r.c.XRangeN(ctx, sp.key, start, end.String(), n).Result()
+		msgs, err := r.c.XRangeN(ctx, key, start, end.String(), n).Result()
 		if err != nil {
 			return err
 		}
@@ -197,9 +199,13 @@ func (r *run) readRange(ctx context.Context, sp *streamPlan, end id, each func(i
 			if x, err = parseID(m.ID); err != nil {
 				return err
 			}
-			each(x, m.Values)
+			if err := each(x, m.Values); err != nil {
+				return err
+			}
 		}
-		r.progress("plan", sp)
+		if page != nil {
+			page()
+		}
 		if int64(len(msgs)) < n || x == end {
 			return nil
 		}

@@ -38,13 +38,14 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		if sp.length == 0 {
 			continue
 		}
-		err := r.readRange(ctx, sp, sp.last, func(x id, values map[string]any) {
+		err := r.readRange(ctx, k, sp.last, "page", func(x id, values map[string]any) error {
 			l, _, _ := entryLine(values, false)
 			if l.Kind == retention.NonRecord {
 				out = append(out, report.Anomaly{Type: report.CorruptedLine, Path: k,
 					Detail: fmt.Sprintf("entry %s: %s", x, l.Reason)})
 			}
-		})
+			return nil
+		}, nil)
 		if err != nil {
 			return out, s.wrap("read "+k, err)
 		}

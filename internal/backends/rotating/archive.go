@@ -50,17 +50,26 @@ func (s *Store) inSet() (map[string]bool, error) {
 	return keys, nil
 }
 
-// publishArchive publishes the parts whose segments have left the set. If the set cannot be
-// listed the archive stays sealed, for the next run's recovery.
-func (r *run) publishArchive() {
-	keys, err := r.s.inSet()
-	if err != nil {
-		r.rep.Warnings = append(r.rep.Warnings, "the archive stays pending until the next run publishes it: "+err.Error())
-		return
+// setLost says what the set has lost of archive parts: a part whose file is no longer in the
+// set. The set is listed once, when the first part is asked about.
+func (s *Store) setLost() func(archive.Part) (archive.Keep, error) {
+	var keys map[string]bool
+	return func(p archive.Part) (archive.Keep, error) {
+		if keys == nil {
+			var err error
+			if keys, err = s.inSet(); err != nil {
+				return archive.Keep{}, err
+			}
+		}
+		return archive.Keep{Whole: !keys[p.Key]}, nil
 	}
-	final, n, err := r.arch.Publish(func(p archive.Part) archive.Keep { return archive.Keep{Whole: !keys[p.Key]} })
+}
+
+// publishArchive publishes the parts whose segments have left the set.
+func (r *run) publishArchive() {
+	final, n, err := r.arch.Publish(r.s.setLost())
 	if err != nil {
-		r.rep.Warnings = append(r.rep.Warnings, "publishing the archive failed; the next run publishes it: "+err.Error())
+		r.rep.Warnings = append(r.rep.Warnings, "the run's archive is not published yet: "+err.Error())
 		return
 	}
 	r.rep.ArchiveFile, r.rep.RecordsArchived = final, n
@@ -72,13 +81,7 @@ func (s *Store) recoverArchive() error {
 	if s.cfg.Archive == nil {
 		return nil
 	}
-	keys, err := s.inSet()
-	if err != nil {
-		return fmt.Errorf("store %s: recover archives: %w", s.cfg.Name, err)
-	}
-	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, func(_ string, p archive.Part) (archive.Keep, error) {
-		return archive.Keep{Whole: !keys[p.Key]}, nil
-	})
+	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, s.setLost())
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.cfg.Name, err)
 	}
