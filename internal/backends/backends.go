@@ -4,17 +4,12 @@
 package backends
 
 import (
-	"errors"
 	"time"
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
-
-// ErrDiskRefused means the disk guard refused the space a run needs: nothing was written, and
-// the run is tried again later. The guard is never bypassed.
-var ErrDiskRefused = errors.New("not enough free disk space for the run")
 
 // Options modify one compaction run.
 type Options struct {
@@ -24,7 +19,7 @@ type Options struct {
 	// total, for a progress display.
 	Progress func(phase string, done, total int64)
 	// Reserve, if set, must be called before a run writes a file, with the file's path and
-	// the most it will write. It returns an error wrapping ErrDiskRefused when the filesystem
+	// the most it will write. It returns an error wrapping errs.ErrDiskRefused when the filesystem
 	// cannot take it, and otherwise a function that gives the reservation back when the run
 	// is over. A run that only deletes does not call it.
 	Reserve func(path string, bytes int64) (release func(), err error)

@@ -20,9 +20,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 
-	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/config"
-	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/metrics"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/scheduler"
@@ -261,7 +260,7 @@ func recoverAll(ctx context.Context, log *zap.Logger, js []scheduler.Job) {
 		if !ok {
 			continue
 		}
-		if err := r.Recover(ctx); err != nil && !errors.Is(err, livefile.ErrLocked) && ctx.Err() == nil {
+		if err := r.Recover(ctx); err != nil && !errors.Is(err, errs.ErrLocked) && ctx.Err() == nil {
 			log.Warn("recovering earlier runs failed", zap.String("store", j.Name), zap.Error(err))
 		}
 	}
@@ -288,7 +287,7 @@ func notify(log *zap.Logger, state string) {
 func logRun(log *zap.Logger, r report.Report, err error) {
 	fields := []zap.Field{zap.Inline(reportFields(r))}
 	switch {
-	case errors.Is(err, backends.ErrDiskRefused):
+	case errors.Is(err, errs.ErrDiskRefused):
 		log.Warn("compaction deferred: not enough disk space", append(fields, zap.Error(err))...)
 	case errors.Is(err, context.Canceled):
 		log.Warn("compaction interrupted by shutdown; the store is whole", append(fields, zap.Error(err))...)

@@ -30,8 +30,8 @@ import (
 // Relative paths in the file are resolved against the file's directory.
 //
 // Every problem is reported, not only the first: the error joins one
-// *Error per problem and matches ErrInvalid. A file that cannot be read
-// gives the read error, which does not match ErrInvalid.
+// *Error per problem and matches errs.ErrInvalid. A file that cannot be read
+// gives the read error, which does not match errs.ErrInvalid.
 func Load(path string, environ []string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {

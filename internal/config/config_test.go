@@ -11,6 +11,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones below, whatever the host has installed
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/units"
 	"github.com/papyrad/papyrad/internal/window"
 )
@@ -45,8 +46,8 @@ func wantProblem(t *testing.T, err error, want ...string) {
 	if err == nil {
 		t.Fatalf("no error, want one containing %q", want)
 	}
-	if !errors.Is(err, ErrInvalid) {
-		t.Errorf("error does not match ErrInvalid: %v", err)
+	if !errors.Is(err, errs.ErrInvalid) {
+		t.Errorf("error does not match errs.ErrInvalid: %v", err)
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		ok := true
@@ -460,7 +461,7 @@ func TestRelativePaths(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	_, err := Load("testdata/does-not-exist.yaml", nil)
-	if err == nil || errors.Is(err, ErrInvalid) || !errors.Is(err, os.ErrNotExist) {
+	if err == nil || errors.Is(err, errs.ErrInvalid) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 

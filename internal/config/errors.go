@@ -7,18 +7,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-)
 
-// ErrInvalid is matched (with errors.Is) by every error that reports a
-// problem with the configuration itself: bad YAML, unknown keys, values out
-// of range, unknown PAPYRAD_ variables. Failing to read the file is not
-// ErrInvalid.
-var ErrInvalid = errors.New("invalid configuration")
+	"github.com/papyrad/papyrad/internal/errs"
+)
 
 // Error is one problem found in a configuration. Load and Parse return all
 // problems at once, joined with errors.Join and ordered by their position
 // in the file (problems from the environment first); use errors.As on each
-// of them, or errors.Is(err, ErrInvalid) on the whole.
+// of them, or errors.Is(err, errs.ErrInvalid) on the whole: bad YAML, unknown keys,
+// values out of range, unknown PAPYRAD_ variables. Failing to read the file is not
+// errs.ErrInvalid.
 type Error struct {
 	// File is the configuration file, "" when parsed from bytes.
 	File string
@@ -53,8 +51,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is ErrInvalid.
-func (e *Error) Is(target error) bool { return target == ErrInvalid }
+// Is reports whether target is errs.ErrInvalid.
+func (e *Error) Is(target error) bool { return target == errs.ErrInvalid }
 
 // field names one setting: where it sits in the YAML document (to find its
 // line) and how error messages show it.

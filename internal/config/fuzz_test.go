@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse: it must never panic, every
@@ -38,8 +40,8 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, nil)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error is not ErrInvalid: %v", err)
+			if !errors.Is(err, errs.ErrInvalid) {
+				t.Fatalf("error is not errs.ErrInvalid: %v", err)
 			}
 			return
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // TestWriteFileAtomic: the new content replaces the old whole, with the mode asked for; a
@@ -31,7 +33,7 @@ func TestWriteFileAtomic(t *testing.T) {
 		return 0, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 	})
 	err := WriteFileAtomic(name, []byte("three"), 0o600)
-	if !IsNoSpace(err) || !strings.Contains(err.Error(), name) {
+	if !errs.IsNoSpace(err) || !strings.Contains(err.Error(), name) {
 		t.Fatalf("error %v, want ENOSPC naming %s", err, name)
 	}
 	if b, _ := os.ReadFile(name); string(b) != "two" {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 var fastDrain = DrainOptions{MinDrain: 5 * time.Millisecond, Timeout: 2 * time.Second, Poll: 2 * time.Millisecond}
@@ -133,7 +135,7 @@ func TestENOSPCLeavesStoreUntouched(t *testing.T) {
 	if err == nil {
 		err = rw.Commit(context.Background(), 7000)
 	}
-	if !IsNoSpace(err) {
+	if !errs.IsNoSpace(err) {
 		t.Fatalf("error = %v, want ENOSPC", err)
 	}
 	rw.Abort()
@@ -328,8 +330,8 @@ func TestLockIsExclusive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Acquire(path); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second Acquire = %v, want ErrLocked", err)
+	if _, err := Acquire(path); !errors.Is(err, errs.ErrLocked) {
+		t.Fatalf("second Acquire = %v, want errs.ErrLocked", err)
 	}
 	l1.Release()
 	l2, err := Acquire(path)
@@ -399,8 +401,8 @@ func TestReplacedAtTheLastInstant(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("b\n"))
-	if err := rw.Commit(context.Background(), 4); !errors.Is(err, ErrReplaced) {
-		t.Fatalf("Commit = %v, want ErrReplaced", err)
+	if err := rw.Commit(context.Background(), 4); !errors.Is(err, errs.ErrReplaced) {
+		t.Fatalf("Commit = %v, want errs.ErrReplaced", err)
 	}
 	rw.Abort()
 	if got := read(t, path); got != "papyra's own compaction\n" {

@@ -8,10 +8,9 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
-)
 
-// ErrLocked means another papyrad process is working on the store.
-var ErrLocked = errors.New("store is locked by another papyrad process")
+	"github.com/papyrad/papyrad/internal/errs"
+)
 
 // Lock is an exclusive lock on one store, held through flock(2) on a hidden lock file beside
 // it. The lock file lives next to the store rather than in a state directory so that every
@@ -22,7 +21,7 @@ type Lock struct {
 }
 
 // Acquire takes the lock of the store at path without waiting. It returns an error wrapping
-// ErrLocked, with the holder's pid when known, if another process holds it.
+// errs.ErrLocked, with the holder's pid when known, if another process holds it.
 func Acquire(path string) (*Lock, error) {
 	name := filepath.Join(filepath.Dir(path), HiddenPrefix(path)+suffixLock)
 	fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
@@ -36,9 +35,9 @@ func Acquire(path string) (*Lock, error) {
 		_ = f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			if pid, perr := strconv.Atoi(string(holder[:n])); perr == nil {
-				return nil, fmt.Errorf("%w (pid %d)", ErrLocked, pid)
+				return nil, fmt.Errorf("%w (pid %d)", errs.ErrLocked, pid)
 			}
-			return nil, ErrLocked
+			return nil, errs.ErrLocked
 		}
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}

@@ -7,14 +7,13 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
-// ErrNotOwn means a file recovery would act on was not written by papyrad: it is a link, not a
-// regular file, or owned by another user than the one papyrad runs as. Whoever else can write
-// a store's directory (the application's group, usually) could otherwise plant a journal that
-// makes papyrad rename, delete or forward files of its choosing; recovery leaves such a file in
-// place and fails, naming it.
-var ErrNotOwn = errors.New("not a file this papyrad wrote")
+// Recovery reads only papyrad's own files (errs.ErrNotOwn otherwise): whoever else can write a
+// store's directory (the application's group, usually) could otherwise plant a journal that
+// makes papyrad rename, delete or forward files of its choosing.
 
 // maxJournal bounds what is read of a journal: papyrad's are a few hundred bytes.
 const maxJournal = 1 << 20
@@ -24,7 +23,7 @@ const maxJournal = 1 << 20
 func ReadOwn(name string) ([]byte, error) {
 	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) {
-		return nil, fmt.Errorf("%s is a symbolic link: %w", name, ErrNotOwn)
+		return nil, fmt.Errorf("%s is a symbolic link: %w", name, errs.ErrNotOwn)
 	}
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
@@ -37,17 +36,17 @@ func ReadOwn(name string) ([]byte, error) {
 	}
 	st := statOf(fi)
 	if !fi.Mode().IsRegular() || st == nil {
-		return nil, fmt.Errorf("%s is not a regular file: %w", name, ErrNotOwn)
+		return nil, fmt.Errorf("%s is not a regular file: %w", name, errs.ErrNotOwn)
 	}
 	if euid := os.Geteuid(); int(st.Uid) != euid {
-		return nil, fmt.Errorf("%s belongs to uid %d, and papyrad runs as uid %d: %w; remove it if it is not papyrad's", name, st.Uid, euid, ErrNotOwn)
+		return nil, fmt.Errorf("%s belongs to uid %d, and papyrad runs as uid %d: %w; remove it if it is not papyrad's", name, st.Uid, euid, errs.ErrNotOwn)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if len(b) > maxJournal {
-		return nil, fmt.Errorf("%s is larger than any journal papyrad writes: %w", name, ErrNotOwn)
+		return nil, fmt.Errorf("%s is larger than any journal papyrad writes: %w", name, errs.ErrNotOwn)
 	}
 	return b, nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // TestPlantedJournalRefused: a journal beside a store that papyrad did not write (a link to a
@@ -42,8 +44,8 @@ func TestPlantedJournalRefused(t *testing.T) {
 				}
 			}
 			_, err := Recover(context.Background(), path, fastDrain)
-			if !errors.Is(err, ErrNotOwn) || !strings.Contains(err.Error(), name) {
-				t.Fatalf("Recover: %v, want ErrNotOwn naming %s", err, name)
+			if !errors.Is(err, errs.ErrNotOwn) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("Recover: %v, want errs.ErrNotOwn naming %s", err, name)
 			}
 			if got, _ := os.ReadFile(pending); string(got) != "precious" {
 				t.Error("the file the planted journal named was moved")
@@ -70,7 +72,7 @@ func TestReadOwn(t *testing.T) {
 		t.Fatalf("ReadOwn = %q, %v", b, err)
 	}
 	os.WriteFile(name, make([]byte, maxJournal+1), 0o600)
-	if _, err := ReadOwn(name); !errors.Is(err, ErrNotOwn) {
+	if _, err := ReadOwn(name); !errors.Is(err, errs.ErrNotOwn) {
 		t.Fatalf("an oversized journal: %v", err)
 	}
 	if _, err := ReadOwn(filepath.Join(dir, "missing")); !os.IsNotExist(err) {

@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// ErrReplaced means the store file was replaced by another program (for example Papyra's own
-// compaction) while papyrad was working on it; the run is abandoned and nothing is changed.
-var ErrReplaced = errors.New("store file was replaced by another program during the run")
+	"github.com/papyrad/papyrad/internal/errs"
+)
 
 // Rewrite is one replacement of a store file: a temp file being filled, then committed over
 // the store, then the old inode drained. The caller owns the old descriptor and closes it after
@@ -231,7 +229,7 @@ func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
 		return err
 	}
 	if ino, err := inodeOf(r.path); err != nil || ino != r.oldIno {
-		return ErrReplaced
+		return errs.ErrReplaced
 	}
 	if err := step("rename"); err != nil {
 		return err
@@ -277,7 +275,7 @@ func (r *Rewrite) swapIn() error {
 		if err := exchangeFiles(r.tmpName, r.path); err != nil {
 			return fmt.Errorf("undo the exchange of %s and %s: %w", r.tmpName, r.path, err)
 		}
-		return ErrReplaced
+		return errs.ErrReplaced
 	}
 	// The temp name now holds the old inode, which ".old" keeps reachable.
 	if err := step("remove-temp"); err != nil {

@@ -7,17 +7,14 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 const syscallNoFollow = syscall.O_NOFOLLOW | syscall.O_CLOEXEC
 
 func isUnsupported(err error) bool {
 	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)
-}
-
-// IsNoSpace reports whether err means the filesystem is full (or over quota).
-func IsNoSpace(err error) bool {
-	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)
 }
 
 // linkOpenFile gives the open file f the name newname, exactly that inode even if its old name
@@ -36,7 +33,7 @@ func linkOpenFile(f *os.File, oldname, newname string, ino uint64) error {
 	}
 	if got, _ := inodeOf(newname); got != ino {
 		_ = os.Remove(newname)
-		return ErrReplaced
+		return errs.ErrReplaced
 	}
 	return nil
 }

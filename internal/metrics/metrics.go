@@ -7,13 +7,11 @@ package metrics
 import (
 	"errors"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/papyrad/papyrad/internal/backends"
-	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
@@ -180,15 +178,15 @@ func Cause(err error) string {
 	switch {
 	case err == nil:
 		return "other"
-	case livefile.IsNoSpace(err):
+	case errs.IsNoSpace(err):
 		return "enospc"
 	case errors.Is(err, fs.ErrPermission):
 		return "permission"
-	case errors.Is(err, livefile.ErrLocked):
+	case errors.Is(err, errs.ErrLocked):
 		return "lock"
-	case errors.Is(err, backends.ErrDiskRefused):
+	case errors.Is(err, errs.ErrDiskRefused):
 		return "disk"
-	case strings.Contains(err.Error(), "redis"):
+	case errors.Is(err, errs.ErrRedis):
 		return "redis"
 	}
 	var pe *fs.PathError

@@ -11,8 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/papyrad/papyrad/internal/backends"
-	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
@@ -23,7 +22,7 @@ func TestARunThatDrops100Counts100(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK, RecordsBefore: 250, RecordsAfter: 150,
 		RecordsDropped: 100, RecordsQuarantined: 3, FilesRewritten: 1, BytesBefore: 10_000, BytesAfter: 6_000, Duration: 0.5}, nil, now)
-	m.Run("json", report.Report{Store: "orders", Result: report.ResultSkipped, Reason: "locked"}, livefile.ErrLocked, now)
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultSkipped, Reason: "locked"}, errs.ErrLocked, now)
 	m.Deferred("orders", "json", "window")
 	want := `
 # HELP papyrad_records_dropped_total Records removed because retention no longer keeps them.
@@ -60,9 +59,10 @@ func TestErrorsAreClassified(t *testing.T) {
 	}{
 		{fmt.Errorf("compact x: %w", syscall.ENOSPC), "enospc"},
 		{fmt.Errorf("x: %w", syscall.EACCES), "permission"},
-		{fmt.Errorf("x: %w", livefile.ErrLocked), "lock"},
-		{fmt.Errorf("x: %w", backends.ErrDiskRefused), "disk"},
-		{errors.New("dial redis: connection refused"), "redis"},
+		{fmt.Errorf("x: %w", errs.ErrLocked), "lock"},
+		{fmt.Errorf("x: %w", errs.ErrDiskRefused), "disk"},
+		{errs.Mark(errors.New("dial tcp 127.0.0.1:6379: connection refused"), errs.ErrRedis), "redis"},
+		{errors.New("a message that names redis"), "other"},
 		{errors.New("something else"), "other"},
 	}
 	for _, tc := range tests {

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/units"
 )
 
@@ -56,7 +56,7 @@ func (g *diskGuard) reserver(d Disk) func(path string, bytes int64) (func(), err
 		others := g.reserved[dev]
 		if free-others < need {
 			return nil, fmt.Errorf("%w: a run writing %s needs %s free (×%.2f + %s reserve) on the filesystem of %s; %s free, %s reserved by other runs",
-				backends.ErrDiskRefused, units.FormatSize(bytes), units.FormatSize(need), factor, units.FormatSize(d.Reserve),
+				errs.ErrDiskRefused, units.FormatSize(bytes), units.FormatSize(need), factor, units.FormatSize(d.Reserve),
 				path, units.FormatSize(free), units.FormatSize(others))
 		}
 		g.reserved[dev] += need

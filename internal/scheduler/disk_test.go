@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 func TestDiskGuardReservesAcrossRuns(t *testing.T) {
@@ -20,7 +20,7 @@ func TestDiskGuardReservesAcrossRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reserve("/data/b", 200); !errors.Is(err, backends.ErrDiskRefused) {
+	if _, err := reserve("/data/b", 200); !errors.Is(err, errs.ErrDiskRefused) {
 		t.Errorf("a second run on the same filesystem must count the first's reservation: %v", err)
 	}
 	if r, err := reserve("/other/x", 200); err != nil {

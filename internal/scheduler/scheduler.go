@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 )
@@ -246,7 +247,7 @@ func (s *Scheduler) run(ctx context.Context, job Job, since time.Time) {
 	rep, err := s.compact(ctx, job)
 	out := Done
 	switch {
-	case errors.Is(err, backends.ErrDiskRefused):
+	case errors.Is(err, errs.ErrDiskRefused):
 		out = RefusedDisk
 	case errors.Is(err, context.Canceled):
 		out = Interrupted

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
@@ -30,9 +31,9 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 	case err != nil:
 		return out, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	case fi.Mode()&os.ModeSymlink != 0:
-		return out, fmt.Errorf("%s is a symbolic link: %w", s.cfg.Path, ErrNotRegular)
+		return out, fmt.Errorf("%s is a symbolic link: %w", s.cfg.Path, errs.ErrNotRegular)
 	case !fi.Mode().IsRegular():
-		return out, fmt.Errorf("%s is a %s: %w", s.cfg.Path, kindOf(fi.Mode()), ErrNotRegular)
+		return out, fmt.Errorf("%s is a %s: %w", s.cfg.Path, kindOf(fi.Mode()), errs.ErrNotRegular)
 	}
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDONLY|noFollow, 0)
 	if err != nil {

@@ -13,19 +13,12 @@ import (
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
-)
-
-// Sentinel errors of a run; callers map them to exit codes and metrics.
-var (
-	// ErrBusy means Papyra's own compaction or recovery is running on the store.
-	ErrBusy = errors.New("papyra is compacting or recovering this store")
-	// ErrNotRegular means the store path is not a regular file (a directory, a symlink, ...).
-	ErrNotRegular = errors.New("not a regular file")
 )
 
 // Backend is the name of this store kind in configs and reports.
@@ -93,18 +86,18 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	case err != nil:
 		return rep, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	case fi.Mode()&os.ModeSymlink != 0:
-		return rep, fmt.Errorf("%s is a symbolic link; configure the file it points to: %w", s.cfg.Path, ErrNotRegular)
+		return rep, fmt.Errorf("%s is a symbolic link; configure the file it points to: %w", s.cfg.Path, errs.ErrNotRegular)
 	case !fi.Mode().IsRegular():
-		return rep, fmt.Errorf("%s is a %s: %w", s.cfg.Path, kindOf(fi.Mode()), ErrNotRegular)
+		return rep, fmt.Errorf("%s is a %s: %w", s.cfg.Path, kindOf(fi.Mode()), errs.ErrNotRegular)
 	}
 	if busy := s.papyraActive(start); busy != "" {
 		rep.Result, rep.Reason = report.ResultSkipped, "papyra_active"
-		return rep, fmt.Errorf("%s is being written: %w", busy, ErrBusy)
+		return rep, fmt.Errorf("%s is being written: %w", busy, errs.ErrBusy)
 	}
 	if !opts.DryRun {
 		lock, err := livefile.Acquire(s.cfg.Path)
 		if err != nil {
-			if errors.Is(err, livefile.ErrLocked) {
+			if errors.Is(err, errs.ErrLocked) {
 				rep.Result, rep.Reason = report.ResultSkipped, "locked"
 			}
 			return rep, err
@@ -180,7 +173,7 @@ func kindOf(m os.FileMode) string {
 
 // Recover finishes or undoes what earlier runs left beside the store (journals of runs that
 // died, forwards left pending by a writer that held a replaced file). It returns an error
-// wrapping livefile.ErrLocked when a run holds the store: that run does the same.
+// wrapping errs.ErrLocked when a run holds the store: that run does the same.
 func (s *Store) Recover(ctx context.Context) error {
 	lock, err := livefile.Acquire(s.cfg.Path)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -237,7 +238,7 @@ func TestRefusals(t *testing.T) {
 		os.WriteFile(path+".compact.tmp", nil, 0o644)
 		os.Chtimes(path+".compact.tmp", now, now)
 		rep, err := s.Compact(context.Background(), backends.Options{})
-		if !errors.Is(err, ErrBusy) || rep.Result != report.ResultSkipped {
+		if !errors.Is(err, errs.ErrBusy) || rep.Result != report.ResultSkipped {
 			t.Errorf("err = %v, result %s", err, rep.Result)
 		}
 	})
@@ -245,7 +246,7 @@ func TestRefusals(t *testing.T) {
 		s, path := newStore(t, "", retention.Policy{MaxRecords: 1})
 		os.Remove(path)
 		os.Mkdir(path, 0o755)
-		if _, err := s.Compact(context.Background(), backends.Options{}); !errors.Is(err, ErrNotRegular) {
+		if _, err := s.Compact(context.Background(), backends.Options{}); !errors.Is(err, errs.ErrNotRegular) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -255,7 +256,7 @@ func TestRefusals(t *testing.T) {
 		os.Remove(path)
 		os.Symlink(path+".real", path)
 		_, err := s.Compact(context.Background(), backends.Options{})
-		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "symbolic link") {
+		if !errors.Is(err, errs.ErrNotRegular) || !strings.Contains(err.Error(), "symbolic link") {
 			t.Errorf("err = %v", err)
 		}
 		if fi, _ := os.Lstat(path); fi.Mode()&os.ModeSymlink == 0 {

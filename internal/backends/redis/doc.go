@@ -62,8 +62,8 @@
 // default) unless refreshed; the run refreshes it before every page and trim step once a third
 // of the TTL has passed, and deletes it at the end with a compare-and-delete script, so that it
 // never deletes another holder's lock. A run that finds the lock held is skipped (result
-// "skipped", reason "locked", ErrLocked). A run whose refresh finds the lock gone or taken over
-// stops before its next step with ErrLockLost. A papyrad that dies leaves its lock to expire.
+// "skipped", reason "locked", errs.ErrLocked). A run whose refresh finds the lock gone or taken over
+// stops before its next step with errs.ErrLockLost. A papyrad that dies leaves its lock to expire.
 // Dry runs write nothing and take no lock.
 //
 // # Consumer groups

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // The lock's value is "host:pid:token"; only the holder of the value may refresh or delete it.
@@ -53,14 +55,14 @@ func acquireLock(ctx context.Context, c *goredis.Client, key string, ttl time.Du
 		// A SET retried after a lost reply may have succeeded the first time.
 		holder, err := c.Get(ctx, key).Result()
 		if errors.Is(err, goredis.Nil) {
-			return nil, fmt.Errorf("%w (it was released while we asked; try again)", ErrLocked)
+			return nil, fmt.Errorf("%w (it was released while we asked; try again)", errs.ErrLocked)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if holder != l.value {
 			left, _ := c.PTTL(ctx, key).Result()
-			return nil, fmt.Errorf("%w: held by %s, expires in %v", ErrLocked, holderName(holder), left.Round(time.Millisecond))
+			return nil, fmt.Errorf("%w: held by %s, expires in %v", errs.ErrLocked, holderName(holder), left.Round(time.Millisecond))
 		}
 	}
 	l.last = at
@@ -78,7 +80,7 @@ func holderName(v string) string {
 }
 
 // refresh extends the lock when a third of its TTL has passed since the server last confirmed
-// it, and fails with ErrLockLost when it is no longer ours. Called before every step of a run,
+// it, and fails with errs.ErrLockLost when it is no longer ours. Called before every step of a run,
 // it keeps the lock held at least two thirds of its TTL ahead of the step.
 func (l *lock) refresh(ctx context.Context) error {
 	if l == nil || time.Since(l.last) < l.ttl/3 {
@@ -90,7 +92,7 @@ func (l *lock) refresh(ctx context.Context) error {
 		return fmt.Errorf("refresh lock %s: %w", l.key, err)
 	}
 	if n != 1 {
-		return fmt.Errorf("%w: %s expired or was taken over", ErrLockLost, l.key)
+		return fmt.Errorf("%w: %s expired or was taken over", errs.ErrLockLost, l.key)
 	}
 	l.last = at
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -308,7 +309,7 @@ func (r *run) checkTypes(ctx context.Context, keys []string) (exists []bool, err
 			exists[i] = true
 		case "none":
 		default:
-			bad = append(bad, fmt.Errorf("%s holds a %s: %w", keys[i], t, ErrWrongType))
+			bad = append(bad, fmt.Errorf("%s holds a %s: %w", keys[i], t, errs.ErrWrongType))
 		}
 	}
 	return exists, errors.Join(bad...)

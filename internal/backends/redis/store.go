@@ -12,6 +12,7 @@ import (
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -19,22 +20,6 @@ import (
 
 // Backend is the name of this store kind in configs and reports.
 const Backend = "redis"
-
-// Sentinel errors of a run; callers map them to exit codes and metrics.
-var (
-	// ErrLocked means another papyrad (on this host or another) is compacting the store: the
-	// run is skipped and tried again later.
-	ErrLocked = errors.New("store is locked by another papyrad")
-	// ErrLockLost means the run's lock expired or was taken over while it ran: the run stopped
-	// at the next step, leaving the streams whole.
-	ErrLockLost = errors.New("lost the store's lock during the run")
-	// ErrWrongType means one of the store's keys holds something other than a stream.
-	ErrWrongType = errors.New("key is not a stream")
-	// ErrServerTooOld means the server has no streams (Redis before 5.0).
-	ErrServerTooOld = errors.New("server too old for streams")
-	// ErrTrimIncomplete means entries below the trim target were still there after the trim.
-	ErrTrimIncomplete = errors.New("trim left entries it should have removed")
-)
 
 // AgeBasis is where the age rule takes an entry's age from.
 type AgeBasis string
@@ -199,7 +184,7 @@ func (s *Store) conn(ctx context.Context) (*goredis.Client, server, error) {
 		sv.version = *s.version
 	}
 	if !sv.atLeast(5, 0) {
-		return nil, sv, s.wrap("connect", fmt.Errorf("redis %s: %w (5.0 or later needed)", sv, ErrServerTooOld))
+		return nil, sv, s.wrap("connect", fmt.Errorf("redis %s: %w (5.0 or later needed)", sv, errs.ErrServerTooOld))
 	}
 	return c, sv, nil
 }
@@ -213,7 +198,7 @@ func (s *Store) wrap(what string, err error) error {
 	pw := s.pw
 	s.mu.Unlock()
 	err = scrub(scrub(err, pw), urlPassword(s.cfg.URL))
-	return fmt.Errorf("redis %s: %s: %w", Redact(s.cfg.URL), what, err)
+	return errs.Mark(fmt.Errorf("redis %s: %s: %w", Redact(s.cfg.URL), what, err), errs.ErrRedis)
 }
 
 // Compact applies retention to each of the three streams and trims the longest prefix it
@@ -241,7 +226,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	if !opts.DryRun {
 		l, err := acquireLock(ctx, c, s.LockKey(), s.cfg.LockTTL)
 		if err != nil {
-			if errors.Is(err, ErrLocked) {
+			if errors.Is(err, errs.ErrLocked) {
 				rep.Result, rep.Reason = report.ResultSkipped, "locked"
 			}
 			return rep, s.wrap("lock "+s.LockKey(), err)

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 	"github.com/papyrad/papyrad/internal/testutil/redisserver"
@@ -413,7 +414,7 @@ func TestConsumerGroups(t *testing.T) {
 	})
 }
 
-// TestTwoCompactors: while one run holds the store's lock, another is skipped with ErrLocked;
+// TestTwoCompactors: while one run holds the store's lock, another is skipped with errs.ErrLocked;
 // the lock goes when the first run ends.
 func TestTwoCompactors(t *testing.T) {
 	srv := redisserver.Start(t)
@@ -439,8 +440,8 @@ func TestTwoCompactors(t *testing.T) {
 	}()
 	<-inA
 	rep, err := b.Compact(context.Background(), backends.Options{})
-	if !errors.Is(err, ErrLocked) || rep.Result != report.ResultSkipped || rep.Reason != "locked" {
-		t.Errorf("second compactor: err %v, result %q reason %q; want ErrLocked, skipped, locked", err, rep.Result, rep.Reason)
+	if !errors.Is(err, errs.ErrLocked) || rep.Result != report.ResultSkipped || rep.Reason != "locked" {
+		t.Errorf("second compactor: err %v, result %q reason %q; want errs.ErrLocked, skipped, locked", err, rep.Result, rep.Reason)
 	}
 	if err != nil && !strings.Contains(err.Error(), s(a.LockKey())) {
 		t.Errorf("the error does not name the lock: %v", err)
@@ -539,7 +540,7 @@ func TestServerRestart(t *testing.T) {
 	srv.Restart()
 	// The lock survived the restart (append-only file) and still has its TTL.
 	rep, err = s.Compact(context.Background(), backends.Options{})
-	if !errors.Is(err, ErrLocked) {
+	if !errors.Is(err, errs.ErrLocked) {
 		t.Fatalf("run right after the restart: %v (%+v); want the dead run's lock", err, rep)
 	}
 	pttl, _ := c.PTTL(context.Background(), s.LockKey()).Result()
@@ -556,7 +557,7 @@ func TestServerRestart(t *testing.T) {
 	}
 }
 
-// TestLockLost: a run whose lock is taken away stops at the next step with ErrLockLost.
+// TestLockLost: a run whose lock is taken away stops at the next step with errs.ErrLockLost.
 func TestLockLost(t *testing.T) {
 	srv := redisserver.Start(t)
 	c := client(t, srv)
@@ -572,8 +573,8 @@ func TestLockLost(t *testing.T) {
 		}
 	}
 	rep, err := s.Compact(context.Background(), backends.Options{})
-	if !errors.Is(err, ErrLockLost) || rep.Result != report.ResultError {
-		t.Fatalf("err %v result %q; want ErrLockLost", err, rep.Result)
+	if !errors.Is(err, errs.ErrLockLost) || rep.Result != report.ResultError {
+		t.Fatalf("err %v result %q; want errs.ErrLockLost", err, rep.Result)
 	}
 	if n := len(ids(t, c, evKey)); n == 0 || n == 10000 {
 		t.Errorf("%d entries left: the run should have stopped part way", n)
@@ -607,7 +608,7 @@ func TestMissingEmptyWrongType(t *testing.T) {
 	c.Del(ctx, auKey)
 	c.Set(ctx, auKey, "not a stream", 0)
 	rep, err := s.Compact(ctx, backends.Options{})
-	if !errors.Is(err, ErrWrongType) || rep.Result != report.ResultError {
+	if !errors.Is(err, errs.ErrWrongType) || rep.Result != report.ResultError {
 		t.Fatalf("wrong type: err %v result %q", err, rep.Result)
 	}
 	if !strings.Contains(err.Error(), auKey+" holds a string") {
@@ -616,7 +617,7 @@ func TestMissingEmptyWrongType(t *testing.T) {
 	if n := len(ids(t, c, evKey)); n != 10 {
 		t.Errorf("the run changed %s before failing: %d left", evKey, n)
 	}
-	if _, err := s.Scan(ctx); !errors.Is(err, ErrWrongType) {
+	if _, err := s.Scan(ctx); !errors.Is(err, errs.ErrWrongType) {
 		t.Errorf("scan: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // maxStep bounds how far the approximate trim's LIMIT is raised when a step frees nothing.
@@ -167,7 +169,7 @@ func (t *trimmer) verify(ctx context.Context) (head id, empty bool, err error) {
 		return id{}, false, err
 	}
 	if head.less(t.target) {
-		return head, false, fmt.Errorf("%s: head %s is below %s after the trim: %w", t.key, head, t.target, ErrTrimIncomplete)
+		return head, false, fmt.Errorf("%s: head %s is below %s after the trim: %w", t.key, head, t.target, errs.ErrTrimIncomplete)
 	}
 	return head, false, nil
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/backends"
-	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -52,8 +52,8 @@ func TestLinksRefused(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), link) || !strings.Contains(err.Error(), "symbolic link") {
 					t.Fatalf("dry run %v: error %v, want one naming the link %s", dry, err, link)
 				}
-				if tc.name != "active file" && !errors.Is(err, ErrLink) {
-					t.Errorf("error %v does not match ErrLink", err)
+				if tc.name != "active file" && !errors.Is(err, errs.ErrNotRegular) {
+					t.Errorf("error %v does not match errs.ErrNotRegular", err)
 				}
 			}
 			if after := snapshot(t, dir); !equalSnapshots(before, after) {
@@ -136,7 +136,7 @@ func TestPlantedStepJournalRefused(t *testing.T) {
 			}
 			s := newStore(dir, Suffix, retention.Policy{MaxAge: time.Hour})
 			_, err := s.Compact(context.Background(), backends.Options{})
-			if !errors.Is(err, livefile.ErrNotOwn) || !strings.Contains(err.Error(), name) {
+			if !errors.Is(err, errs.ErrNotOwn) || !strings.Contains(err.Error(), name) {
 				t.Fatalf("Compact: %v, want an error naming %s", err, name)
 			}
 			if got, _ := os.ReadFile(victim); string(got) != "keep" {

@@ -12,13 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 )
-
-// ErrNoSlot means a segment taken out of the set by mistake (a rotation moved another file
-// under the name in the same instant) could not be put back: every name it could go to is
-// taken. It is kept, whole, under a hidden name the error gives.
-var ErrNoSlot = errors.New("no free name to put a segment back")
 
 // opJournal records one destructive step on a rotated segment before it happens, so that a
 // crash in the middle is finished or undone by recovery.
@@ -109,7 +105,7 @@ func (l layout) restore(hidden string, slot int) error {
 			return err
 		}
 	}
-	return fmt.Errorf("%w: kept as %s", ErrNoSlot, hidden)
+	return fmt.Errorf("%w: kept as %s", errs.ErrNoSlot, hidden)
 }
 
 // locate returns the name that holds inode ino now, trying first the slot it was last seen in

@@ -12,6 +12,7 @@ import (
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
@@ -239,7 +240,7 @@ func (r *run) commitActive(ctx context.Context, p *segPlan) error {
 		}
 	}
 	err := rw.Commit(ctx, copied)
-	if errors.Is(err, livefile.ErrReplaced) {
+	if errors.Is(err, errs.ErrReplaced) {
 		r.rep.FilesRewritten--
 		r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("%s was rotated during the run; its records are compacted by the next run", p.seg.name))
 		return nil

@@ -1,7 +1,6 @@
 package rotating
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 )
 
@@ -232,9 +232,8 @@ func (l layout) open() ([]*segment, []string, error) {
 	return nil, nil, fmt.Errorf("the set at %s kept changing while it was being opened", l.path)
 }
 
-// ErrLink means a name of the set is a symbolic link. papyrad would delete or replace the link,
-// not the file it points to, so it refuses the set, as it refuses a store file that is a link.
-var ErrLink = errors.New("symbolic link in the set")
+// A name of the set that is a symbolic link is refused (errs.ErrNotRegular): papyrad would
+// delete or replace the link, not the file it points to, as with a store file that is a link.
 
 // refuseLinks fails if one of names (files that are not regular) holds a slot of the set as a
 // symbolic link.
@@ -244,7 +243,7 @@ func (l layout) refuseLinks(names []string) error {
 			continue
 		}
 		if fi, err := os.Lstat(n); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-			return fmt.Errorf("rotating set %s: %s is a symbolic link; configure the set where its files are, papyrad never replaces a link: %w", l.path, n, ErrLink)
+			return fmt.Errorf("rotating set %s: %s is a symbolic link; configure the set where its files are, papyrad never replaces a link: %w", l.path, n, errs.ErrNotRegular)
 		}
 	}
 	return nil

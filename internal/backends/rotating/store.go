@@ -14,6 +14,7 @@ import (
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/quarantine"
 	"github.com/papyrad/papyrad/internal/report"
@@ -22,9 +23,6 @@ import (
 
 // Backend is the name of this store kind in configs and reports.
 const Backend = "rotating"
-
-// ErrBusy means Papyra's own compaction or recovery is running on the store.
-var ErrBusy = errors.New("papyra is compacting or recovering this store")
 
 // Config describes one rotating store.
 type Config struct {
@@ -136,7 +134,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 	if !opts.DryRun {
 		lock, err := livefile.Acquire(s.cfg.Path)
 		if err != nil {
-			if errors.Is(err, livefile.ErrLocked) {
+			if errors.Is(err, errs.ErrLocked) {
 				rep.Result, rep.Reason = report.ResultSkipped, "locked"
 			}
 			return rep, err
@@ -308,7 +306,7 @@ func segmentCounts(plan *retention.Plan, sizes []uint32, lo, hi int) (c retentio
 }
 
 // Recover finishes or undoes what earlier runs left beside the set. It returns an error
-// wrapping livefile.ErrLocked when a run holds the store: that run does the same.
+// wrapping errs.ErrLocked when a run holds the store: that run does the same.
 func (s *Store) Recover(ctx context.Context) error {
 	lock, err := livefile.Acquire(s.cfg.Path)
 	if err != nil {

@@ -1,0 +1,74 @@
+// Package errs holds papyrad's sentinel errors: the outcomes that the CLI maps to exit codes,
+// the daemon to deferrals and the metrics to causes. Backends wrap them with what they were
+// doing (fmt.Errorf("... %w", errs.ErrLocked)); callers classify with errors.Is, never by text.
+package errs
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// Refused for now: the store is fine, the run is tried again later (exit 75).
+var (
+	// ErrLocked means another papyrad (on this host, or another one for a redis store) is
+	// working on the store.
+	ErrLocked = errors.New("store is locked by another papyrad")
+	// ErrBusy means Papyra's own compaction or recovery is running on the store.
+	ErrBusy = errors.New("papyra is compacting or recovering this store")
+	// ErrDiskRefused means the disk guard refused the space a run needs: nothing was written.
+	// The guard is never bypassed.
+	ErrDiskRefused = errors.New("not enough free disk space for the run")
+)
+
+// The store cannot be compacted as it is: an operator has to look.
+var (
+	// ErrInvalid marks every configuration error (exit 78).
+	ErrInvalid = errors.New("invalid configuration")
+	// ErrNotRegular means a store name is not a regular file: a directory, a device, or a
+	// symbolic link, which papyrad would replace or delete instead of the file it points to.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrReplaced means another program (Papyra's own compaction, say) replaced the store
+	// file while papyrad worked on it; the run was abandoned and nothing changed.
+	ErrReplaced = errors.New("store file was replaced by another program during the run")
+	// ErrNotOwn means a file that recovery would act on was not written by papyrad: a link,
+	// not a regular file, or owned by another user. Recovery leaves it in place and fails.
+	ErrNotOwn = errors.New("not a file this papyrad wrote")
+	// ErrNoSlot means a rotated segment taken out of its set by mistake could not be put
+	// back: every name it could go to is taken. It is kept whole under a hidden name.
+	ErrNoSlot = errors.New("no free name to put a segment back")
+)
+
+// Redis stores.
+var (
+	// ErrRedis marks an error that came from talking to a Redis server (see Mark).
+	ErrRedis = errors.New("redis")
+	// ErrLockLost means the run's lock expired or was taken over while it ran: the run
+	// stopped at the next step, leaving the streams whole.
+	ErrLockLost = errors.New("lost the store's lock during the run")
+	// ErrWrongType means one of the store's keys holds something other than a stream.
+	ErrWrongType = errors.New("key is not a stream")
+	// ErrServerTooOld means the server has no streams (Redis before 5.0).
+	ErrServerTooOld = errors.New("server too old for streams")
+	// ErrTrimIncomplete means entries below the trim target were still there after the trim.
+	ErrTrimIncomplete = errors.New("trim left entries it should have removed")
+)
+
+// IsNoSpace reports whether err means the filesystem is full (or over quota).
+func IsNoSpace(err error) bool {
+	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)
+}
+
+// Mark returns err, with the same text, such that errors.Is(result, kind) holds too. It
+// returns nil for a nil err.
+func Mark(err, kind error) error {
+	if err == nil {
+		return nil
+	}
+	return marked{err: err, kind: kind}
+}
+
+type marked struct{ err, kind error }
+
+func (m marked) Error() string   { return m.err.Error() }
+func (m marked) Unwrap() []error { return []error{m.err, m.kind} }

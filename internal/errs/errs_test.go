@@ -1,0 +1,42 @@
+package errs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+	"testing"
+)
+
+func TestMarkKeepsTextAndBothChains(t *testing.T) {
+	base := fmt.Errorf("dial tcp: %w", fs.ErrPermission)
+	err := fmt.Errorf("store s: %w", Mark(base, ErrRedis))
+	if err.Error() != "store s: dial tcp: permission denied" {
+		t.Errorf("text changed: %q", err)
+	}
+	if !errors.Is(err, ErrRedis) || !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("errors.Is lost a chain: redis %v, permission %v", errors.Is(err, ErrRedis), errors.Is(err, fs.ErrPermission))
+	}
+	if errors.Is(base, ErrRedis) {
+		t.Error("Mark changed its argument")
+	}
+	if Mark(nil, ErrRedis) != nil {
+		t.Error("Mark(nil) is not nil")
+	}
+}
+
+func TestIsNoSpace(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("write: %w", syscall.ENOSPC), true},
+		{&fs.PathError{Op: "write", Path: "x", Err: syscall.EDQUOT}, true},
+		{syscall.EIO, false},
+		{nil, false},
+	} {
+		if got := IsNoSpace(tc.err); got != tc.want {
+			t.Errorf("IsNoSpace(%v) = %v", tc.err, got)
+		}
+	}
+}
