@@ -39,6 +39,18 @@ var (
 	ErrNoSlot = errors.New("no free name to put a segment back")
 )
 
+// Kernel file leases (package lease).
+var (
+	// ErrHeld means the kernel refused a file lease because another open file description
+	// conflicts with it: for a read lease, somebody (any process, user or PID namespace) has
+	// the file open for writing; for a write lease, somebody has it open at all.
+	ErrHeld = errors.New("file is open elsewhere")
+	// ErrNoLease means the kernel grants no lease on the file to this process: it neither
+	// owns the file nor has CAP_LEASE, the filesystem has no leases (NFS, FUSE, overlay
+	// upper layers on some kernels), or leases are disabled (fs.leases-enable = 0).
+	ErrNoLease = errors.New("no file lease can be taken")
+)
+
 // Redis stores.
 var (
 	// ErrRedis marks an error that came from talking to a Redis server (see Mark).
