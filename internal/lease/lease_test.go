@@ -184,16 +184,6 @@ func TestWriteLeaseBrokenByAReaderCannotBeDowngraded(t *testing.T) {
 	<-opened
 }
 
-// shareDir lets other users through dir and the test's temporary directories above it.
-func shareDir(t *testing.T, dir string) {
-	t.Helper()
-	for d := dir; d != "/" && d != filepath.Clean(os.TempDir()); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // holder starts a shell that opens name for appending and waits; it is killed with the test.
 func holder(t *testing.T, name string, attr *syscall.SysProcAttr) {
 	t.Helper()
@@ -225,15 +215,15 @@ func TestWritersPapyradCannotSee(t *testing.T) {
 		name string
 		attr *syscall.SysProcAttr
 	}{
-		{"another user", &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testutil.Nobody, Gid: testutil.Nobody}}},
+		{"another user", &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testutil.AppUID, Gid: testutil.AppUID}}},
 		{"own PID namespace", &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := newFile(t)
-			if err := os.Chown(name, testutil.Nobody, testutil.Nobody); err != nil {
+			testutil.Deployment{}.StoreDir(t, filepath.Dir(name))
+			if err := os.Chown(name, testutil.AppUID, testutil.AppUID); err != nil {
 				t.Fatal(err)
 			}
-			shareDir(t, filepath.Dir(name))
 			r := open(t, name, os.O_RDONLY)
 			holder(t, name, tc.attr)
 			if w, err := OpenForWriting(r); err != nil || !w {
@@ -247,32 +237,22 @@ func TestWritersPapyradCannotSee(t *testing.T) {
 // CAP_LEASE (the unit grants it as an ambient capability); without it the answer is
 // ErrNoLease, never "nobody writes".
 func TestDedicatedUser(t *testing.T) {
-	testutil.Root(t, "running the probe as another user")
-	dir := t.TempDir()
-	shareDir(t, dir)
+	d := testutil.Deploy(t, testutil.AsDedicatedUser)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	probe := filepath.Join(dir, "probe")
-	b, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(probe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	probe := testutil.Shared(t, exe)
+	dir := t.TempDir()
+	d.StoreDir(t, dir)
 	name := filepath.Join(dir, "events.ndjson")
 	if err := os.WriteFile(name, []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(caps []uintptr) string {
-		cmd := exec.Command(probe)
+		cmd := d.Papyrad(probe)
 		cmd.Env = append(os.Environ(), "PAPYRAD_LEASE_PROBE="+name)
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential:  &syscall.Credential{Uid: testutil.Nobody, Gid: testutil.Nobody},
-			AmbientCaps: caps,
-		}
+		cmd.SysProcAttr.AmbientCaps = caps
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("probe: %v: %s", err, out)
@@ -283,11 +263,11 @@ func TestDedicatedUser(t *testing.T) {
 	if got := run(nil); !strings.HasPrefix(got, "nolease") {
 		t.Errorf("without CAP_LEASE: %q, want nolease", got)
 	}
-	if got := run([]uintptr{capLease}); got != "writing false\n" {
-		t.Errorf("with CAP_LEASE, no writer: %q", got)
+	if got := run(testutil.UnitCapabilities); got != "writing false\n" {
+		t.Errorf("with the unit's capabilities, no writer: %q", got)
 	}
 	holder(t, name, &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID})
 	if got := run([]uintptr{capLease}); got != "writing true\n" {
-		t.Errorf("with CAP_LEASE, a writer in another PID namespace: %q", got)
+		t.Errorf("with CAP_LEASE alone, a writer in another PID namespace: %q", got)
 	}
 }

@@ -17,6 +17,3 @@ func Root(tb testing.TB, what string) {
 	}
 	tb.Skipf("%s needs root; skipping", what)
 }
-
-// Nobody is the uid and gid tests use for "another user": the conventional nobody/nogroup.
-const Nobody = 65534
