@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -313,6 +314,65 @@ func TestStepKilledInWindow(t *testing.T) {
 				t.Errorf("after recovery the set reads\n  %v\nwant\n  %v", got, want)
 			}
 			assertClean(t, s.dir)
+		})
+	}
+}
+
+// TestCrashAtEveryOperation kills a run that deletes a segment, and one that rewrites it, at
+// each operation of the atomic helper in turn (a clean run counts them): every operation from
+// there on fails, as nothing happens after a SIGKILL. The next run recovers, and the set then
+// reads every kept record once, in order, with nothing left beside it.
+func TestCrashAtEveryOperation(t *testing.T) {
+	for _, rewrite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rewrite=%v", rewrite), func(t *testing.T) {
+			var total int
+			t.Run("clean", func(t *testing.T) {
+				s := newOpsSet(t, rewrite)
+				atomicfile.InjectFaults(t, func(atomicfile.Op, string) error { total++; return nil })
+				if _, err := s.store.Compact(context.Background(), backends.Options{}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if total < 5 {
+				t.Fatalf("a clean run went through %d operations; the count is wrong", total)
+			}
+			for i := range total {
+				t.Run(strconv.Itoa(i), func(t *testing.T) {
+					s := newOpsSet(t, rewrite)
+					var mu sync.Mutex
+					n, dead := 0, true
+					var at string
+					atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+						mu.Lock()
+						defer mu.Unlock()
+						if n++; n == i+1 {
+							at = fmt.Sprintf("%s %s", op, filepath.Base(name))
+						}
+						if dead && n > i {
+							return errKilled
+						}
+						return nil
+					})
+					// A kill that lands on the run's best-effort cleanup leaves it successful.
+					if _, err := s.store.Compact(context.Background(), backends.Options{}); err != nil && !errors.Is(err, errKilled) {
+						t.Fatalf("the run killed at operation %d failed otherwise: %v", i, err)
+					}
+					mu.Lock()
+					dead = false
+					reached := at != ""
+					mu.Unlock()
+					if !reached {
+						t.Fatalf("the run ended before operation %d", i)
+					}
+					if _, err := s.store.Compact(context.Background(), backends.Options{}); err != nil {
+						t.Fatalf("killed at %s: the recovering run: %v", at, err)
+					}
+					if got, want := s.order(), s.want(rewrite); !slices.Equal(got, want) {
+						t.Errorf("killed at %s: the set reads\n  %v\nwant\n  %v", at, got, want)
+					}
+					assertClean(t, s.dir)
+				})
+			}
 		})
 	}
 }
