@@ -39,6 +39,14 @@ var (
 	ErrNoSlot = errors.New("no free name to put a segment back")
 )
 
+// The daemon.
+var (
+	// ErrForcedStop means the daemon stopped without waiting for the runs in progress to reach
+	// a safe point: a second stop signal, or shutdown_timeout passed. Each run left its store
+	// whole; recovery at the next start finishes what they left.
+	ErrForcedStop = errors.New("stopped before the runs in progress reached a safe point")
+)
+
 // Redis stores.
 var (
 	// ErrRedis marks an error that came from talking to a Redis server (see Mark).
