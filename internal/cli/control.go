@@ -8,104 +8,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/app"
 	"github.com/papyrad/papyrad/internal/config"
+	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/scheduler"
 )
-
-// The control API: HTTP over a unix socket in the state directory, mode 0660. Nothing that
-// changes anything ever listens on TCP.
-const (
-	pathStatus  = "/v1/status"
-	pathTrigger = "/v1/trigger"
-	pathMetrics = "/v1/metrics"
-)
-
-type controlServer struct {
-	ln   net.Listener
-	srv  *http.Server
-	path string
-}
-
-// listenControl serves the control API on a unix socket at path. A socket left by a daemon that
-// died is replaced; one a running daemon answers on is not.
-func listenControl(path string, sched *scheduler.Scheduler, obs *observer, log *zap.Logger) (*controlServer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control socket %s: another papyrad daemon is running", path)
-	}
-	_ = os.Remove(path)
-	old := syscall.Umask(0o117)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	srv := &http.Server{Handler: controlHandler(sched, obs, log), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("control socket stopped", zap.Error(err))
-		}
-	}()
-	return &controlServer{ln: ln, srv: srv, path: path}, nil
-}
-
-// controlHandler serves the control API: status and metrics to read, trigger the one call
-// that changes anything.
-func controlHandler(sched *scheduler.Scheduler, obs *observer, log *zap.Logger) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+pathStatus, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"stores": sched.Status()})
-	})
-	mux.HandleFunc("GET "+pathMetrics, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"stores": obs.totals()})
-	})
-	mux.HandleFunc("POST "+pathTrigger, func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Stores []string `json:"stores"`
-		}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		if err := sched.Trigger(req.Stores, true); err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-			return
-		}
-		log.Info("compaction triggered over the control socket", zap.Strings("stores", req.Stores))
-		writeJSON(w, http.StatusAccepted, map[string]any{"triggered": req.Stores})
-	})
-	return mux
-}
-
-func (c *controlServer) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := c.srv.Shutdown(ctx)
-	_ = os.Remove(c.path)
-	return err
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
 
 // controlClient talks to a running daemon.
 func controlClient(socket string) *http.Client {
@@ -177,7 +89,7 @@ func newStatusCmd(e *env) *cobra.Command {
 			var out struct {
 				Stores []scheduler.Status `json:"stores"`
 			}
-			if err := call(c.Context(), sock, http.MethodGet, pathStatus, nil, &out); err != nil {
+			if err := call(c.Context(), sock, http.MethodGet, app.PathStatus, nil, &out); err != nil {
 				return err
 			}
 			if asJSON {
@@ -222,7 +134,7 @@ check as SIGUSR1 does; the disk guard still applies.`,
 			}
 			body, _ := json.Marshal(map[string][]string{"stores": args})
 			var out map[string]any
-			if err := call(c.Context(), sock, http.MethodPost, pathTrigger, strings.NewReader(string(body)), &out); err != nil {
+			if err := call(c.Context(), sock, http.MethodPost, app.PathTrigger, strings.NewReader(string(body)), &out); err != nil {
 				return err
 			}
 			what := "every store"
@@ -234,5 +146,47 @@ check as SIGUSR1 does; the disk guard still applies.`,
 		},
 	}
 	daemonFlags(c, &socket, &configPath)
+	return c
+}
+
+func newMetricsCmd(e *env) *cobra.Command {
+	var socket, configPath string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "metrics [--config FILE | --socket PATH] [--json]",
+		Short: "Show the running daemon's counters per store",
+		Long: `Show the running daemon's counters per store since it started: runs by result, records
+scanned, dropped and quarantined, files rewritten and deleted, bytes reclaimed, and OLDEST, the age
+the store's oldest record had when its last successful run ended ("-" when no run has told it:
+no successful run yet, no record with a timestamp, or a redis or memory store). --json names the
+counters like the fields of a compaction report (records_dropped, oldest_record_timestamp, ...).
+With no daemon answering on the control socket it says so and exits 75.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			sock, err := socketFor(e, socket, configPath)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Stores []app.StoreTotals `json:"stores"`
+			}
+			if err := call(c.Context(), sock, http.MethodGet, app.PathMetrics, nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, out)
+			}
+			fmt.Fprintf(e.stdout, "%-20s %6s %6s %6s %10s %10s %10s %8s %8s %12s %12s\n",
+				"STORE", "OK", "ERROR", "SKIP", "SCANNED", "DROPPED", "QUARANT.", "REWRITE", "DELETE", "RECLAIMED", "OLDEST")
+			for _, t := range out.Stores {
+				fmt.Fprintf(e.stdout, "%-20s %6d %6d %6d %10d %10d %10d %8d %8d %12d %12s\n",
+					t.Store, t.Runs[report.ResultOK], t.Runs[report.ResultError], t.Runs[report.ResultSkipped],
+					t.RecordsScanned, t.RecordsDropped, t.RecordsQuarantined, t.FilesRewritten, t.FilesDeleted, t.BytesReclaimed, t.OldestAge())
+			}
+			return nil
+		},
+	}
+	daemonFlags(c, &socket, &configPath)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

@@ -1,5 +1,16 @@
-// Package cli is papyrad's command line: the one-shot commands (compact, scan, config check)
-// and, later, the daemon's. cmd/papyrad only calls Main.
+// Package cli is papyrad's command line: it parses commands, flags and arguments, calls the
+// packages that do the work, prints their results and maps errors to exit codes (exit.go).
+// cmd/papyrad only calls Main.
+//
+//	compact, scan    one-shot runs on the stores of a config file (config.Load) or on one store
+//	                 described by flags (config.FromFlags), opened by stores.Open
+//	config check     validate a config file and print it with the defaults merged in
+//	run              the daemon: app.New, Run, Close
+//	status, trigger, metrics
+//	                 clients of a running daemon's control socket (app.PathStatus, ...)
+//
+// Bad flags and arguments exit 64, an invalid config file or a refused directory 78, a failed
+// store 1, a store refused for now 75 (exit.go lists them).
 package cli
 
 import (

@@ -5,7 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/report"
+	"github.com/papyrad/papyrad/internal/stores"
 )
 
 func newScanCmd(e *env) *cobra.Command {
@@ -20,20 +22,21 @@ func newScanCmd(e *env) *cobra.Command {
 		Long: `Report truncated and corrupted lines and unexpected files with Papyra's anomaly names.
 Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 78 bad config.`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if configPath == "" && a.backend == "" {
-				a.backend = "json"
+			if configPath == "" && a.Backend == "" {
+				a.Backend = string(config.BackendJSON)
 			}
-			a.noRetention = true // a scan applies no retention
-			specs, err := selectStores(c, e, configPath, args, &a)
+			a.NoRetention = true // a scan applies no retention
+			stateDir, sts, err := selectStores(c, e, configPath, args, &a)
 			if err != nil {
 				return err
 			}
 			log := newLogger(e.stderr, "warn")
 			out := report.Scan{Stores: []report.StoreScan{}}
 			failed, found := false, false
-			for _, s := range specs {
-				ss := report.StoreScan{Store: s.Name, Backend: s.Backend, Anomalies: []report.Anomaly{}}
-				st, err := s.build(log)
+			for i := range sts {
+				s := &sts[i]
+				ss := report.StoreScan{Store: s.Name, Backend: string(s.Backend), Anomalies: []report.Anomaly{}}
+				st, err := stores.Open(s, stateDir, log)
 				if err == nil {
 					var an []report.Anomaly
 					an, err = st.Scan(c.Context())
@@ -65,16 +68,13 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 	}
 	f := c.Flags()
 	f.StringVar(&configPath, "config", "", "config file (YAML)")
-	f.StringVar(&a.path, "path", "", "scan this store file instead of a config's stores")
-	f.StringVar(&a.backend, "backend", "", "store kind with --path (default json)")
-	f.StringVar(&a.name, "name", "", "store name in the report (default: the file's name)")
-	f.IntVar(&a.maxFiles, "max-files", 5, "rotating: number of files in the set")
-	f.StringVar(&a.naming, "naming", "suffix", "rotating: suffix or sequence")
-	f.StringVar(&a.redisURL, "redis-url", "", "redis: server URL")
-	f.StringVar(&a.prefix, "prefix", "papyra", "redis: key prefix")
-	f.StringVar(&a.sys, "system-id", "local", "redis: Papyra system id")
+	a.storeFlags(c)
+	f.Lookup("path").Usage = "scan this store file instead of a config's stores"
+	f.Lookup("backend").Usage = "store kind with --path (default json)"
+	f.Lookup("name").Usage = "store name in the report (default: the file's name)"
+	f.IntVar(&a.MaxFiles, "max-files", config.DefaultMaxFiles, "rotating: number of files in the set")
+	f.StringVar(&a.Naming, "naming", string(config.DefaultNaming), "rotating: suffix or sequence")
 	f.BoolVar(&asJSON, "json", false, `print {"stores": [{"store", "backend", "anomalies": [...]}]}`)
-	a.sizeBasis, a.grace, a.drainTimeout = "papyra", "10s", "5s"
 	return c
 }
 

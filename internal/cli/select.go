@@ -7,41 +7,37 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/config"
-	"github.com/papyrad/papyrad/internal/retention"
 )
 
-// selectStores returns the stores a one-shot command works on: the named stores of the config
-// file (every store when none is named), or the one store the ad-hoc flags describe.
-func selectStores(c *cobra.Command, e *env, configPath string, names []string, a *adHoc) ([]storeSpec, error) {
+// selectStores returns the stores a one-shot command works on, with the state directory they
+// keep their state in: the named stores of the config file (every store when none is named),
+// or the one store the ad-hoc flags describe.
+func selectStores(c *cobra.Command, e *env, configPath string, names []string, a *adHoc) (string, []config.Store, error) {
 	if configPath == "" {
 		if len(names) > 0 {
-			return nil, usageErrorf("store names (%s) need --config", strings.Join(names, ", "))
+			return "", nil, usageErrorf("store names (%s) need --config", strings.Join(names, ", "))
 		}
-		s, err := a.spec(e.environ)
+		cfg, err := a.resolve(e.environ)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		return []storeSpec{s}, nil
+		return cfg.Daemon.StateDir, cfg.Stores, nil
 	}
 	for _, flag := range []string{"backend", "path"} {
 		if c.Flags().Changed(flag) {
-			return nil, usageErrorf("--%s describes a store without a config file; it cannot be combined with --config", flag)
+			return "", nil, usageErrorf("--%s describes a store without a config file; it cannot be combined with --config", flag)
 		}
 	}
 	cfg, err := config.Load(configPath, e.environ)
 	if err != nil {
-		return nil, withCode(ExitConfig, err)
+		return "", nil, withCode(ExitConfig, err)
 	}
 	printWarnings(e, cfg)
-	var specs []storeSpec
 	if len(names) == 0 {
-		for i := range cfg.Stores {
-			specs = append(specs, specFromConfig(&cfg.Stores[i], cfg.Daemon.StateDir))
-		}
-		return specs, nil
+		return cfg.Daemon.StateDir, cfg.Stores, nil
 	}
+	var sts []config.Store
 	var unknown []string
 	for _, n := range names {
 		st, ok := cfg.Store(n)
@@ -49,49 +45,12 @@ func selectStores(c *cobra.Command, e *env, configPath string, names []string, a
 			unknown = append(unknown, n)
 			continue
 		}
-		specs = append(specs, specFromConfig(st, cfg.Daemon.StateDir))
+		sts = append(sts, *st)
 	}
 	if len(unknown) > 0 {
-		return nil, withCode(ExitUsage, fmt.Errorf("%s: no store named %s", configPath, strings.Join(unknown, ", ")))
+		return "", nil, withCode(ExitUsage, fmt.Errorf("%s: no store named %s", configPath, strings.Join(unknown, ", ")))
 	}
-	return specs, nil
-}
-
-// specFromConfig maps a configured store to what the backends need.
-func specFromConfig(st *config.Store, stateDir string) storeSpec {
-	p := retention.Policy{
-		MaxAge:        st.Retention.MaxAge,
-		MaxRecords:    int64(st.Retention.MaxRecords),
-		MaxTotalBytes: st.Retention.MaxTotalBytes,
-	}
-	if st.Retention.SizeBasis == config.SizeBasisStored {
-		p.SizeBasis = retention.SizeBasisStored
-	}
-	if st.Retention.None {
-		p = retention.Policy{}
-	}
-	return storeSpec{
-		Name:          st.Name,
-		Backend:       string(st.Backend),
-		Path:          st.Path,
-		Policy:        p,
-		Grace:         st.PartialLineGrace,
-		DrainTimeout:  st.DrainTimeout,
-		QuarantineDir: st.QuarantineDir,
-		Archive:       archiveConfig(st.Archive),
-		StateDir:      stateDir,
-		MaxFiles:      st.Rotation.MaxFiles,
-		Naming:        string(st.Rotation.Naming),
-
-		RedisURL:            st.Redis.URL,
-		RedisPrefix:         st.Redis.Prefix,
-		RedisSystemID:       st.Redis.SystemID,
-		RedisPasswordFile:   st.Redis.PasswordFile,
-		ConsumerGroups:      string(st.ConsumerGroups),
-		ConsumerGroupMaxAge: st.ConsumerGroupMaxAge,
-		AgeBasis:            string(st.AgeBasis),
-		TrimStep:            st.TrimStep,
-	}
+	return cfg.Daemon.StateDir, sts, nil
 }
 
 func newConfigCmd(e *env) *cobra.Command {
@@ -133,10 +92,9 @@ when the file is invalid.`,
 	return c
 }
 
-// archiveConfig is a store's archive as the backends take it.
-func archiveConfig(a *config.Archive) *archive.Config {
-	if a == nil {
-		return nil
+// printWarnings shows a config file's warnings on stderr.
+func printWarnings(e *env, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(e.stderr, "papyrad: warning:", w)
 	}
-	return &archive.Config{Dir: a.Dir, Compress: archive.Codec(a.Compress), MaxAge: a.MaxAge}
 }

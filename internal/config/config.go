@@ -448,19 +448,25 @@ func (r *reader) store(m map[string]any, f field, defaults *layer, d *Daemon) (S
 	} else {
 		s.Name = n
 	}
-	backendOK := false
 	if v, has := get(m, "backend"); !has {
 		r.add(f.key("backend"), "required (json, rotating, redis or memory)")
 		ok = false
 	} else if b, good := r.enum(v, f.key("backend"), string(BackendJSON), string(BackendRotating), string(BackendRedis), string(BackendMemory)); good {
-		s.Backend, backendOK = Backend(b), true
+		s.Backend = Backend(b)
 	} else {
 		ok = false
 	}
 
+	r.settings(m, f, &s, defaults, d)
+	return s, ok
+}
+
+// settings decodes every key of store m but name and backend into s, whose
+// Backend is set (or "" when invalid), and merges the defaults into it.
+func (r *reader) settings(m map[string]any, f field, s *Store, defaults *layer, d *Daemon) {
 	l := r.layer(m, f)
-	if backendOK {
-		r.backendKeys(m, f, &s, d)
+	if s.Backend != "" {
+		r.backendKeys(m, f, s, d)
 	}
 
 	s.Schedule = DefaultSchedule
@@ -490,9 +496,8 @@ func (r *reader) store(m map[string]any, f field, defaults *layer, d *Daemon) (S
 	s.AgeBasis = pick(l.ageBasis, defaults.ageBasis, DefaultAgeBasis)
 	s.TrimStep = pick(l.trimStep, defaults.trimStep, DefaultTrimStep)
 
-	r.mergeRetention(&s, l.retention, defaults.retention, f)
-	r.mergeArchive(&s, l.archive, defaults.archive, f)
-	return s, ok
+	r.mergeRetention(s, l.retention, defaults.retention, f)
+	r.mergeArchive(s, l.archive, defaults.archive, f)
 }
 
 // Keys that only some backends use, when set on a store.
@@ -507,7 +512,7 @@ func (r *reader) backendKeys(m map[string]any, f field, s *Store, d *Daemon) {
 	b := s.Backend
 	if v, has := get(m, "path"); b.IsFile() {
 		if !has {
-			r.add(f.key("path"), "required for backend %s", b)
+			r.required(f.key("path"), "for backend "+string(b))
 		} else if p, ok := r.path(v, f.key("path")); ok {
 			s.Path = p
 			if rel, err := filepath.Rel(d.StateDir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
@@ -546,7 +551,7 @@ func (r *reader) backendKeys(m map[string]any, f field, s *Store, d *Daemon) {
 		}
 		if v, has := get(rm, "url"); !has {
 			if ok {
-				r.add(rf.key("url"), "required for backend redis")
+				r.required(rf.key("url"), "for backend redis")
 			}
 		} else if u, ok := r.nonEmpty(v, rf.key("url")); ok {
 			if err := checkRedisURL(u); err != nil {

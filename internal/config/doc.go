@@ -13,7 +13,9 @@
 // (the environment wins over the file; any other PAPYRAD_ variable is an
 // error) and return a Config whose stores carry every setting resolved:
 // built-in default, then defaults section, then the store's own key.
-// Effective prints that resolved configuration back as YAML.
+// Effective prints that resolved configuration back as YAML. FromFlags
+// resolves one store described by command-line flags through the same
+// defaults and checks, each problem naming its flag ("--max-age: ...").
 //
 // # Merging
 //

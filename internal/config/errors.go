@@ -112,11 +112,28 @@ type problems struct {
 	file  string
 	lines map[string]int // YAML path joined with "\x00" → line
 	list  []*Error
+	// flags, for a store described by flags, maps field names to the flags
+	// that set them.
+	flags map[string]string
 }
 
 // add records a problem with field f.
 func (p *problems) add(f field, format string, args ...any) {
-	p.list = append(p.list, &Error{File: p.file, Line: p.line(f), Field: f.String(), Msg: fmt.Sprintf(format, args...)})
+	name := f.String()
+	if fl := p.flagName(f); fl != "" {
+		name = fl
+	}
+	p.list = append(p.list, &Error{File: p.file, Line: p.line(f), Field: name, Msg: fmt.Sprintf(format, args...)})
+}
+
+// required records that f is missing; when says when it is needed ("for
+// backend redis").
+func (p *problems) required(f field, when string) {
+	if fl := p.flagName(f); fl != "" {
+		p.list = append(p.list, &Error{Msg: fl + " is required " + when})
+		return
+	}
+	p.add(f, "required %s", when)
 }
 
 // addKey records a problem with key k inside f, shown as a problem of f (an

@@ -290,9 +290,10 @@ func DefaultDaemon() Daemon {
 }
 
 // DefaultStore returns a store of the given name and backend with every
-// setting at its built-in default (quarantine under d's state directory),
-// for one-shot runs without a configuration file. The caller sets Path,
-// Redis.URL and Retention; the result has not been validated.
+// setting at its built-in default (quarantine under d's state directory):
+// what a store in a file, or described by flags (FromFlags), resolves to
+// when it sets nothing else. The caller sets Path, Redis.URL and Retention;
+// the result has not been validated.
 func DefaultStore(d Daemon, name string, backend Backend) Store {
 	s := Store{
 		Name:             name,

@@ -51,6 +51,14 @@ var (
 	ErrNoLease = errors.New("no file lease can be taken")
 )
 
+// The daemon.
+var (
+	// ErrForcedStop means the daemon stopped without waiting for the runs in progress to reach
+	// a safe point: a second stop signal, or shutdown_timeout passed. Each run left its store
+	// whole; recovery at the next start finishes what they left.
+	ErrForcedStop = errors.New("stopped before the runs in progress reached a safe point")
+)
+
 // Redis stores.
 var (
 	// ErrRedis marks an error that came from talking to a Redis server (see Mark).

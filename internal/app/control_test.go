@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -40,7 +41,7 @@ func FuzzControlRequest(f *testing.F) {
 	f.Add("GET", uint8(3), "/v1/trigger?stores=a", []byte(``))
 	f.Add("POST", uint8(2), "//", []byte(`[`))
 	f.Fuzz(func(t *testing.T, method string, route uint8, suffix string, body []byte) {
-		paths := []string{pathStatus, pathMetrics, pathTrigger, ""}
+		paths := []string{PathStatus, PathMetrics, PathTrigger, ""}
 		target := "http://papyrad" + paths[int(route)%len(paths)] + suffix
 		req, err := http.NewRequest(method, target, bytes.NewReader(body))
 		if err != nil {
@@ -50,7 +51,7 @@ func FuzzControlRequest(f *testing.F) {
 			{Name: "a", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}},
 			{Name: "b", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}},
 		})
-		obs := newObserver("test")
+		obs := newObserver(prometheus.NewRegistry(), "test")
 		before := sched.Status()
 		rec := httptest.NewRecorder()
 		controlHandler(sched, obs, zap.NewNop()).ServeHTTP(rec, req)
@@ -59,7 +60,7 @@ func FuzzControlRequest(f *testing.F) {
 		if code >= 500 {
 			t.Fatalf("%s %s: %d %s", method, target, code, rec.Body)
 		}
-		isTrigger := req.Method == http.MethodPost && req.URL.Path == pathTrigger
+		isTrigger := req.Method == http.MethodPost && req.URL.Path == PathTrigger
 		if code == http.StatusAccepted {
 			if !isTrigger {
 				t.Fatalf("%s %s accepted", method, target)
@@ -101,16 +102,14 @@ func FuzzControlRequest(f *testing.F) {
 // socket serves. A refused trigger leaves the stores as they were.
 func TestMetricsListenerOnlyReads(t *testing.T) {
 	core, logs := zapobserver.New(zapcore.InfoLevel)
-	sched := scheduler.New(scheduler.Config{Location: time.UTC}, []scheduler.Job{
-		{Name: "a", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}},
-	})
-	obs := newObserver("test")
-	obs.sched = sched
-	srv, err := obs.serve("127.0.0.1:0", zap.New(core))
+	cfg := testConfig(t, `{name: a, backend: memory, retention: none, schedule: "@every 1h"}`)
+	cfg.Daemon.MetricsListen = "127.0.0.1:0"
+	a, err := New(cfg, WithLogger(zap.New(core)), WithRegistry(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer a.Close()
+	sched := a.sched
 	listening := logs.FilterMessage("metrics listening").All()
 	if len(listening) != 1 {
 		t.Fatalf("no log line with the listener's address: %v", logs.All())
@@ -128,9 +127,9 @@ func TestMetricsListenerOnlyReads(t *testing.T) {
 		{"PUT", "/metrics", http.StatusMethodNotAllowed},
 		{"DELETE", "/healthz", http.StatusMethodNotAllowed},
 		{"POST", "/healthz", http.StatusMethodNotAllowed},
-		{"POST", pathTrigger, http.StatusNotFound},
-		{"GET", pathStatus, http.StatusNotFound},
-		{"GET", pathMetrics, http.StatusNotFound},
+		{"POST", PathTrigger, http.StatusNotFound},
+		{"GET", PathStatus, http.StatusNotFound},
+		{"GET", PathMetrics, http.StatusNotFound},
 		{"POST", "/", http.StatusNotFound},
 		{"GET", "/debug/pprof/", http.StatusNotFound},
 	} {

@@ -1,19 +1,14 @@
-package cli
+package app
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/metrics"
@@ -21,8 +16,9 @@ import (
 	"github.com/papyrad/papyrad/internal/scheduler"
 )
 
-// storeTotals are one store's counters since the daemon started, named like report fields.
-type storeTotals struct {
+// StoreTotals are one store's counters since the daemon started, named like report fields;
+// PathMetrics serves them.
+type StoreTotals struct {
 	Store              string           `json:"store"`
 	Backend            string           `json:"backend"`
 	Runs               map[string]int64 `json:"runs"`
@@ -42,9 +38,9 @@ type storeTotals struct {
 	OldestRecordTimestamp *float64 `json:"oldest_record_timestamp,omitempty"`
 }
 
-// oldestAge is how old the store's oldest record was at the end of its last successful run,
+// OldestAge is how old the store's oldest record was at the end of its last successful run,
 // as papyrad_oldest_record_age_seconds says; "-" when that is not known.
-func (t storeTotals) oldestAge() string {
+func (t StoreTotals) OldestAge() string {
 	if t.OldestRecordTimestamp == nil || t.LastSuccess.IsZero() {
 		return "-"
 	}
@@ -60,13 +56,11 @@ type observer struct {
 
 	mu      sync.Mutex
 	backend map[string]string
-	tot     map[string]*storeTotals
+	tot     map[string]*StoreTotals
 }
 
-func newObserver(version string) *observer {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &observer{reg: reg, m: metrics.New(reg, version), backend: map[string]string{}, tot: map[string]*storeTotals{}}
+func newObserver(reg *prometheus.Registry, version string) *observer {
+	return &observer{reg: reg, m: metrics.New(reg, version), backend: map[string]string{}, tot: map[string]*StoreTotals{}}
 }
 
 func (o *observer) setStores(cfg *config.Config) {
@@ -78,7 +72,7 @@ func (o *observer) setStores(cfg *config.Config) {
 		o.m.Store(st.Name, b)
 		o.m.Limits(st.Name, b, st.Retention.MaxAge, int64(st.Retention.MaxRecords), st.Retention.MaxTotalBytes)
 		if o.tot[st.Name] == nil {
-			o.tot[st.Name] = &storeTotals{Store: st.Name, Backend: b, Runs: map[string]int64{}, Deferrals: map[string]int64{}, Errors: map[string]int64{}}
+			o.tot[st.Name] = &StoreTotals{Store: st.Name, Backend: b, Runs: map[string]int64{}, Deferrals: map[string]int64{}, Errors: map[string]int64{}}
 		}
 	}
 }
@@ -125,10 +119,10 @@ func (o *observer) deferred(job, reason string) {
 	}
 }
 
-func (o *observer) totals() []storeTotals {
+func (o *observer) totals() []StoreTotals {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make([]storeTotals, 0, len(o.tot))
+	out := make([]StoreTotals, 0, len(o.tot))
 	for _, t := range o.tot {
 		out = append(out, *t)
 	}
@@ -149,13 +143,9 @@ func (o *observer) refreshNextRuns() {
 	}
 }
 
-// serve exposes /metrics and /healthz on addr. They only read: nothing that changes anything
+// handler serves /metrics and /healthz. They only read: nothing that changes anything
 // listens on TCP.
-func (o *observer) serve(addr string, log *zap.Logger) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
-	}
+func (o *observer) handler() http.Handler {
 	mux := http.NewServeMux()
 	metricsHandler := promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{})
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -166,54 +156,5 @@ func (o *observer) serve(addr string, log *zap.Logger) (*http.Server, error) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics listener stopped", zap.Error(err))
-		}
-	}()
-	log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
-	return srv, nil
-}
-
-func newMetricsCmd(e *env) *cobra.Command {
-	var socket, configPath string
-	var asJSON bool
-	c := &cobra.Command{
-		Use:   "metrics [--config FILE | --socket PATH] [--json]",
-		Short: "Show the running daemon's counters per store",
-		Long: `Show the running daemon's counters per store since it started: runs by result, records
-scanned, dropped and quarantined, files rewritten and deleted, bytes reclaimed, and OLDEST, the age
-the store's oldest record had when its last successful run ended ("-" when no run has told it:
-no successful run yet, no record with a timestamp, or a redis or memory store). --json names the
-counters like the fields of a compaction report (records_dropped, oldest_record_timestamp, ...).
-With no daemon answering on the control socket it says so and exits 75.`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			sock, err := socketFor(e, socket, configPath)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Stores []storeTotals `json:"stores"`
-			}
-			if err := call(c.Context(), sock, http.MethodGet, pathMetrics, nil, &out); err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(e.stdout, out)
-			}
-			fmt.Fprintf(e.stdout, "%-20s %6s %6s %6s %10s %10s %10s %8s %8s %12s %12s\n",
-				"STORE", "OK", "ERROR", "SKIP", "SCANNED", "DROPPED", "QUARANT.", "REWRITE", "DELETE", "RECLAIMED", "OLDEST")
-			for _, t := range out.Stores {
-				fmt.Fprintf(e.stdout, "%-20s %6d %6d %6d %10d %10d %10d %8d %8d %12d %12s\n",
-					t.Store, t.Runs[report.ResultOK], t.Runs[report.ResultError], t.Runs[report.ResultSkipped],
-					t.RecordsScanned, t.RecordsDropped, t.RecordsQuarantined, t.FilesRewritten, t.FilesDeleted, t.BytesReclaimed, t.oldestAge())
-			}
-			return nil
-		},
-	}
-	daemonFlags(c, &socket, &configPath)
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return c
+	return mux
 }
