@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
 )
 
@@ -79,14 +80,17 @@ func TestFinishWithoutCommit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path, old := setup(t, "a\nb\n")
 			if tc.replace {
-				withSeam(t, &step, func(name string) error {
-					if name == "verify" {
-						return os.WriteFile(path+".new", []byte("other\n"), 0o644)
+				// Another program puts its own file at the store's name just before the
+				// exchange, once.
+				replaced := false
+				atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+					if op != atomicfile.OpExchange || replaced {
+						return nil
 					}
-					if name == "rename" {
-						return os.Rename(path+".new", path)
-					}
-					return nil
+					replaced = true
+					foreign := path + ".new"
+					os.WriteFile(foreign, []byte("other\n"), 0o644)
+					return os.Rename(foreign, path)
 				})
 			}
 			rw, err := Begin(path, old, "r1")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -99,7 +100,7 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 			return rep, err
 		}
 	}
-	run := &Run{ID: livefile.NewRunID(), Start: start, Opts: opts, Report: &rep, r: r}
+	run := &Run{ID: atomicfile.NewRunID(), Start: start, Opts: opts, Report: &rep, r: r}
 	if err := r.b.Run(ctx, run); err != nil {
 		return rep, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -172,7 +173,7 @@ func TestDryRunTakesNoLock(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if livefile.IsOwn(e.Name()) {
+		if atomicfile.IsOwn(e.Name()) {
 			t.Errorf("a dry run created %s", e.Name())
 		}
 	}
@@ -295,7 +296,7 @@ func TestReplace(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { old.Close() })
-		rw, err := livefile.Begin(f.path, old, livefile.NewRunID())
+		rw, err := livefile.Begin(f.path, old, atomicfile.NewRunID())
 		if err != nil {
 			t.Fatal(err)
 		}
