@@ -143,7 +143,7 @@ func TestCommitKeepsModeAndCarriesAppends(t *testing.T) {
 	}
 	// Appended after the scan, caught up before the commit.
 	appendLine(t, path, "d\n")
-	copied, err := rw.CatchUp(context.Background(), 6)
+	copied, err := rw.catchUp(context.Background(), 6)
 	if err != nil || copied != 8 {
 		t.Fatalf("CatchUp = %d, %v; want 8", copied, err)
 	}
@@ -152,7 +152,7 @@ func TestCommitKeepsModeAndCarriesAppends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rw.Commit(context.Background(), copied); err != nil {
+	if err := rw.commit(context.Background(), copied); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := late.WriteString("e\n"); err != nil {
@@ -160,7 +160,7 @@ func TestCommitKeepsModeAndCarriesAppends(t *testing.T) {
 	}
 	appendLine(t, path, "f\n") // a writer that opens after the rename
 	late.Close()
-	res, err := rw.Drain(context.Background(), fastDrain)
+	res, err := rw.drain(context.Background(), fastDrain)
 	if err != nil || res.Pending {
 		t.Fatalf("Drain = %+v, %v", res, err)
 	}
@@ -188,7 +188,7 @@ func TestENOSPCLeavesStoreUntouched(t *testing.T) {
 	}
 	_, err = rw.Write([]byte(strings.Repeat("x", 2<<20)))
 	if err == nil {
-		err = rw.Commit(context.Background(), 7000)
+		err = rw.commit(context.Background(), 7000)
 	}
 	if !errs.IsNoSpace(err) {
 		t.Fatalf("error = %v, want ENOSPC", err)
@@ -257,11 +257,11 @@ func TestCrashAtEveryStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			rw.Write([]byte("keep\n"))
-			err = rw.Commit(context.Background(), 15)
+			err = rw.commit(context.Background(), 15)
 			if err == nil {
 				// The crash point is in the drain: a late line makes the drain forward.
 				late.WriteString("late\n")
-				_, err = rw.Drain(context.Background(), fastDrain)
+				_, err = rw.drain(context.Background(), fastDrain)
 			}
 			if !c.hasCrashed() || !errors.Is(err, errCrash) {
 				t.Fatalf("did not reach step %s: %v", at, err)
@@ -311,11 +311,11 @@ func TestCrashAtEveryOperation(t *testing.T) {
 		if _, err := rw.Write([]byte("keep\n")); err != nil {
 			return err
 		}
-		if err := rw.Commit(context.Background(), 15); err != nil {
+		if err := rw.commit(context.Background(), 15); err != nil {
 			return err
 		}
 		appendLine(t, hiddenName(path, "r1", suffixOld), "late\n") // a writer of the old inode
-		_, err = rw.Drain(context.Background(), fastDrain)
+		_, err = rw.drain(context.Background(), fastDrain)
 		return err
 	}
 	var total int
@@ -389,7 +389,7 @@ func TestAbortAfterTheExchangeKeepsTheJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("keep\n"))
-	if err := rw.Commit(context.Background(), 9); !errors.Is(err, syscall.EIO) {
+	if err := rw.commit(context.Background(), 9); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Commit = %v, want the failed removal", err)
 	}
 	if !rw.Committed() {
@@ -467,11 +467,11 @@ func TestLongLivedWriterStaysPendingThenCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("b\n"))
-	if err := rw.Commit(context.Background(), 5); err != nil {
+	if err := rw.commit(context.Background(), 5); err != nil {
 		t.Fatal(err)
 	}
 	holder.write(t, "h1")
-	res, err := rw.Drain(context.Background(), DrainOptions{MinDrain: time.Millisecond, Timeout: 50 * time.Millisecond, Poll: time.Millisecond})
+	res, err := rw.drain(context.Background(), DrainOptions{MinDrain: time.Millisecond, Timeout: 50 * time.Millisecond, Poll: time.Millisecond})
 	if err != nil || !res.Pending || len(res.Holders) != 1 || res.Holders[0].PID != holder.cmd.Process.Pid {
 		t.Fatalf("Drain = %+v, %v; want pending on pid %d", res, err, holder.cmd.Process.Pid)
 	}
@@ -497,7 +497,7 @@ func TestTornForwardIsCompleted(t *testing.T) {
 	late, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	rw, _ := Begin(path, old, "r1")
 	rw.Write([]byte("x\n"))
-	if err := rw.Commit(context.Background(), 2); err != nil {
+	if err := rw.commit(context.Background(), 2); err != nil {
 		t.Fatal(err)
 	}
 	late.WriteString("first-late-line\nsecond\n")
@@ -510,7 +510,7 @@ func TestTornForwardIsCompleted(t *testing.T) {
 		}
 		return false
 	})
-	if _, err := rw.Drain(context.Background(), fastDrain); !errors.Is(err, errCrash) {
+	if _, err := rw.drain(context.Background(), fastDrain); !errors.Is(err, errCrash) {
 		t.Fatal(err)
 	}
 	c.revive()
@@ -602,7 +602,7 @@ func TestReplacedAtTheLastInstant(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("b\n"))
-	if err := rw.Commit(context.Background(), 4); !errors.Is(err, errs.ErrReplaced) {
+	if err := rw.commit(context.Background(), 4); !errors.Is(err, errs.ErrReplaced) {
 		t.Fatalf("Commit = %v, want errs.ErrReplaced", err)
 	}
 	rw.Abort()
@@ -636,7 +636,7 @@ func TestRecoverUndoesAnExchangeThatTookAnotherFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("keep\n"))
-	if err := rw.Commit(context.Background(), int64(len("old1\nkeep\n"))); !errors.Is(err, errCrash) {
+	if err := rw.commit(context.Background(), int64(len("old1\nkeep\n"))); !errors.Is(err, errCrash) {
 		t.Fatalf("Commit = %v, want the crash", err)
 	}
 	c.revive()

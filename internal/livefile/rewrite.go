@@ -16,9 +16,9 @@ import (
 	"github.com/papyrad/papyrad/internal/errs"
 )
 
-// Rewrite is one replacement of a store file: a temp file being filled, then committed over
-// the store, then the old inode drained. The caller owns the old descriptor and closes it after
-// Drain or Abort.
+// Rewrite is one replacement of a store file: a temp file being filled (Write), then
+// committed over the store and the old inode drained (Finish). The caller owns the old
+// descriptor and closes it after Finish or Abort.
 type Rewrite struct {
 	path      string
 	id        string
@@ -124,11 +124,11 @@ func (r *Rewrite) Written() int64 { return r.written }
 // renamed to s.Final when and only when the store is replaced.
 func (r *Rewrite) AddSidecar(s Sidecar) { r.sidecars = append(r.sidecars, s) }
 
-// CatchUp copies into the temp file, byte for byte, every complete line appended to the old
+// catchUp copies into the temp file, byte for byte, every complete line appended to the old
 // file between from and its current end, and returns the offset after the last line copied.
 // A lone "\r" at the end is not taken as a terminator: it may be the first half of "\r\n".
 // CarriedLines counts the lines copied this way.
-func (r *Rewrite) CatchUp(ctx context.Context, from int64) (int64, error) {
+func (r *Rewrite) catchUp(ctx context.Context, from int64) (int64, error) {
 	fi, err := r.old.Stat()
 	if err != nil {
 		return from, fmt.Errorf("stat %s: %w", r.path, err)
@@ -151,7 +151,8 @@ func (r *Rewrite) CatchUp(ctx context.Context, from int64) (int64, error) {
 	return end, nil
 }
 
-// CarriedLines is the number of lines CatchUp copied.
+// CarriedLines is the number of lines appended during the run that were copied into the temp
+// file before the commit.
 func (r *Rewrite) CarriedLines() int64 { return r.carried }
 
 // lineCounter counts the lines written through it. Each chunk it sees ends wherever the copy
@@ -173,10 +174,10 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-// Commit makes the temp file the store. copied is the offset in the old file up to which its
-// content is now in the temp file; what lies after it is forwarded by Drain. On error before
+// commit makes the temp file the store. copied is the offset in the old file up to which its
+// content is now in the temp file; what lies after it is forwarded by drain. On error before
 // the rename the store is untouched and the caller must call Abort.
-func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
+func (r *Rewrite) commit(ctx context.Context, copied int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -271,8 +272,8 @@ func (r *Rewrite) Abort() {
 	_ = atomicfile.SyncDir(filepath.Dir(r.path))
 }
 
-// Drain forwards what writers still add to the old inode after the commit, until none holds it.
-func (r *Rewrite) Drain(ctx context.Context, opts DrainOptions) (DrainResult, error) {
+// drain forwards what writers still add to the old inode after the commit, until none holds it.
+func (r *Rewrite) drain(ctx context.Context, opts DrainOptions) (DrainResult, error) {
 	if r.j == nil || !r.done {
 		return DrainResult{}, errors.New("drain before commit")
 	}

@@ -5,8 +5,11 @@
 // not by the file), the second writes the kept lines byte for byte into a temp file, sends
 // non-records to the run's quarantine file and counts the rest. Lines the application appends
 // meanwhile are carried over unchanged, and the temp file replaces the store through package
-// livefile, whose doc comment gives the argument for why no appended line is lost or
-// duplicated, whatever instant papyrad is killed at.
+// livefile (docs/design/livefile.md argues why no appended line is lost or duplicated,
+// whatever instant papyrad is killed at). The quarantine file goes in as a sidecar of that
+// replacement and the archive is sealed before it; the archive is published right after.
+// What every file backend shares (lock, recovery, archive recovery, pruning) is the file-run
+// skeleton's (package filerun).
 //
 // A run that would drop nothing and quarantine nothing does not touch the file.
 //

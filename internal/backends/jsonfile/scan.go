@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/backends/lines"
-	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
@@ -17,23 +17,14 @@ import (
 // they are not records and compaction quarantines them.
 func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 	var out []report.Anomaly
-	for _, suffix := range []string{".compact.tmp", ".recovered.tmp"} {
-		name := s.cfg.Path + suffix
+	for _, name := range papyraTemps(s.cfg.Path) {
 		if _, err := os.Lstat(name); err == nil {
 			out = append(out, report.Anomaly{Type: report.UnexpectedFile, Path: name,
 				Detail: "temp file of a Papyra compaction or recovery that did not finish"})
 		}
 	}
-	fi, err := os.Lstat(s.cfg.Path)
-	switch {
-	case os.IsNotExist(err):
-		return out, nil
-	case err != nil:
-		return out, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
-	case fi.Mode()&os.ModeSymlink != 0:
-		return out, fmt.Errorf("%s is a symbolic link: %w", s.cfg.Path, errs.ErrNotRegular)
-	case !fi.Mode().IsRegular():
-		return out, fmt.Errorf("%s is a %s: %w", s.cfg.Path, kindOf(fi.Mode()), errs.ErrNotRegular)
+	if exists, err := filerun.RegularFile(s.cfg.Path); err != nil || !exists {
+		return out, err
 	}
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDONLY|noFollow, 0)
 	if err != nil {

@@ -11,10 +11,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/archive"
-	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/backends/lines"
-	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
@@ -74,56 +73,37 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 	return &Store{cfg: cfg, log: log.With(zap.String("store", cfg.Name)), now: now}
 }
 
+// files is the store as the file-run skeleton sees it.
+func (s *Store) files() *filerun.Runner {
+	return filerun.New(filerun.Config{
+		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path, OneFile: true,
+		PapyraTemps: papyraTemps(s.cfg.Path), PapyraActivity: s.cfg.PapyraActivity,
+		Drain: s.cfg.Drain, Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
+	}, backend{s})
+}
+
+// papyraTemps are the temp files of Papyra's own compaction and recovery of the store at path.
+func papyraTemps(path string) []string {
+	return []string{path + ".compact.tmp", path + ".recovered.tmp"}
+}
+
+// backend is what the json store adds to the file-run skeleton.
+type backend struct{ s *Store }
+
+// Recover finishes or undoes earlier runs' replacements of the store file.
+func (b backend) Recover(ctx context.Context, rec *filerun.Recovery) error {
+	return rec.LiveFile(ctx, b.s.cfg.Path)
+}
+
+// Lost says what the store has lost of an archive part (see storeLost).
+func (b backend) Lost() func(archive.Part) (archive.Keep, error) { return b.s.storeLost }
+
+// Run compacts the store.
+func (b backend) Run(ctx context.Context, run *filerun.Run) error { return b.s.compact(ctx, run) }
+
 // Compact runs retention over the store and rewrites it if anything is to be removed.
-func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.Report, err error) {
-	start := s.now()
-	rep = report.Report{Store: s.cfg.Name, Backend: Backend, DryRun: opts.DryRun, Result: report.ResultOK}
-	defer func() { rep.Finish(time.Since(start), err) }()
-	fi, err := os.Lstat(s.cfg.Path)
-	switch {
-	case os.IsNotExist(err):
-		rep.Warnings = append(rep.Warnings, "store file does not exist yet: nothing to compact")
-		return rep, nil
-	case err != nil:
-		return rep, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
-	case fi.Mode()&os.ModeSymlink != 0:
-		return rep, fmt.Errorf("%s is a symbolic link; configure the file it points to: %w", s.cfg.Path, errs.ErrNotRegular)
-	case !fi.Mode().IsRegular():
-		return rep, fmt.Errorf("%s is a %s: %w", s.cfg.Path, kindOf(fi.Mode()), errs.ErrNotRegular)
-	}
-	if busy := s.papyraActive(start); busy != "" {
-		rep.Result, rep.Reason = report.ResultSkipped, "papyra_active"
-		return rep, fmt.Errorf("%s is being written: %w", busy, errs.ErrBusy)
-	}
-	if !opts.DryRun {
-		lock, err := livefile.Acquire(s.cfg.Path)
-		if err != nil {
-			if errors.Is(err, errs.ErrLocked) {
-				rep.Result, rep.Reason = report.ResultSkipped, "locked"
-			}
-			return rep, err
-		}
-		defer lock.Release()
-		rec, err := livefile.Recover(ctx, s.cfg.Path, s.cfg.Drain)
-		rep.LinesAppended += int64(rec.ForwardedLines)
-		if rec.Pending > 0 {
-			rep.Warnings = append(rep.Warnings, pendingWarning(rec.Holders))
-		}
-		if err != nil {
-			return rep, fmt.Errorf("recover earlier runs: %w", err)
-		}
-		if n := rec.RemovedTemps + rec.RolledBack; n > 0 {
-			s.log.Info("removed leftovers of interrupted runs", zap.Int("files", rec.RemovedTemps), zap.Int("rolled_back", rec.RolledBack))
-		}
-		if err := s.recoverArchive(); err != nil {
-			return rep, err
-		}
-	}
-	rep, err = s.compact(ctx, opts, start, rep)
-	if err == nil {
-		backends.PruneArchive(&rep, s.cfg.Archive, s.cfg.Name, s.now())
-	}
-	return rep, err
+func (s *Store) Compact(ctx context.Context, opts backends.Options) (report.Report, error) {
+	return s.files().Compact(ctx, opts)
 }
 
 // storeLost reports what the store has lost of an archive part, keyed by the file the run
@@ -137,112 +117,53 @@ func (s *Store) storeLost(p archive.Part) (archive.Keep, error) {
 	return archive.Keep{Whole: !ok || k != p.Key}, nil
 }
 
-// recoverArchive publishes or removes the archives of runs that died; livefile.Recover has
-// already finished or undone their commits.
-func (s *Store) recoverArchive() error {
-	if s.cfg.Archive == nil {
-		return nil
-	}
-	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, s.storeLost)
-	if err != nil {
-		return fmt.Errorf("store %s: %w", s.cfg.Name, err)
-	}
-	if len(rec.Published) > 0 || rec.Removed > 0 {
-		s.log.Info("recovered the archives of interrupted runs", zap.Strings("published", rec.Published),
-			zap.Int64("records", rec.Records), zap.Int("removed", rec.Removed))
-	}
-	return nil
-}
-
-func pendingWarning(hs []livefile.Holder) string {
-	return fmt.Sprintf("the replaced file is still held open for writing by %v; its new lines are forwarded by later runs until it is reopened", hs)
-}
-
-func kindOf(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
-}
-
 // Recover finishes or undoes what earlier runs left beside the store (journals of runs that
 // died, forwards left pending by a writer that held a replaced file). It returns an error
 // wrapping errs.ErrLocked when a run holds the store: that run does the same.
-func (s *Store) Recover(ctx context.Context) error {
-	lock, err := livefile.Acquire(s.cfg.Path)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	_, err = livefile.Recover(ctx, s.cfg.Path, s.cfg.Drain)
-	return err
-}
-
-// papyraActive returns the name of a fresh Papyra compaction or recovery temp file, if any.
-func (s *Store) papyraActive(now time.Time) string {
-	for _, suffix := range []string{".compact.tmp", ".recovered.tmp"} {
-		name := s.cfg.Path + suffix
-		if fi, err := os.Lstat(name); err == nil && now.Sub(fi.ModTime()) < s.cfg.PapyraActivity {
-			return name
-		}
-	}
-	return ""
-}
+func (s *Store) Recover(ctx context.Context) error { return s.files().Recover(ctx) }
 
 // pass is one compaction run's state once the store is open.
 type pass struct {
 	s      *Store
+	run    *filerun.Run
 	f      *os.File
 	size   int64
 	stale  bool
-	start  time.Time
-	dry    bool
-	runID  string
 	rw     *livefile.Rewrite // created at the first line that is not kept
 	q      *quarantine.File
 	arch   *archive.Writer // nil when the store has no archive, and in a dry run
 	key    string          // the archive part's key
 	begun  bool            // the archive part has begun (at the first dropped record)
-	prog   func(string, int64, int64)
 	lines  int64
 	counts retention.Counts
-	// reserve asks the disk guard for room; bound is the most the run will write.
-	reserve func(path string, bytes int64) (func(), error)
+	// bound is the most the run will write; release gives back the room reserved for it.
 	bound   int64
 	release func()
 }
 
-func (s *Store) compact(ctx context.Context, opts backends.Options, start time.Time, rep report.Report) (report.Report, error) {
+func (s *Store) compact(ctx context.Context, run *filerun.Run) error {
+	rep, start := run.Report, run.Start
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
-		return rep, fmt.Errorf("open %s: %w", s.cfg.Path, err)
+		return fmt.Errorf("open %s: %w", s.cfg.Path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return rep, fmt.Errorf("stat %s: %w", s.cfg.Path, err)
+		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
 	}
 	p := &pass{
-		s: s, f: f, size: fi.Size(), start: start, dry: opts.DryRun, prog: opts.Progress,
+		s: s, run: run, f: f, size: fi.Size(), release: func() {},
 		stale: start.Sub(fi.ModTime()) >= s.cfg.Grace,
-		runID: atomicfile.NewRunID(), reserve: opts.ReserveSpace, release: func() {},
 	}
 	defer func() { p.release() }()
-	p.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, p.runID, start)
+	p.q = run.NewQuarantine()
 	defer p.q.Discard()
-	if s.cfg.Archive != nil && !opts.DryRun {
-		if p.key, err = archive.FileKey(f); err != nil {
-			return rep, err
-		}
-		p.arch = archive.NewWriter(*s.cfg.Archive, s.cfg.Name, p.runID, start)
+	if p.arch = run.NewArchive(); p.arch != nil {
 		defer p.arch.Discard()
+		if p.key, err = archive.FileKey(f); err != nil {
+			return err
+		}
 	}
 	defer func() {
 		if p.rw != nil {
@@ -258,26 +179,26 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 		carryOff, err = p.twoPasses(ctx, pl)
 	}
 	if err != nil {
-		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+		return fmt.Errorf("compact %s: %w", s.cfg.Path, err)
 	}
 	s.log.Debug("store read", zap.Duration("elapsed", time.Since(start)), zap.Bool("one_pass", pl.Streaming()))
 	c := p.counts
-	backends.SetCounts(&rep, c)
+	backends.SetCounts(rep, c)
 	if rep.RecordsDropped == 0 && c.NonRecords == 0 && c.Blanks == 0 {
 		rep.BytesAfter = p.size
-		return rep, nil
+		return nil
 	}
 	rep.FilesRewritten = 1
 	rep.LargestWrite = c.KeptBytes + (p.size - carryOff)
-	if p.dry {
+	if run.DryRun() {
 		rep.BytesAfter = c.KeptBytes + (p.size - carryOff)
 		if s.cfg.Archive != nil {
 			rep.RecordsArchived = rep.RecordsDropped
 		}
-		return rep, nil
+		return nil
 	}
-	rep.RunID = p.runID
-	return p.commit(ctx, carryOff, rep)
+	rep.RunID = run.ID
+	return p.commit(ctx, carryOff)
 }
 
 // onePass compacts in a single read when retention decides each line as it comes (no count or
@@ -346,16 +267,16 @@ func (p *pass) apply(l *lines.Line, d retention.Decision) error {
 	if err := p.progress("compact", l.Off); err != nil {
 		return err
 	}
-	if p.dry {
+	if p.run.DryRun() {
 		return nil
 	}
 	if d != retention.Keep && p.rw == nil {
-		release, err := p.reserve(p.s.cfg.Path, p.bound)
+		release, err := p.run.Opts.ReserveSpace(p.s.cfg.Path, p.bound)
 		if err != nil {
 			return err
 		}
 		p.release = release
-		rw, err := livefile.Begin(p.s.cfg.Path, p.f, p.runID)
+		rw, err := livefile.Begin(p.s.cfg.Path, p.f, p.run.ID)
 		if err != nil {
 			return err
 		}
@@ -390,76 +311,48 @@ func (p *pass) apply(l *lines.Line, d retention.Decision) error {
 }
 
 func (p *pass) progress(phase string, off int64) error {
-	if p.lines++; p.lines%65536 == 0 && p.prog != nil {
-		p.prog(phase, off, p.size)
+	if p.lines++; p.lines%65536 == 0 && p.run.Opts.Progress != nil {
+		p.run.Opts.Progress(phase, off, p.size)
 	}
 	return nil
 }
 
-// commit carries over what the application appended since the snapshot, replaces the store
-// and drains the old inode.
-func (p *pass) commit(ctx context.Context, carryOff int64, rep report.Report) (report.Report, error) {
-	s, rw := p.s, p.rw
-	// Each round copies what arrived during the previous one; stop when a round brings
-	// little, so that the commit leaves as little as possible to forward.
-	copied := carryOff
-	for round := 0; round < 8; round++ {
-		next, err := rw.CatchUp(ctx, copied)
+// commit replaces the store through livefile, carrying over what the application appended
+// since the snapshot: the quarantine file goes in as a sidecar and the archive is sealed
+// before the commit, and the archive is published right after it, whatever its outcome.
+func (p *pass) commit(ctx context.Context, carryOff int64) error {
+	s, rw, rep := p.s, p.rw, p.run.Report
+	beforeCommit := func() error {
+		pending, final, err := p.q.Close()
 		if err != nil {
-			return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+			return err
 		}
-		grew := next - copied
-		copied = next
-		if grew < 64<<10 {
-			break
+		if pending != "" {
+			rw.AddSidecar(livefile.Sidecar{Pending: pending, Final: final})
+			rep.QuarantineFile = final
 		}
-	}
-	pending, final, err := p.q.Close()
-	if err != nil {
-		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
-	}
-	if pending != "" {
-		rw.AddSidecar(livefile.Sidecar{Pending: pending, Final: final})
-		rep.QuarantineFile = final
-	}
-	if p.arch != nil {
-		// Every dropped record is durable in the archive before the store changes.
-		if err := p.arch.Seal(); err != nil {
-			return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+		if p.arch != nil {
+			// Every dropped record is durable in the archive before the store changes.
+			if err := p.arch.Seal(); err != nil {
+				return err
+			}
 		}
+		s.log.Debug("caught up", zap.Duration("elapsed", time.Since(p.run.Start)), zap.Int64("carried_lines", rw.CarriedLines()))
+		return nil
 	}
-	s.log.Debug("caught up", zap.Duration("elapsed", time.Since(p.start)), zap.Int64("carried_lines", rw.CarriedLines()))
-	err = rw.Commit(ctx, copied)
-	if p.arch != nil {
-		// Whether or not the commit went through, the store says what it lost.
-		final, n, perr := p.arch.Publish(s.storeLost)
-		rep.ArchiveFile, rep.RecordsArchived = final, n
-		if perr != nil {
-			// Sealed and durable: the next run's recovery publishes it.
-			rep.Warnings = append(rep.Warnings, "the run's archive is not published yet: "+perr.Error())
+	afterCommit := func(err error) {
+		if p.arch != nil {
+			// Whether or not the commit went through, the store says what it lost.
+			p.run.PublishArchive(p.arch)
+		}
+		if err == nil {
+			s.log.Debug("committed", zap.Duration("elapsed", time.Since(p.run.Start)))
 		}
 	}
-	if err != nil {
-		return rep, fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+	res, err := p.run.Replace(ctx, rw, carryOff, s.cfg.Path, beforeCommit, afterCommit)
+	if res.Committed {
+		rep.BytesAfter = rw.Written() + res.Drain.ForwardedBytes
+		s.log.Debug("drained", zap.Duration("elapsed", time.Since(p.run.Start)), zap.Int("forwarded_lines", res.Drain.ForwardedLines), zap.Bool("pending", res.Drain.Pending))
 	}
-	s.log.Debug("committed", zap.Duration("elapsed", time.Since(p.start)))
-	rep.BytesAfter = rw.Written()
-	rep.LinesAppended += rw.CarriedLines()
-	// The drain is not cut short by a stop: it is bounded by its own timeout, and stopping it
-	// would hold back lines the application wrote into the replaced file until the next run.
-	dr, err := rw.Drain(context.WithoutCancel(ctx), s.cfg.Drain)
-	s.log.Debug("drained", zap.Duration("elapsed", time.Since(p.start)), zap.Int("forwarded_lines", dr.ForwardedLines), zap.Bool("pending", dr.Pending))
-	rep.LinesAppended += int64(dr.ForwardedLines)
-	rep.BytesAfter += dr.ForwardedBytes
-	if dr.Pending {
-		rep.Warnings = append(rep.Warnings, pendingWarning(dr.Holders))
-	}
-	if err != nil {
-		// The store is committed and whole; what is left is recorded in the journal.
-		rep.Warnings = append(rep.Warnings, "draining the replaced file was interrupted: "+err.Error())
-		if ctx.Err() == nil {
-			return rep, fmt.Errorf("compact %s: drain: %w", s.cfg.Path, err)
-		}
-	}
-	return rep, nil
+	return err
 }

@@ -3,8 +3,6 @@ package rotating
 import (
 	"fmt"
 
-	"go.uber.org/zap"
-
 	"github.com/papyrad/papyrad/internal/archive"
 )
 
@@ -63,31 +61,4 @@ func (s *Store) setLost() func(archive.Part) (archive.Keep, error) {
 		}
 		return archive.Keep{Whole: !keys[p.Key]}, nil
 	}
-}
-
-// publishArchive publishes the parts whose segments have left the set.
-func (r *run) publishArchive() {
-	final, n, err := r.arch.Publish(r.s.setLost())
-	if err != nil {
-		r.rep.Warnings = append(r.rep.Warnings, "the run's archive is not published yet: "+err.Error())
-		return
-	}
-	r.rep.ArchiveFile, r.rep.RecordsArchived = final, n
-}
-
-// recoverArchive publishes or removes the archives of runs that died, once their changes to
-// the set have been finished or undone.
-func (s *Store) recoverArchive() error {
-	if s.cfg.Archive == nil {
-		return nil
-	}
-	rec, err := archive.Recover(*s.cfg.Archive, s.cfg.Name, s.setLost())
-	if err != nil {
-		return fmt.Errorf("store %s: %w", s.cfg.Name, err)
-	}
-	if len(rec.Published) > 0 || rec.Removed > 0 {
-		s.log.Info("recovered the archives of interrupted runs", zap.Strings("published", rec.Published),
-			zap.Int64("records", rec.Records), zap.Int("removed", rec.Removed))
-	}
-	return nil
 }

@@ -266,8 +266,8 @@ func TestStepUnderRotation(t *testing.T) {
 	}
 }
 
-// TestStepKilledInWindow stops the run inside the one window the protocol leaves (see the
-// package doc): a rotation slid the neighbour under the name and the step took it, and the run
+// TestStepKilledInWindow stops the run inside the one window the protocol leaves (see
+// docs/design/rotating.md): a rotation slid the neighbour under the name and the step took it, and the run
 // dies before putting it back. The set then lacks exactly the neighbour, which waits under the
 // journaled hidden name, and for a rewrite holds the segment's kept records twice; nothing is
 // misordered. The next run puts the neighbour back first, and ends with the set whole. The

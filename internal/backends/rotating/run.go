@@ -8,16 +8,15 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
-	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -25,10 +24,8 @@ import (
 // fsynced, non-records quarantined), publish the quarantine, then change the set segment by
 // segment, oldest first, and the active file last.
 type run struct {
+	*filerun.Run
 	s      *Store
-	runID  string
-	start  time.Time
-	rep    *report.Report
 	plan   *retention.Plan
 	q      *quarantine.File
 	arch   *archive.Writer // nil when the store has no archive
@@ -67,7 +64,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		if p.act == untouched {
 			continue
 		}
-		id := r.runID + strconv.Itoa(i)
+		id := r.ID + strconv.Itoa(i)
 		if err := r.beginArchive(p); err != nil {
 			return err
 		}
@@ -109,13 +106,13 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			return fmt.Errorf("compact %s: %w", r.s.cfg.Path, err)
 		}
 		// From here on the set may change: whatever happens, publish what it lost.
-		defer r.publishArchive()
+		defer r.PublishArchive(r.arch)
 	}
 	final, err := r.q.Publish()
 	if err != nil {
 		return fmt.Errorf("compact %s: %w", r.s.cfg.Path, err)
 	}
-	r.rep.QuarantineFile = final
+	r.Report.QuarantineFile = final
 	for _, pr := range ready {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -130,7 +127,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			return fmt.Errorf("compact %s: %w", pr.p.seg.name, err)
 		}
 		if !done {
-			r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
+			r.Report.Warnings = append(r.Report.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
 		}
 	}
 	if activePlan != nil {
@@ -138,7 +135,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			return err
 		}
 	}
-	r.rep.BytesAfter = r.s.setSize()
+	r.Report.BytesAfter = r.s.setSize()
 	return nil
 }
 
@@ -223,38 +220,13 @@ func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepar
 // commitActive replaces the active file through livefile's live-append protocol. If the
 // writer rotated it away during the run, its compaction waits for the next run.
 func (r *run) commitActive(ctx context.Context, p *segPlan) error {
-	rw := r.active
-	copied := p.end
-	for round := 0; round < 8; round++ {
-		next, err := rw.CatchUp(ctx, copied)
-		if err != nil {
-			return fmt.Errorf("compact %s: %w", p.seg.name, err)
-		}
-		grew := next - copied
-		copied = next
-		if grew < 64<<10 {
-			break
-		}
-	}
-	err := rw.Commit(ctx, copied)
+	_, err := r.Replace(ctx, r.active, p.end, p.seg.name, nil, nil)
 	if errors.Is(err, errs.ErrReplaced) {
-		r.rep.FilesRewritten--
-		r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("%s was rotated during the run; its records are compacted by the next run", p.seg.name))
+		r.Report.FilesRewritten--
+		r.Report.Warnings = append(r.Report.Warnings, fmt.Sprintf("%s was rotated during the run; its records are compacted by the next run", p.seg.name))
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("compact %s: %w", p.seg.name, err)
-	}
-	r.rep.LinesAppended += rw.CarriedLines()
-	dr, err := rw.Drain(context.WithoutCancel(ctx), r.s.cfg.Drain) // see jsonfile: bounded by its own timeout
-	r.rep.LinesAppended += int64(dr.ForwardedLines)
-	if dr.Pending {
-		r.rep.Warnings = append(r.rep.Warnings, fmt.Sprintf("the replaced %s is still held open for writing by %v; its new lines are forwarded by later runs", p.seg.name, dr.Holders))
-	}
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("compact %s: drain: %w", p.seg.name, err)
-	}
-	return nil
+	return err
 }
 
 // setSize is the size of the set as it is now.

@@ -2,7 +2,6 @@ package rotating
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,12 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/archive"
-	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/backends/lines"
-	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
-	"github.com/papyrad/papyrad/internal/quarantine"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -97,9 +94,51 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{cfg: cfg, l: l,
-		log: log.With(zap.String("store", cfg.Name)), now: now}
+	return &Store{cfg: cfg, l: l, log: log.With(zap.String("store", cfg.Name)), now: now}
 }
+
+// files is the store as the file-run skeleton sees it.
+func (s *Store) files() *filerun.Runner {
+	return filerun.New(filerun.Config{
+		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path,
+		Drain: s.cfg.Drain, Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
+	}, backend{s})
+}
+
+// backend is what the rotating store adds to the file-run skeleton.
+type backend struct{ s *Store }
+
+// Recover finishes or undoes the segment steps earlier runs journaled, then their
+// replacements of active files: the one file with suffix naming; with sequence naming, any
+// file of the set may have been the active one.
+func (b backend) Recover(ctx context.Context, rec *filerun.Recovery) error {
+	s := b.s
+	if err := s.l.recoverOps(); err != nil {
+		return err
+	}
+	names := []string{s.cfg.Path}
+	if s.cfg.Naming == Sequence {
+		ms, _, err := s.l.members()
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			names = append(names, m.name)
+		}
+	}
+	for _, n := range names {
+		if err := rec.LiveFile(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lost says what the set has lost of archive parts (see setLost).
+func (b backend) Lost() func(archive.Part) (archive.Keep, error) { return b.s.setLost() }
+
+// Run compacts the set.
+func (b backend) Run(ctx context.Context, run *filerun.Run) error { return b.s.compact(ctx, run) }
 
 // action is what a run does to one segment.
 type action int
@@ -125,49 +164,24 @@ type segPlan struct {
 
 // Compact applies retention across the whole set, oldest segment first, then changes only the
 // segments that hold something to remove.
-func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.Report, err error) {
-	start := s.now()
-	rep = report.Report{Store: s.cfg.Name, Backend: Backend, DryRun: opts.DryRun, Result: report.ResultOK}
-	defer func() { rep.Finish(time.Since(start), err) }()
-	if fi, err := os.Lstat(s.cfg.Path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return rep, fmt.Errorf("%s is a symbolic link; configure the file it points to", s.cfg.Path)
-	}
-	if !opts.DryRun {
-		lock, err := livefile.Acquire(s.cfg.Path)
-		if err != nil {
-			if errors.Is(err, errs.ErrLocked) {
-				rep.Result, rep.Reason = report.ResultSkipped, "locked"
-			}
-			return rep, err
-		}
-		defer lock.Release()
-		if err := s.l.recoverOps(); err != nil {
-			return rep, fmt.Errorf("recover earlier runs: %w", err)
-		}
-		if err := s.recoverActive(ctx, &rep); err != nil {
-			return rep, fmt.Errorf("recover earlier runs: %w", err)
-		}
-		if err := s.recoverArchive(); err != nil {
-			return rep, err
-		}
-	}
-	defer func() {
-		if err == nil {
-			backends.PruneArchive(&rep, s.cfg.Archive, s.cfg.Name, s.now())
-		}
-	}()
+func (s *Store) Compact(ctx context.Context, opts backends.Options) (report.Report, error) {
+	return s.files().Compact(ctx, opts)
+}
+
+func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
+	rep := fr.Report
 	segs, _, err := s.l.open()
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer func() {
 		for _, sg := range segs {
 			sg.f.Close()
 		}
 	}()
-	plans, plan, err := s.plan(ctx, segs, start, opts.DryRun)
+	plans, plan, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
 	if err != nil {
-		return rep, err
+		return err
 	}
 	var total retention.Counts
 	for _, p := range plans {
@@ -183,12 +197,12 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 		}
 	}
 	total.MergeOldest(plan.Counts()) // the per-segment counts of segments read carry no timestamps
-	backends.SetCounts(&rep, total)
-	if opts.DryRun && s.cfg.Archive != nil {
+	backends.SetCounts(rep, total)
+	if fr.DryRun() && s.cfg.Archive != nil {
 		rep.RecordsArchived = rep.RecordsDropped
 	}
 	rep.BytesAfter = rep.BytesBefore
-	if opts.DryRun || rep.FilesDeleted+rep.FilesRewritten == 0 {
+	if fr.DryRun() || rep.FilesDeleted+rep.FilesRewritten == 0 {
 		for _, p := range plans {
 			switch p.act {
 			case remove:
@@ -197,23 +211,19 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 				rep.BytesAfter -= p.end - p.kept
 			}
 		}
-		return rep, nil
+		return nil
 	}
 	if rep.LargestWrite > 0 {
-		release, err := opts.ReserveSpace(s.cfg.Path, rep.LargestWrite)
+		release, err := fr.Opts.ReserveSpace(s.cfg.Path, rep.LargestWrite)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		defer release()
 	}
-	r := &run{s: s, runID: atomicfile.NewRunID(), start: start, rep: &rep, plan: plan}
-	r.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, r.runID, start)
-	if s.cfg.Archive != nil {
-		r.arch = archive.NewWriter(*s.cfg.Archive, s.cfg.Name, r.runID, start)
-	}
+	r := &run{Run: fr, s: s, plan: plan, q: fr.NewQuarantine(), arch: fr.NewArchive()}
 	defer r.cleanup()
-	rep.RunID = r.runID
-	return rep, r.execute(ctx, plans)
+	rep.RunID = r.ID
+	return r.execute(ctx, plans)
 }
 
 // plan classifies the set, oldest segment first, through one retention planner, and decides
@@ -308,44 +318,7 @@ func segmentCounts(plan *retention.Plan, sizes []uint32, lo, hi int) (c retentio
 
 // Recover finishes or undoes what earlier runs left beside the set. It returns an error
 // wrapping errs.ErrLocked when a run holds the store: that run does the same.
-func (s *Store) Recover(ctx context.Context) error {
-	lock, err := livefile.Acquire(s.cfg.Path)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	if err := s.l.recoverOps(); err != nil {
-		return err
-	}
-	var rep report.Report
-	return s.recoverActive(ctx, &rep)
-}
-
-// recoverActive finishes or undoes earlier runs' replacements of active files: the one file
-// with suffix naming; with sequence naming, any file of the set may have been the active one.
-func (s *Store) recoverActive(ctx context.Context, rep *report.Report) error {
-	names := []string{s.cfg.Path}
-	if s.cfg.Naming == Sequence {
-		ms, _, err := s.l.members()
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			names = append(names, m.name)
-		}
-	}
-	for _, n := range names {
-		rec, err := livefile.Recover(ctx, n, s.cfg.Drain)
-		rep.LinesAppended += int64(rec.ForwardedLines)
-		if rec.Pending > 0 {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("a replaced %s is still held open for writing by %v", n, rec.Holders))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (s *Store) Recover(ctx context.Context) error { return s.files().Recover(ctx) }
 
 // Scan reports the set's anomalies with Papyra's names: orphaned files (names of the set's
 // pattern outside it, ORPHANED_ROTATED_FILE) and each segment's truncated and corrupted

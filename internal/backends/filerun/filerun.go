@@ -1,0 +1,164 @@
+package filerun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/report"
+	"go.uber.org/zap"
+)
+
+// Backend is what a file backend adds to the skeleton.
+type Backend interface {
+	// Recover finishes or undoes, with the store locked, what earlier runs left beside it:
+	// the backend's own journaled steps, then every file they may have replaced through
+	// livefile (rec.LiveFile).
+	Recover(ctx context.Context, rec *Recovery) error
+	// Lost returns the predicate that tells archive recovery and publishing what the store
+	// has lost of an archive part. It is asked for once per recovery or publish.
+	Lost() func(archive.Part) (archive.Keep, error)
+	// Run opens, plans and, unless run is a dry run, executes one run, filling its report.
+	Run(ctx context.Context, run *Run) error
+}
+
+// Config describes a file store to the skeleton.
+type Config struct {
+	Name string // the store's name in reports and archives
+	Kind string // the backend's name in reports
+	// Path is the store's name: the one file of a one-file store, the active file or the
+	// name a set's names derive from otherwise. The store's lock lives beside it.
+	Path string
+	// OneFile says Path is the store's only file: when nothing is there, there is nothing to
+	// compact; when it is not a regular file, the store is refused.
+	OneFile bool
+	// PapyraTemps are the files Papyra's own compaction or recovery writes beside the store;
+	// one changed within PapyraActivity makes the run skip the store.
+	PapyraTemps    []string
+	PapyraActivity time.Duration
+	Drain          livefile.DrainOptions
+	Quarantine     string          // directory of quarantine files
+	Archive        *archive.Config // nil when the store has no archive
+	Log            *zap.Logger     // already naming the store
+	Now            func() time.Time
+}
+
+// Runner runs one file store's compactions and recoveries through the skeleton.
+type Runner struct {
+	cfg Config
+	b   Backend
+}
+
+// New returns the Runner of the store cfg describes, run by b.
+func New(cfg Config, b Backend) *Runner {
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Runner{cfg: cfg, b: b}
+}
+
+// Compact runs the store's compaction through the skeleton (see the package doc).
+func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report.Report, err error) {
+	cfg := r.cfg
+	start := cfg.Now()
+	rep = report.Report{Store: cfg.Name, Backend: cfg.Kind, DryRun: opts.DryRun, Result: report.ResultOK}
+	defer func() { rep.Finish(time.Since(start), err) }()
+	exists, err := checkPath(cfg.Path, cfg.OneFile)
+	if err != nil {
+		return rep, err
+	}
+	if !exists {
+		rep.Warnings = append(rep.Warnings, "store file does not exist yet: nothing to compact")
+		return rep, nil
+	}
+	if busy := PapyraActive(cfg.PapyraTemps, start, cfg.PapyraActivity); busy != "" {
+		rep.Result, rep.Reason = report.ResultSkipped, "papyra_active"
+		return rep, fmt.Errorf("%s is being written: %w", busy, errs.ErrBusy)
+	}
+	if !opts.DryRun {
+		lock, err := livefile.Acquire(cfg.Path)
+		if err != nil {
+			if errors.Is(err, errs.ErrLocked) {
+				rep.Result, rep.Reason = report.ResultSkipped, "locked"
+			}
+			return rep, err
+		}
+		defer lock.Release()
+		if err := r.b.Recover(ctx, &Recovery{cfg: &r.cfg, rep: &rep}); err != nil {
+			return rep, fmt.Errorf("recover earlier runs: %w", err)
+		}
+		if err := r.recoverArchive(); err != nil {
+			return rep, err
+		}
+	}
+	run := &Run{ID: atomicfile.NewRunID(), Start: start, Opts: opts, Report: &rep, r: r}
+	if err := r.b.Run(ctx, run); err != nil {
+		return rep, err
+	}
+	backends.PruneArchive(&rep, cfg.Archive, cfg.Name, cfg.Now())
+	return rep, nil
+}
+
+// Recover finishes or undoes what earlier runs left beside the store, as a run does first.
+// It returns an error wrapping errs.ErrLocked when a run holds the store: that run does the
+// same.
+func (r *Runner) Recover(ctx context.Context) error {
+	lock, err := livefile.Acquire(r.cfg.Path)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	var rep report.Report
+	return r.b.Recover(ctx, &Recovery{cfg: &r.cfg, rep: &rep})
+}
+
+// Recovery is the recovery of one store, as the skeleton hands it to Backend.Recover.
+type Recovery struct {
+	cfg *Config
+	rep *report.Report
+}
+
+// LiveFile finishes or undoes the replacements of the file name that earlier runs left
+// (livefile.Recover): lines it forwards count as appended during the run, and a replaced file
+// a writer still holds open is a warning.
+func (rc *Recovery) LiveFile(ctx context.Context, name string) error {
+	res, err := livefile.Recover(ctx, name, rc.cfg.Drain)
+	rc.rep.LinesAppended += int64(res.ForwardedLines)
+	if res.Pending > 0 {
+		rc.rep.Warnings = append(rc.rep.Warnings, pendingWarning(rc.cfg.fileName(name), res.Holders, true))
+	}
+	if err != nil {
+		return err
+	}
+	if n := res.RemovedTemps + res.RolledBack; n > 0 {
+		rc.cfg.Log.Info("removed leftovers of interrupted runs", zap.Int("files", res.RemovedTemps), zap.Int("rolled_back", res.RolledBack))
+	}
+	return nil
+}
+
+// recoverArchive publishes or removes the archives of runs that died, once the backend's
+// recovery has finished or undone their changes to the store.
+func (r *Runner) recoverArchive() error {
+	cfg := r.cfg
+	if cfg.Archive == nil {
+		return nil
+	}
+	rec, err := archive.Recover(*cfg.Archive, cfg.Name, r.b.Lost())
+	if err != nil {
+		return fmt.Errorf("store %s: %w", cfg.Name, err)
+	}
+	if len(rec.Published) > 0 || rec.Removed > 0 {
+		cfg.Log.Info("recovered the archives of interrupted runs", zap.Strings("published", rec.Published),
+			zap.Int64("records", rec.Records), zap.Int("removed", rec.Removed))
+	}
+	return nil
+}

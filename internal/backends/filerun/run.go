@@ -1,0 +1,99 @@
+package filerun
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/quarantine"
+	"github.com/papyrad/papyrad/internal/report"
+)
+
+// fileName is how warnings name the file name of the store: a one-file store's file is "the
+// replaced file", a set's files are named.
+func (c *Config) fileName(name string) string {
+	if c.OneFile {
+		return ""
+	}
+	return name
+}
+
+// pendingWarning says that writers still hold a replaced file open. name is "" for the file
+// of a one-file store; recovered says recovery found it (replaced by an earlier run).
+func pendingWarning(name string, hs []livefile.Holder, recovered bool) string {
+	switch {
+	case name == "":
+		return fmt.Sprintf("the replaced file is still held open for writing by %v; its new lines are forwarded by later runs until it is reopened", hs)
+	case recovered:
+		return fmt.Sprintf("a replaced %s is still held open for writing by %v", name, hs)
+	}
+	return fmt.Sprintf("the replaced %s is still held open for writing by %v; its new lines are forwarded by later runs", name, hs)
+}
+
+// Run is one compaction run, as the skeleton hands it to Backend.Run.
+type Run struct {
+	ID     string    // the run's id: names its temp, quarantine and archive files
+	Start  time.Time // when the run began, by the store's clock
+	Opts   backends.Options
+	Report *report.Report
+	r      *Runner
+}
+
+// DryRun reports whether the run only reports what it would do.
+func (run *Run) DryRun() bool { return run.Opts.DryRun }
+
+// NewQuarantine returns the run's quarantine file (nothing is written until a line is added).
+func (run *Run) NewQuarantine() *quarantine.File {
+	cfg := run.r.cfg
+	return quarantine.New(cfg.Quarantine, cfg.Name, cfg.Path, run.ID, run.Start)
+}
+
+// NewArchive returns the run's archive writer, or nil when the store has no archive or the
+// run is a dry run.
+func (run *Run) NewArchive() *archive.Writer {
+	cfg := run.r.cfg
+	if cfg.Archive == nil || run.Opts.DryRun {
+		return nil
+	}
+	return archive.NewWriter(*cfg.Archive, cfg.Name, run.ID, run.Start)
+}
+
+// PublishArchive publishes the parts of w, sealed, that the store has lost. One that cannot
+// be published yet stays sealed and durable for the next run's recovery: a warning.
+func (run *Run) PublishArchive(w *archive.Writer) {
+	final, n, err := w.Publish(run.r.b.Lost())
+	run.Report.ArchiveFile, run.Report.RecordsArchived = final, n
+	if err != nil {
+		run.Report.Warnings = append(run.Report.Warnings, "the run's archive is not published yet: "+err.Error())
+	}
+}
+
+// Replace finishes rw, the replacement of the store file name, from the offset from of the
+// old file (livefile's Finish with the store's drain bounds and the hooks given, either of
+// which may be nil), and accounts for it in the report: lines carried over and forwarded,
+// writers still holding the replaced file. An error before or at the commit leaves the file
+// untouched (the caller aborts rw). A drain that failed is a warning, and an error unless the
+// run was stopped: the file is committed and whole, and recovery resumes the drain.
+func (run *Run) Replace(ctx context.Context, rw *livefile.Rewrite, from int64, name string,
+	beforeCommit func() error, afterCommit func(error)) (livefile.FinishResult, error) {
+	cfg := run.r.cfg
+	res, err := rw.Finish(ctx, from, livefile.FinishOptions{Drain: cfg.Drain, BeforeCommit: beforeCommit, AfterCommit: afterCommit})
+	if err != nil {
+		return res, fmt.Errorf("compact %s: %w", name, err)
+	}
+	rep := run.Report
+	rep.LinesAppended += res.CarriedLines + int64(res.Drain.ForwardedLines)
+	if res.Drain.Pending {
+		rep.Warnings = append(rep.Warnings, pendingWarning(cfg.fileName(name), res.Drain.Holders, false))
+	}
+	if res.DrainErr != nil {
+		rep.Warnings = append(rep.Warnings, "draining the replaced file was interrupted: "+res.DrainErr.Error())
+		if ctx.Err() == nil {
+			return res, fmt.Errorf("compact %s: drain: %w", name, res.DrainErr)
+		}
+	}
+	return res, nil
+}
