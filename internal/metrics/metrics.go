@@ -7,6 +7,7 @@ package metrics
 import (
 	"errors"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +70,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		rewritten:   counter("files_rewritten_total", "Files rewritten by compaction."),
 		deleted:     counter("files_deleted_total", "Files deleted whole by compaction."),
 		reclaimed:   counter("bytes_reclaimed_total", "Bytes by which compaction made stores smaller."),
-		errors:      counter("errors_total", "Failed runs by cause (enospc, permission, lock, io, redis, config, other).", "reason"),
+		errors:      counter("errors_total", "Failed runs by cause ("+strings.Join(causes, ", ")+").", "reason"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "papyrad", Name: "run_duration_seconds",
 			Help: "Duration of compaction runs.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, store),
 		lastSuccess:     gauge("last_success_timestamp_seconds", "When the store was last compacted successfully (unix time)."),
@@ -96,6 +97,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 func (m *Metrics) Store(name, backend string) {
 	for _, r := range []string{report.ResultOK, report.ResultError, report.ResultSkipped} {
 		m.runs.WithLabelValues(name, backend, r)
+	}
+	for _, c := range causes {
+		m.errors.WithLabelValues(name, backend, c)
 	}
 	for _, c := range []*prometheus.CounterVec{m.scanned, m.dropped, m.quarantined, m.archived, m.rewritten, m.deleted, m.reclaimed} {
 		c.WithLabelValues(name, backend)
@@ -172,6 +176,10 @@ func (m *Metrics) Reload(ok bool, now time.Time) {
 	}
 	m.reloadOK.Set(0)
 }
+
+// causes are the values Cause returns: the reasons papyrad_errors_total counts, each of which
+// exists (at zero) from a store's start.
+var causes = []string{"enospc", "permission", "lock", "disk", "redis", "io", "other"}
 
 // Cause classifies a run's error for papyrad_errors_total: disk full is counted on its own.
 func Cause(err error) string {

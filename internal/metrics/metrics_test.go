@@ -3,6 +3,8 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,11 +66,40 @@ func TestErrorsAreClassified(t *testing.T) {
 		{errs.Mark(errors.New("dial tcp 127.0.0.1:6379: connection refused"), errs.ErrRedis), "redis"},
 		{errors.New("a message that names redis"), "other"},
 		{errors.New("something else"), "other"},
+		{fmt.Errorf("read x: %w", &fs.PathError{Op: "read", Path: "x", Err: syscall.EIO}), "io"},
+		{nil, "other"},
 	}
 	for _, tc := range tests {
 		if got := Cause(tc.err); got != tc.want {
 			t.Errorf("Cause(%v) = %s, want %s", tc.err, got, tc.want)
 		}
+		if !slices.Contains(causes, tc.want) {
+			t.Errorf("%s is not among the causes whose series exist from the start (%v)", tc.want, causes)
+		}
+	}
+}
+
+// TestErrorsExistFromTheStart: like runs_total, papyrad_errors_total has a series at zero for
+// every cause as soon as a store is known, so that increase() and rate() see a store's first
+// failure instead of a series that appears already at 1; a failure then counts under its cause.
+func TestErrorsExistFromTheStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	m.Store("orders", "json")
+	var want strings.Builder
+	want.WriteString("# HELP papyrad_errors_total Failed runs by cause (enospc, permission, lock, disk, redis, io, other).\n# TYPE papyrad_errors_total counter\n")
+	for _, c := range []string{"disk", "enospc", "io", "lock", "other", "permission", "redis"} {
+		fmt.Fprintf(&want, "papyrad_errors_total{backend=\"json\",reason=%q,store=\"orders\"} 0\n", c)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "papyrad_errors_total"); err != nil {
+		t.Errorf("before any run: %v", err)
+	}
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultError}, fmt.Errorf("x: %w", syscall.ENOSPC), time.Now())
+	if got := testutil.ToFloat64(m.errors.WithLabelValues("orders", "json", "enospc")); got != 1 {
+		t.Errorf("after a full disk: enospc = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.errors.WithLabelValues("orders", "json", "io")); got != 0 {
+		t.Errorf("after a full disk: io = %v, want 0", got)
 	}
 }
 
