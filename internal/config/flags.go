@@ -172,7 +172,8 @@ func (fl Flags) store(b Backend) map[string]any {
 	}
 	if b == BackendRotating {
 		rot := map[string]any{}
-		put(rot, "max_files", fl.MaxFiles)
+		// Always set: the flag defaults to DefaultMaxFiles, so a 0 was given and is refused.
+		rot["max_files"] = fl.MaxFiles
 		put(rot, "naming", fl.Naming)
 		m["rotation"] = rot
 	}

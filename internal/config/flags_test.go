@@ -116,6 +116,7 @@ func TestFlagsProblems(t *testing.T) {
 		{"bad size", with(func(f *Flags) { f.MaxTotalBytes = "lots" }), []string{"--max-total-bytes: "}},
 		{"bad size basis", with(func(f *Flags) { f.SizeBasis = "repr" }), []string{`--size-basis: "repr" is not one of papyra, stored`}},
 		{"one file", with(func(f *Flags) { f.Backend, f.MaxFiles = "rotating", 1 }), []string{"--max-files: must be at least 2"}},
+		{"no file", with(func(f *Flags) { f.Backend, f.MaxFiles = "rotating", 0 }), []string{"--max-files: must be at least 2"}},
 		{"bad naming", with(func(f *Flags) { f.Backend, f.Naming = "rotating", "numbered" }), []string{`--naming: "numbered" is not one of suffix, sequence`}},
 		{"bad compress", with(func(f *Flags) { f.ArchiveDir, f.ArchiveCompress = "/srv/arch", "xz" }), []string{"--archive-compress: "}},
 		{"archive age without dir", with(func(f *Flags) { f.ArchiveMaxAge = "30d" }), []string{"--archive-max-age needs --archive-dir"}},
