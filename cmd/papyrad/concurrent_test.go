@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/report"
-	"github.com/papyrad/papyrad/internal/testutil"
 )
 
 // TestConcurrentWriters compacts a store again and again while two applications append to
@@ -17,6 +16,7 @@ import (
 // runs a third party appends a batch of expired records, so that every run rewrites the file.
 // No record may be lost, duplicated or torn, and the expired ones must all go.
 func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	rounds, batch := 15, int64(2000)
 	if testing.Short() {
 		rounds = 5
@@ -97,5 +97,3 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("nothing was corrupt, yet quarantine files exist: %v", f)
 	}
 }
-
-func oldStamp(seq int64) float64 { return testutil.Old(seq) }

@@ -9,26 +9,6 @@ import (
 	"testing"
 )
 
-// mountTmpfs mounts a tmpfs of the given size (mount's size= syntax) on a fresh temporary
-// directory and unmounts it when the test ends. Without the privilege to mount, the test is
-// skipped, except on CI as root, where mounting must work.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size="+size+",mode=0755"); err != nil {
-		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-			t.Fatalf("mount a %s tmpfs as root on CI: %v", size, err)
-		}
-		t.Skipf("cannot mount a tmpfs here (%v): needs root or CAP_SYS_ADMIN", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-	return dir
-}
-
 // fillerStore returns about n bytes of fresh records followed by one corrupt line, so that a
 // --no-retention run has to rewrite the whole store.
 func fillerStore(n int64) []byte {
@@ -39,6 +19,7 @@ func fillerStore(n int64) []byte {
 // TestDiskFull runs out of space on a real, small filesystem: the run must fail with the
 // system's message, leave the store byte for byte as it was and clean up after itself.
 func TestDiskFull(t *testing.T) {
+	t.Parallel()
 	t.Run("store filesystem", func(t *testing.T) {
 		// The store fills 70% of the filesystem; its rewrite cannot fit beside it.
 		fs := mountTmpfs(t, "1m")
@@ -97,6 +78,7 @@ func TestDiskFull(t *testing.T) {
 // TestOwnership checks that a rewrite keeps the store's mode, owner and group, and fails
 // before the commit when it cannot.
 func TestOwnership(t *testing.T) {
+	t.Parallel()
 	root := os.Geteuid() == 0
 	// A store with one expired record, so that every run rewrites it.
 	content := append(records("old", 0, 1, oldStamp), records("orig", 0, 50, fresh)...)

@@ -7,8 +7,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -179,42 +177,6 @@ func sampleDaemon(t *testing.T, pid int, addr string) soakSample {
 		t.Fatalf("no VmRSS in /proc/%d/status or no go_goroutines on /metrics", pid)
 	}
 	return s
-}
-
-// metricsText reads /metrics on a connection of its own, closed afterwards.
-func metricsText(t *testing.T, addr string) string {
-	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape: status %d, %v", resp.StatusCode, err)
-	}
-	return string(b)
-}
-
-// sumSeries adds up the samples of a metric whose labels contain every one of with.
-func sumSeries(text, metric string, with ...string) float64 {
-	var sum float64
-	for _, l := range strings.Split(text, "\n") {
-		if !strings.HasPrefix(l, metric+"{") {
-			continue
-		}
-		i := strings.LastIndexByte(l, ' ')
-		labels := l[:i]
-		ok := true
-		for _, w := range with {
-			ok = ok && strings.Contains(labels, w)
-		}
-		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil && ok {
-			sum += v
-		}
-	}
-	return sum
 }
 
 // quiet switches the daemon to a schedule that does not fire during the test (SIGHUP), waits
@@ -411,6 +373,7 @@ func soakLatest(t *testing.T, c *testutil.Contents, when, writer string, written
 // resident memory, goroutines and open descriptors at rest are what they were at rest after
 // warm-up.
 func TestDaemonSoak(t *testing.T) {
+	t.Parallel()
 	soak := soakDuration(t)
 	const schedule = "*/3 * * * * *"
 	s := newDaemonSetup(t)
@@ -612,4 +575,24 @@ func fdTargets(pid int) string {
 		fmt.Fprintf(&b, "%s→%s ", e.Name(), target)
 	}
 	return b.String()
+}
+
+// sumSeries adds up the samples of a metric whose labels contain every one of with.
+func sumSeries(text, metric string, with ...string) float64 {
+	var sum float64
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, metric+"{") {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		labels := l[:i]
+		ok := true
+		for _, w := range with {
+			ok = ok && strings.Contains(labels, w)
+		}
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil && ok {
+			sum += v
+		}
+	}
+	return sum
 }
