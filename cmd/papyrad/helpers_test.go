@@ -75,19 +75,17 @@ func testMain(m *testing.M) int {
 	}
 	// Built as shipped, without -race: the race detector watches this process, and the
 	// crash test aims its kills at phases of a run whose length must be the product's own.
-	for _, b := range []struct {
-		dst *string
-		pkg string
-	}{
-		{&papyradBin, "github.com/papyrad/papyrad/cmd/papyrad"},
-		{&writerBin, "github.com/papyrad/papyrad/internal/testutil/papyrawriter"},
-		{&peakRSSBin, "github.com/papyrad/papyrad/internal/testutil/peakrss"},
-	} {
-		if *b.dst, err = testutil.Build(dir, b.pkg); err != nil {
-			fmt.Fprintln(os.Stderr, "papyrad e2e:", err)
-			return 1
-		}
+	// One go build for the three, once for the whole package.
+	bins, err := testutil.BuildAll(dir, []string{
+		"github.com/papyrad/papyrad/cmd/papyrad",
+		"github.com/papyrad/papyrad/internal/testutil/papyrawriter",
+		"github.com/papyrad/papyrad/internal/testutil/peakrss",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "papyrad e2e:", err)
+		return 1
 	}
+	papyradBin, writerBin, peakRSSBin = bins[0], bins[1], bins[2]
 	return m.Run()
 }
 
