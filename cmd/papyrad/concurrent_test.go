@@ -25,7 +25,7 @@ func TestConcurrentWriters(t *testing.T) {
 	store := filepath.Join(dir, "events.ndjson")
 	const old, orig = 20000, 500
 	writeFile(t, store, append(records("old", 0, old, oldStamp), records("orig", 0, orig, fresh)...))
-	args := jsonStore(store, state, "--max-age", "1d", "--drain-timeout", "1s")
+	args := jsonStore(store, state, "--max-age", "1d", "--drain-timeout", "300ms")
 
 	perRecord := startWriter(t, store, "A", "append", time.Millisecond)
 	longLived := startWriter(t, store, "B", "hold", time.Millisecond)

@@ -605,7 +605,7 @@ type rotCrashTally struct {
 // however many runs the torture makes.
 func TestRotatingCrash(t *testing.T) {
 	t.Parallel()
-	total := tortureCount(t, 30, 8, 400)
+	total := tortureCount(t, 20, 8, 400)
 	const (
 		perRound = 10
 		maxFiles = 1000
