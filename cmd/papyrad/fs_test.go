@@ -27,23 +27,12 @@ func TestDiskFull(t *testing.T) {
 		writeFile(t, store, fillerStore(700<<10))
 		before := stateOf(t, store)
 		state := t.TempDir()
-		rep, r := compactJSON(t, jsonStore(store, state, "--no-retention")...)
-		if r.code != 1 || rep.Result != "error" {
-			t.Fatalf("want exit 1 and result error\n%s", r)
-		}
-		if !strings.Contains(rep.Error, "no space left on device") {
-			t.Errorf("error %q does not say the disk is full", rep.Error)
-		}
-		assertUnchanged(t, store, before)
-		assertOnlyLock(t, store)
-		if f := filesUnder(t, state); len(f) > 0 {
-			t.Errorf("a failed run left quarantine files: %v", f)
-		}
+		assertFailedFull(t, store, before, state, jsonStore(store, state, "--no-retention"))
 		// Once the filesystem has room again, the same run succeeds.
 		if err := syscall.Mount("tmpfs", fs, "tmpfs", syscall.MS_REMOUNT|syscall.MS_NOSUID|syscall.MS_NODEV, "size=4m"); err != nil {
 			t.Fatalf("grow the tmpfs: %v", err)
 		}
-		rep, r = compactJSON(t, jsonStore(store, state, "--no-retention")...)
+		rep, r := compactJSON(t, jsonStore(store, state, "--no-retention")...)
 		if r.code != 0 || rep.FilesRewritten != 1 || rep.RecordsQuarantined != 1 || rep.RecordsAfter != rep.RecordsBefore {
 			t.Fatalf("with room again: want exit 0, one rewrite, one line quarantined, every record kept\n%s", r)
 		}
@@ -60,19 +49,27 @@ func TestDiskFull(t *testing.T) {
 		b = append(b, '\n')
 		writeFile(t, store, b)
 		before := stateOf(t, store)
-		rep, r := compactJSON(t, jsonStore(store, t.TempDir(), "--no-retention", "--quarantine-dir", qdir)...)
-		if r.code != 1 || rep.Result != "error" {
-			t.Fatalf("want exit 1 and result error\n%s", r)
-		}
-		if !strings.Contains(rep.Error, "no space left on device") {
-			t.Errorf("error %q does not say the disk is full", rep.Error)
-		}
-		assertUnchanged(t, store, before)
-		assertOnlyLock(t, store)
-		if f := filesUnder(t, qdir); len(f) > 0 {
-			t.Errorf("a failed run left quarantine files: %v", f)
-		}
+		assertFailedFull(t, store, before, qdir, jsonStore(store, t.TempDir(), "--no-retention", "--quarantine-dir", qdir))
 	})
+}
+
+// assertFailedFull runs `papyrad compact ARGS` on store, whose run cannot find room: it must
+// fail with the system's message, leave the store as it was (before) with nothing beside it
+// but the lock, and write no quarantine file under quarantine.
+func assertFailedFull(t *testing.T, store string, before fileState, quarantine string, args []string) {
+	t.Helper()
+	rep, r := compactJSON(t, args...)
+	if r.code != 1 || rep.Result != "error" {
+		t.Fatalf("want exit 1 and result error\n%s", r)
+	}
+	if !strings.Contains(rep.Error, "no space left on device") {
+		t.Errorf("error %q does not say the disk is full", rep.Error)
+	}
+	assertUnchanged(t, store, before)
+	assertOnlyLock(t, store)
+	if f := filesUnder(t, quarantine); len(f) > 0 {
+		t.Errorf("a failed run left quarantine files: %v", f)
+	}
 }
 
 // TestOwnership checks that a rewrite keeps the store's mode, owner and group, and fails
