@@ -20,10 +20,13 @@ run: build
 	  $(BIN) compact --config configs/example.yaml
 
 # test is what CI runs: vet, every test with the race detector, and a short run of each fuzz
-# target's seed corpus (part of go test).
+# target's seed corpus (part of go test). The kill loops and the daemon soak run briefly here
+# (see torture). vet runs beside the tests: the end-to-end package (cmd/papyrad, by far the
+# longest, 4 tests at a time) spends much of its time waiting for the programs it starts.
 test:
-	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) vet ./... & vet=$$!; \
+	$(GO) test -race -count=1 -timeout 15m ./...; status=$$?; \
+	wait $$vet || status=1; exit $$status
 
 # torture runs at length what make test runs briefly: the kill loops (papyrad SIGKILLed at
 # random moments of runs on json, rotating and redis stores with live writers, then checked
@@ -31,10 +34,12 @@ test:
 # kill loop starts and kills (TestCrash's case with a long-lived writer half as many; by
 # default 400 for the rotating set and 100 for the others: about 760 in all); PAPYRAD_SOAK how long
 # the soak's writers run. -v prints each loop's figures: iterations, where the kills landed,
-# records verified, and the soak's memory, goroutines and descriptors.
+# records verified, and the soak's memory, goroutines and descriptors. One test at a time
+# (-parallel 1): the soak judges the daemon's pace over minutes, and the kill loops aim at
+# phases of runs timed on a machine they do not share with each other.
 PAPYRAD_SOAK ?= 10m
 torture:
-	PAPYRAD_TORTURE=1 PAPYRAD_SOAK=$(PAPYRAD_SOAK) $(GO) test -race -count=1 -timeout 180m -v -run 'Crash|Soak' ./cmd/papyrad/
+	PAPYRAD_TORTURE=1 PAPYRAD_SOAK=$(PAPYRAD_SOAK) $(GO) test -race -count=1 -timeout 180m -parallel 1 -v -run 'Crash|Soak' ./cmd/papyrad/
 
 test-short:
 	$(GO) test -short -count=1 ./...

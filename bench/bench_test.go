@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/testutil"
 )
 
 // papyrad is the binary under test, built once by TestMain.
@@ -27,10 +29,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		workDir = dir
-		papyrad = filepath.Join(dir, "papyrad")
-		build := exec.Command("go", "build", "-o", papyrad, "../cmd/papyrad")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
+		if papyrad, err = testutil.Build(dir, "github.com/papyrad/papyrad/cmd/papyrad"); err != nil {
 			fmt.Fprintln(os.Stderr, "build papyrad:", err)
 			return 1
 		}

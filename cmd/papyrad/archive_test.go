@@ -31,47 +31,11 @@ func readArchives(t *testing.T, dir string) (content []byte, files []string) {
 	return content, files
 }
 
-// archiveFiles lists the archive files under dir, failing on files an unfinished run left
-// (hidden names).
-func archiveFiles(t *testing.T, dir string) (files []string) {
-	t.Helper()
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		if strings.HasPrefix(d.Name(), ".") {
-			t.Errorf("an unfinished run's archive file is left: %s", p)
-			return nil
-		}
-		files = append(files, p)
-		return nil
-	})
-	return files
-}
-
-// decompress reads an archive file with the standard tool for its extension.
-func decompress(t *testing.T, f string) []byte {
-	t.Helper()
-	var cmd *exec.Cmd
-	switch filepath.Ext(f) {
-	case ".zst":
-		cmd = exec.Command(testutil.Tool(t, "zstd"), "-dc", f)
-	case ".gz":
-		cmd = exec.Command(testutil.Tool(t, "gzip"), "-dc", f)
-	default:
-		return readFile(t, f)
-	}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v: %v", cmd, err)
-	}
-	return out
-}
-
 // TestArchiveJSON: a json store from a config file with an archive. The dropped records are in
 // the archive byte for byte and in order, the non-records are not (they are quarantined), a
 // dry run archives nothing, and old archive files are pruned after the run.
 func TestArchiveJSON(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	store := filepath.Join(dir, "events.ndjson")
 	old := records("old", 0, 1000, oldStamp)
@@ -123,6 +87,7 @@ stores:
 // file, the disk is full, or papyrad may not write there — fails before the store changes and
 // leaves no partial archive behind.
 func TestArchiveFailureLeavesStore(t *testing.T) {
+	t.Parallel()
 	root := os.Geteuid() == 0
 	cases := []struct {
 		name  string
@@ -187,6 +152,7 @@ func TestArchiveFailureLeavesStore(t *testing.T) {
 // TestArchiveRotating: a rotating set with two fully expired segments, one half expired and a
 // fresh active file; the archive (gzip) holds the dropped records oldest first.
 func TestArchiveRotating(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "events.ndjson")
 	segs := [][]byte{
@@ -214,6 +180,7 @@ func TestArchiveRotating(t *testing.T) {
 // TestArchiveRedis: the trimmed entries of a redis store, exported as {"id","stream","data"}
 // lines with the record as stored.
 func TestArchiveRedis(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{TCP: true})
 	url := srv.URL(0)
 	c := redisClient(t, url)
@@ -260,13 +227,8 @@ func TestArchiveRedis(t *testing.T) {
 // lets the next run recover: every dropped record must then be in exactly one archive file,
 // and every kept one in the set.
 func TestArchiveCrash(t *testing.T) {
-	iterations := 16
-	if testing.Short() {
-		iterations = 6
-	}
-	if os.Getenv("PAPYRAD_TORTURE") != "" {
-		iterations = tortureIterations(100)
-	}
+	t.Parallel()
+	iterations := tortureCount(t, 8, 4, 100)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill delays seeded with %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -312,7 +274,7 @@ func TestArchiveCrash(t *testing.T) {
 			typical = time.Since(start)
 		}
 		delay := time.Duration(rng.Int64N(int64(typical)))
-		phases[killAfter(t, delay, path, flags)]++
+		phases[killedIn(t, delay, path, flags)]++
 		rep, r := compactJSON(t, flags...)
 		if r.code != 0 || rep.Result != report.ResultOK {
 			t.Fatalf("iteration %d (killed after %v): the next run must recover\n%s", i, delay, r)
@@ -345,31 +307,4 @@ func TestArchiveCrash(t *testing.T) {
 			break
 		}
 	}
-}
-
-// assertCount checks that c holds records 0..n-1 of writer exactly once each.
-func assertCount(t *testing.T, c *testutil.Contents, writer string, n int64, when string) {
-	t.Helper()
-	var have, dup int64
-	for k, cnt := range c.Count {
-		if k.Writer != writer {
-			continue
-		}
-		have++
-		if cnt != 1 {
-			dup++
-		}
-	}
-	if have != n || dup != 0 {
-		t.Errorf("%s: %s has %d of its %d records, %d of them more than once", when, writer, have, n, dup)
-	}
-}
-
-// tortureIterations is PAPYRAD_TORTURE_ITERATIONS, or def.
-func tortureIterations(def int) int {
-	var n int
-	if _, err := fmt.Sscan(os.Getenv("PAPYRAD_TORTURE_ITERATIONS"), &n); err == nil && n > 0 {
-		return n
-	}
-	return def
 }

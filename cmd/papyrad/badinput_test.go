@@ -22,6 +22,7 @@ import (
 // host produces them. Whatever the input, papyrad answers with an exit code and a message,
 // never a crash (every run is checked for a Go panic).
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	t.Run("invalid UTF-8", func(t *testing.T) {
 		dir, state := t.TempDir(), t.TempDir()
 		store := filepath.Join(dir, "events.ndjson")
@@ -105,9 +106,11 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("100 MiB line", func(t *testing.T) {
+		t.Parallel()
 		testOversize(t, false)
 	})
 	t.Run("100 MiB record", func(t *testing.T) {
+		t.Parallel()
 		if testing.Short() {
 			t.Skip("writes and reads several hundred MiB")
 		}

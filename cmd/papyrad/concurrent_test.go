@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/report"
-	"github.com/papyrad/papyrad/internal/testutil"
 )
 
 // TestConcurrentWriters compacts a store again and again while two applications append to
@@ -17,6 +16,7 @@ import (
 // runs a third party appends a batch of expired records, so that every run rewrites the file.
 // No record may be lost, duplicated or torn, and the expired ones must all go.
 func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	rounds, batch := 15, int64(2000)
 	if testing.Short() {
 		rounds = 5
@@ -25,7 +25,7 @@ func TestConcurrentWriters(t *testing.T) {
 	store := filepath.Join(dir, "events.ndjson")
 	const old, orig = 20000, 500
 	writeFile(t, store, append(records("old", 0, old, oldStamp), records("orig", 0, orig, fresh)...))
-	args := jsonStore(store, state, "--max-age", "1d", "--drain-timeout", "1s")
+	args := jsonStore(store, state, "--max-age", "1d", "--drain-timeout", "300ms")
 
 	perRecord := startWriter(t, store, "A", "append", time.Millisecond)
 	longLived := startWriter(t, store, "B", "hold", time.Millisecond)
@@ -97,5 +97,3 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("nothing was corrupt, yet quarantine files exist: %v", f)
 	}
 }
-
-func oldStamp(seq int64) float64 { return testutil.Old(seq) }

@@ -3,13 +3,9 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,16 +23,11 @@ import (
 // commit it writes into the replaced file for good, so every run starts by forwarding its new
 // lines (journaled steps that a kill may interrupt) and ends with that file still pending.
 //
-// The first case runs 40 iterations (10 with -short; PAPYRAD_TORTURE_ITERATIONS, 100 unless
-// set, under PAPYRAD_TORTURE=1, as `make torture` runs it), the second half as many.
+// The first case runs 12 iterations in `make test` (6 with -short; PAPYRAD_TORTURE_ITERATIONS,
+// 100 unless set, under PAPYRAD_TORTURE=1, as `make torture` runs it), the second half as many.
 func TestCrash(t *testing.T) {
-	iterations, batch := 40, int64(100000)
-	if testing.Short() {
-		iterations = 10
-	}
-	if os.Getenv("PAPYRAD_TORTURE") != "" {
-		iterations = tortureIterations(100)
-	}
+	t.Parallel()
+	iterations, batch := tortureCount(t, 12, 6, 100), int64(100000)
 	for _, tc := range []struct {
 		name string
 		hold bool
@@ -45,6 +36,7 @@ func TestCrash(t *testing.T) {
 		{"per-record and long-lived writers", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			n := iterations
 			if tc.hold {
 				n /= 2 // every run waits for the long-lived writer
@@ -102,7 +94,7 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 		if !hold && i%2 == 1 {
 			delay /= 2
 		}
-		phase := killAfter(t, delay, store, flags)
+		phase := killedIn(t, delay, store, flags)
 		phases[phase]++
 
 		pause()
@@ -197,12 +189,6 @@ func assertArchivedOnce(t *testing.T, dir string, seen map[string]bool, current 
 	}
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 // calibrate times one full run over a store like the test's, without a writer.
 func calibrate(t *testing.T, batch, orig int64) time.Duration {
 	t.Helper()
@@ -214,91 +200,6 @@ func calibrate(t *testing.T, batch, orig int64) time.Duration {
 		t.Fatalf("calibration run failed\n%s", r)
 	}
 	return r.dur
-}
-
-// killAfter starts `papyrad compact FLAGS` on store, sends it SIGKILL after delay, and says
-// in which phase it died, judged from the files it left beside the store.
-func killAfter(t *testing.T, delay time.Duration, store string, flags []string) string {
-	t.Helper()
-	args := append([]string{"compact"}, flags...)
-	earlier := beside(t, store)
-	cmd := exec.Command(papyradBin, args...)
-	cmd.Env = papyradEnv(t)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("papyrad failed before it could be killed: %v\n%s", err, out.String())
-		}
-		checkNoPanic(t, result{args: args, stdout: out.String()})
-		return "finished"
-	case <-timer.C:
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	err := <-done
-	checkNoPanic(t, result{args: args, stdout: out.String()})
-	if err == nil {
-		return "finished"
-	}
-	return phaseOf(t, store, earlier)
-}
-
-// phaseOf reads the protocol phase off papyrad's hidden files beside the store, other than
-// those that were there before the run (earlier).
-func phaseOf(t *testing.T, store string, earlier []string) string {
-	t.Helper()
-	var tmp, old, journal, forwarding bool
-	for _, n := range beside(t, store) {
-		if strings.HasSuffix(n, ".journal") {
-			// A journal with a forward step: killed between appending lines of a replaced
-			// file to the store and recording that it did.
-			if b, err := os.ReadFile(filepath.Join(filepath.Dir(store), n)); err == nil && strings.Contains(string(b), `"forward":{`) {
-				forwarding = true
-			}
-		}
-		if slices.Contains(earlier, n) {
-			continue
-		}
-		switch {
-		case strings.HasSuffix(n, ".tmp") && !strings.HasSuffix(n, ".journal.tmp"):
-			tmp = true
-		case strings.HasSuffix(n, ".old"):
-			old = true
-		case strings.HasSuffix(n, ".journal"):
-			journal = true
-		}
-	}
-	switch {
-	case forwarding:
-		return "forwarding"
-	case journal && tmp:
-		return "committing"
-	case journal && old:
-		return "draining"
-	case tmp:
-		return "rewriting"
-	}
-	return "scanning, recovering or done"
-}
-
-// pending reports whether a journal is left beside the store: a replaced file still waits to
-// be drained.
-func pending(t *testing.T, store string) bool {
-	t.Helper()
-	for _, n := range beside(t, store) {
-		if strings.HasSuffix(n, ".journal") {
-			return true
-		}
-	}
-	return false
 }
 
 // assertOnlyBatch fails if an expired batch other than the current one is left.

@@ -15,38 +15,10 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
 	"github.com/papyrad/papyrad/internal/testutil/redisserver"
 )
-
-// withMetrics turns a test daemon's config (daemonConfig.yaml) into one that serves /metrics on
-// an ephemeral port and runs up to maxConcurrent stores at once.
-func withMetrics(yaml string, maxConcurrent int) string {
-	yaml = strings.Replace(yaml, `metrics_listen: ""`, `metrics_listen: "127.0.0.1:0"`, 1)
-	return strings.Replace(yaml, "  timezone: UTC\n", fmt.Sprintf("  timezone: UTC\n  max_concurrent: %d\n", maxConcurrent), 1)
-}
-
-// metricsAddr waits for the daemon to say where its metrics listener is.
-func (d *runningDaemon) metricsAddr(t *testing.T) string {
-	t.Helper()
-	e, _ := d.waitLog(t, 0, 10*time.Second, "the metrics listener", func(e logEntry) bool { return e.msg() == "metrics listening" })
-	return e.str("addr")
-}
-
-// failed matches the summary line of a failed run of store (at error; the backend's own
-// debug line says the same).
-func failed(store string) func(logEntry) bool {
-	return func(e logEntry) bool {
-		return e.msg() == "compaction failed" && e.str("level") == "error" && e.str("store") == store
-	}
-}
-
-// finished matches the summary line of a run of store that ended, well or not.
-func finished(store string) func(logEntry) bool {
-	return func(e logEntry) bool { return compacted(store)(e) || failed(store)(e) }
-}
 
 // fillWhenWriting waits for a hidden temp file of a run beside store, then takes every free
 // byte of the store's filesystem with fallocate(2) on filler: the run has passed the disk
@@ -191,37 +163,6 @@ func TestDaemonDiskFull(t *testing.T) {
 	}
 }
 
-// redisLockKey is the lock of the redis store with the default prefix and system id.
-const redisLockKey = "papyra:local:papyrad:lock"
-
-// addEntries appends n entries to stream key with data from data(i), fast (a Lua loop per
-// 10000), and returns their IDs.
-func addEntries(t *testing.T, c *goredis.Client, key string, n int, data func(i int) string) []string {
-	t.Helper()
-	ctx := context.Background()
-	const script = `local ids = {}
-for i = 1, #ARGV do ids[i] = redis.call('XADD', KEYS[1], '*', 'data', ARGV[i]) end
-return ids`
-	var ids []string
-	for from := 0; from < n; from += 10000 {
-		args := make([]any, 0, 10000)
-		for i := from; i < min(n, from+10000); i++ {
-			args = append(args, data(i))
-		}
-		got, err := c.Eval(ctx, script, []string{key}, args...).StringSlice()
-		if err != nil {
-			t.Fatalf("XADD to %s: %v", key, err)
-		}
-		ids = append(ids, got...)
-	}
-	return ids
-}
-
-// redisRecord is a Papyra record as an entry's data field.
-func redisRecord(writer string, seq int, ts float64) string {
-	return strings.TrimSuffix(string(records(writer, int64(seq), 1, func(int64) float64 { return ts })), "\n")
-}
-
 // TestDaemonRedisRestart: the Redis server of a store is killed while the daemon's run trims a
 // large stream, and started again (with its append-only file) once the run has failed. The
 // run must fail cleanly and be counted as a redis error; the daemon stays up; the lock the dead
@@ -358,4 +299,11 @@ stores:
 	if code := d.wait(t, 20*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0%s", code, d.stopNote())
 	}
+}
+
+// withMetrics turns a test daemon's config (daemonConfig.yaml) into one that serves /metrics on
+// an ephemeral port and runs up to maxConcurrent stores at once.
+func withMetrics(yaml string, maxConcurrent int) string {
+	yaml = strings.Replace(yaml, `metrics_listen: ""`, `metrics_listen: "127.0.0.1:0"`, 1)
+	return strings.Replace(yaml, "  timezone: UTC\n", fmt.Sprintf("  timezone: UTC\n  max_concurrent: %d\n", maxConcurrent), 1)
 }

@@ -44,6 +44,7 @@ func (p papyraPolicy) flags() []string {
 // TestFixtures compacts every Papyra-written json store with the policy Papyra applied to it
 // and checks that papyrad keeps exactly the records Papyra's retention keeps, byte for byte.
 func TestFixtures(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		// What the fixture holds besides records (read off input.ndjson and its README).

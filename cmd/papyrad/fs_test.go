@@ -9,26 +9,6 @@ import (
 	"testing"
 )
 
-// mountTmpfs mounts a tmpfs of the given size (mount's size= syntax) on a fresh temporary
-// directory and unmounts it when the test ends. Without the privilege to mount, the test is
-// skipped, except on CI as root, where mounting must work.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size="+size+",mode=0755"); err != nil {
-		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-			t.Fatalf("mount a %s tmpfs as root on CI: %v", size, err)
-		}
-		t.Skipf("cannot mount a tmpfs here (%v): needs root or CAP_SYS_ADMIN", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-	return dir
-}
-
 // fillerStore returns about n bytes of fresh records followed by one corrupt line, so that a
 // --no-retention run has to rewrite the whole store.
 func fillerStore(n int64) []byte {
@@ -39,6 +19,7 @@ func fillerStore(n int64) []byte {
 // TestDiskFull runs out of space on a real, small filesystem: the run must fail with the
 // system's message, leave the store byte for byte as it was and clean up after itself.
 func TestDiskFull(t *testing.T) {
+	t.Parallel()
 	t.Run("store filesystem", func(t *testing.T) {
 		// The store fills 70% of the filesystem; its rewrite cannot fit beside it.
 		fs := mountTmpfs(t, "1m")
@@ -46,23 +27,12 @@ func TestDiskFull(t *testing.T) {
 		writeFile(t, store, fillerStore(700<<10))
 		before := stateOf(t, store)
 		state := t.TempDir()
-		rep, r := compactJSON(t, jsonStore(store, state, "--no-retention")...)
-		if r.code != 1 || rep.Result != "error" {
-			t.Fatalf("want exit 1 and result error\n%s", r)
-		}
-		if !strings.Contains(rep.Error, "no space left on device") {
-			t.Errorf("error %q does not say the disk is full", rep.Error)
-		}
-		assertUnchanged(t, store, before)
-		assertOnlyLock(t, store)
-		if f := filesUnder(t, state); len(f) > 0 {
-			t.Errorf("a failed run left quarantine files: %v", f)
-		}
+		assertFailedFull(t, store, before, state, jsonStore(store, state, "--no-retention"))
 		// Once the filesystem has room again, the same run succeeds.
 		if err := syscall.Mount("tmpfs", fs, "tmpfs", syscall.MS_REMOUNT|syscall.MS_NOSUID|syscall.MS_NODEV, "size=4m"); err != nil {
 			t.Fatalf("grow the tmpfs: %v", err)
 		}
-		rep, r = compactJSON(t, jsonStore(store, state, "--no-retention")...)
+		rep, r := compactJSON(t, jsonStore(store, state, "--no-retention")...)
 		if r.code != 0 || rep.FilesRewritten != 1 || rep.RecordsQuarantined != 1 || rep.RecordsAfter != rep.RecordsBefore {
 			t.Fatalf("with room again: want exit 0, one rewrite, one line quarantined, every record kept\n%s", r)
 		}
@@ -79,24 +49,33 @@ func TestDiskFull(t *testing.T) {
 		b = append(b, '\n')
 		writeFile(t, store, b)
 		before := stateOf(t, store)
-		rep, r := compactJSON(t, jsonStore(store, t.TempDir(), "--no-retention", "--quarantine-dir", qdir)...)
-		if r.code != 1 || rep.Result != "error" {
-			t.Fatalf("want exit 1 and result error\n%s", r)
-		}
-		if !strings.Contains(rep.Error, "no space left on device") {
-			t.Errorf("error %q does not say the disk is full", rep.Error)
-		}
-		assertUnchanged(t, store, before)
-		assertOnlyLock(t, store)
-		if f := filesUnder(t, qdir); len(f) > 0 {
-			t.Errorf("a failed run left quarantine files: %v", f)
-		}
+		assertFailedFull(t, store, before, qdir, jsonStore(store, t.TempDir(), "--no-retention", "--quarantine-dir", qdir))
 	})
+}
+
+// assertFailedFull runs `papyrad compact ARGS` on store, whose run cannot find room: it must
+// fail with the system's message, leave the store as it was (before) with nothing beside it
+// but the lock, and write no quarantine file under quarantine.
+func assertFailedFull(t *testing.T, store string, before fileState, quarantine string, args []string) {
+	t.Helper()
+	rep, r := compactJSON(t, args...)
+	if r.code != 1 || rep.Result != "error" {
+		t.Fatalf("want exit 1 and result error\n%s", r)
+	}
+	if !strings.Contains(rep.Error, "no space left on device") {
+		t.Errorf("error %q does not say the disk is full", rep.Error)
+	}
+	assertUnchanged(t, store, before)
+	assertOnlyLock(t, store)
+	if f := filesUnder(t, quarantine); len(f) > 0 {
+		t.Errorf("a failed run left quarantine files: %v", f)
+	}
 }
 
 // TestOwnership checks that a rewrite keeps the store's mode, owner and group, and fails
 // before the commit when it cannot.
 func TestOwnership(t *testing.T) {
+	t.Parallel()
 	root := os.Geteuid() == 0
 	// A store with one expired record, so that every run rewrites it.
 	content := append(records("old", 0, 1, oldStamp), records("orig", 0, 50, fresh)...)

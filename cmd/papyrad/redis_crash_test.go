@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,18 +108,6 @@ func redisArchived(t *testing.T, dir, key string, seen map[string]bool) []string
 	return ids
 }
 
-// hiddenUnder lists the files with suffix under dir whose names are hidden (an unfinished run's).
-func hiddenUnder(dir, suffix string) []string {
-	var out []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.HasSuffix(d.Name(), suffix) {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
-}
-
 // streamHead is the ID of the stream's first entry ("" when it is empty).
 func streamHead(t *testing.T, c *goredis.Client, key string) string {
 	t.Helper()
@@ -146,13 +132,8 @@ func streamHead(t *testing.T, c *goredis.Client, key string) string {
 // released, no unfinished archive file is left, and the archive files published since the
 // last check hold exactly the entries that left the stream since then, each once.
 func TestRedisCrash(t *testing.T) {
-	iterations := 12
-	if testing.Short() {
-		iterations = 4
-	}
-	if os.Getenv("PAPYRAD_TORTURE") != "" {
-		iterations = tortureIterations(100)
-	}
+	t.Parallel()
+	iterations := tortureCount(t, 6, 3, 100)
 	const keep, batch = 10000, 20000
 	srv := redisserver.Start(t, redisserver.Options{TCP: true})
 	c := redisClient(t, srv.URL(0))
@@ -245,10 +226,10 @@ stores:
 		var finished bool
 		if i%3 == 2 {
 			// Aimed at the trim: the stream's head moves with its first step.
-			finished, r = rotKillAimed(t, func() bool { return streamHead(t, c, key) != head }, 5*time.Millisecond, rng, args)
+			finished, r = killAimed(t, func() bool { return streamHead(t, c, key) != head }, 5*time.Millisecond, rng, args)
 			delay = r.dur
 		} else {
-			finished, r = rotKill(t, delay, args)
+			finished, r = killAfter(t, delay, args)
 		}
 		phase := "finished"
 		if !finished {

@@ -17,60 +17,11 @@ import (
 	"github.com/papyrad/papyrad/internal/testutil/redisserver"
 )
 
-// redisFixture loads testdata/papyra/redis/basic into the server and returns the IDs Papyra's
-// retention keeps, by stream.
-func redisFixture(t *testing.T, c *goredis.Client) map[string][]string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "testdata", "papyra", "redis", "basic")
-	var in struct {
-		Streams map[string][]struct{ ID, Data string } `json:"streams"`
-	}
-	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "streams.json")), &in); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	for key, entries := range in.Streams {
-		for _, e := range entries {
-			if err := c.XAdd(ctx, &goredis.XAddArgs{Stream: key, ID: e.ID, Values: []any{"data", e.Data}}).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	var want map[string][]string
-	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "expected.json")), &want); err != nil {
-		t.Fatal(err)
-	}
-	return want
-}
-
-func redisClient(t *testing.T, url string) *goredis.Client {
-	t.Helper()
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-func streamIDs(t *testing.T, c *goredis.Client, key string) []string {
-	t.Helper()
-	msgs, err := c.XRange(context.Background(), key, "-", "+").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range msgs {
-		out = append(out, m.ID)
-	}
-	return out
-}
-
 // TestRedisCompact runs the one-shot ad-hoc form against a real redis-server: a dry run, the
 // run, a second run with nothing to do, and a run refused because another papyrad holds the
 // store's lock.
 func TestRedisCompact(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{TCP: true})
 	url := srv.URL(0)
 	c := redisClient(t, url)
@@ -125,6 +76,7 @@ func TestRedisCompact(t *testing.T) {
 // TestRedisConfigStore compacts and scans a redis store described in a config file, with its
 // password in a file and consumer groups respected.
 func TestRedisConfigStore(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{TCP: true, Args: []string{"--requirepass", "pw-in-a-file"}})
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "redis.pw")
@@ -199,6 +151,7 @@ stores:
 // TestRedisUnreachable: a server that does not answer fails the run (exit 1) with an error that
 // names it, its password hidden.
 func TestRedisUnreachable(t *testing.T) {
+	t.Parallel()
 	url := "redis://app:very-secret@127.0.0.1:1/0"
 	rep, r := compactJSON(t, "--backend", "redis", "--redis-url", url, "--max-age", "7d", "--state-dir", t.TempDir())
 	if r.code != 1 || rep.Result != report.ResultError {

@@ -9,11 +9,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -32,121 +30,6 @@ import (
 
 const rotFixtureDir = "../../testdata/papyra/rotating/basic"
 
-func rotOld(seq int64) float64 { return testutil.Old(seq) }
-
-// rotSet is a rotating set in a fresh directory, with papyrad's state kept elsewhere (so that
-// nothing but papyrad's hidden files can appear beside the set).
-type rotSet struct {
-	store    string // --path: the active file (suffix) or the name the sequence derives from
-	state    string
-	naming   string
-	maxFiles int
-}
-
-func newRotSet(t *testing.T, naming string, maxFiles int) *rotSet {
-	t.Helper()
-	return &rotSet{store: filepath.Join(t.TempDir(), "events.ndjson"), state: t.TempDir(), naming: naming, maxFiles: maxFiles}
-}
-
-func (s *rotSet) dir() string { return filepath.Dir(s.store) }
-
-// slot names slot k: suffix, 0 is the active file and k > 0 is path.k; sequence, the file
-// numbered k.
-func (s *rotSet) slot(k int) string {
-	if s.naming == testutil.SequenceNaming {
-		ext := filepath.Ext(s.store)
-		stem := strings.TrimSuffix(filepath.Base(s.store), ext)
-		return filepath.Join(s.dir(), fmt.Sprintf("%s-%04d%s", stem, k, ext))
-	}
-	if k == 0 {
-		return s.store
-	}
-	return s.store + "." + strconv.Itoa(k)
-}
-
-// flags are the ad-hoc flags of `papyrad compact` for the set.
-func (s *rotSet) flags(more ...string) []string {
-	return append([]string{"--backend", "rotating", "--path", s.store, "--max-files", strconv.Itoa(s.maxFiles),
-		"--naming", s.naming, "--state-dir", s.state}, more...)
-}
-
-// put writes slot k with b and the given mode, dated an hour ago (no write in progress).
-func (s *rotSet) put(t *testing.T, k int, b []byte, mode os.FileMode) {
-	t.Helper()
-	name := s.slot(k)
-	if err := os.WriteFile(name, b, mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(name, mode); err != nil { // whatever the umask
-		t.Fatal(err)
-	}
-	hour := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(name, hour, hour); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (s *rotSet) read(t *testing.T) *testutil.SetContents {
-	t.Helper()
-	c, err := testutil.ReadSet(s.store, s.naming, s.maxFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// files lists the set's files as Papyra would read them, oldest first.
-func (s *rotSet) files(t *testing.T) []string {
-	t.Helper()
-	f, err := testutil.SetFiles(s.store, s.naming, s.maxFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// assertClean fails if anything but the set's files, papyrad's lock file and the names in
-// also is in the set's directory: no hidden papyrad file of a run may remain.
-func (s *rotSet) assertClean(t *testing.T, also ...string) {
-	t.Helper()
-	members := map[string]bool{}
-	for _, f := range s.files(t) {
-		members[filepath.Base(f)] = true
-	}
-	entries, err := os.ReadDir(s.dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stray []string
-	for _, e := range entries {
-		n := e.Name()
-		if n == lockName(s.store) || members[n] || slices.Contains(also, n) {
-			continue
-		}
-		stray = append(stray, n)
-	}
-	if len(stray) > 0 {
-		t.Errorf("left beside the set: %v (only the set's files and %s may remain)", stray, lockName(s.store))
-	}
-}
-
-// pendingDrain reports whether a journal of the active file's replacement is left: a writer
-// still held the replaced inode when the run ended, and what it writes there reaches the set
-// at a later run.
-func (s *rotSet) pendingDrain(t *testing.T) bool {
-	t.Helper()
-	entries, err := os.ReadDir(s.dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".papyrad.") && strings.HasSuffix(e.Name(), ".journal") {
-			return true
-		}
-	}
-	return false
-}
-
 // rotReprs decodes every record of b as Papyra would (one repr per line, non-records skipped).
 func rotReprs(b []byte) []string {
 	var out []string
@@ -156,55 +39,6 @@ func rotReprs(b []byte) []string {
 		}
 	}
 	return out
-}
-
-// rotWriter is a running papyrawriter in a rotating mode.
-type rotWriter struct {
-	*writerProc
-	mode string
-}
-
-// startRotWriter starts a rotating writer (mode "papyra" or "logging") on the suffix set s and
-// waits for its first record. It writes rate records per second.
-func startRotWriter(t *testing.T, s *rotSet, name, mode string, maxBytes int64, rate int) *rotWriter {
-	t.Helper()
-	w := startWriterProc(t, name, "-path", s.store, "-mode", mode,
-		"-max-bytes", strconv.FormatInt(maxBytes, 10), "-max-files", strconv.Itoa(s.maxFiles),
-		"-rate", strconv.Itoa(rate))
-	return &rotWriter{writerProc: w, mode: mode}
-}
-
-// rotStats is what a rotating writer says it did.
-type rotStats struct{ rotations, deleted, blocked int64 }
-
-// stop ends the writer; it returns how many records it wrote (seqs 0..n-1) and its counts.
-func (w *rotWriter) stop(t *testing.T) (int64, rotStats) {
-	t.Helper()
-	_ = w.cmd.Process.Signal(syscall.SIGCONT)
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for l := range w.lines {
-		lines = append(lines, l)
-	}
-	err := w.cmd.Wait()
-	w.done = true
-	if err != nil {
-		t.Fatalf("writer %s: %v: %s", w.name, err, w.errs)
-	}
-	var n int64
-	var st rotStats
-	if len(lines) < 2 {
-		t.Fatalf("writer %s ended with %q, want its counts and \"written N\"", w.name, lines)
-	}
-	if _, err := fmt.Sscanf(lines[len(lines)-1], "written %d", &n); err != nil {
-		t.Fatalf("writer %s ended with %q, want \"written N\"", w.name, lines[len(lines)-1])
-	}
-	if _, err := fmt.Sscanf(lines[len(lines)-2], "rotations %d deleted %d blocked %d", &st.rotations, &st.deleted, &st.blocked); err != nil {
-		t.Fatalf("writer %s: no counts in %q", w.name, lines[len(lines)-2])
-	}
-	return n, st
 }
 
 // rotAssertBatches fails unless each named batch (seqs 0..size-1 of that writer) is either wholly
@@ -225,206 +59,13 @@ func rotAssertBatches(t *testing.T, c *testutil.Contents, sizes map[string]int64
 	}
 }
 
-// compactProc is a `papyrad compact` run started in the background, to be killed.
-type compactProc struct {
-	args  []string
-	cmd   *exec.Cmd
-	out   *syncBuffer
-	done  chan error
-	start time.Time
-}
-
-func startCompact(t *testing.T, args []string) *compactProc {
-	t.Helper()
-	p := &compactProc{args: append([]string{"compact"}, args...), out: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(papyradBin, p.args...)
-	p.cmd.Env = papyradEnv(t)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.start = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	return p
-}
-
-// ended turns the run's end into its result; finished is false if it was killed.
-func (p *compactProc) ended(t *testing.T, err error) (finished bool, r result) {
-	t.Helper()
-	r = result{args: p.args, stdout: p.out.String(), dur: time.Since(p.start)}
-	checkNoPanic(t, r)
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return true, r
-	case errors.As(err, &ee) && ee.Exited():
-		r.code = ee.ExitCode()
-		return true, r
-	}
-	return false, r
-}
-
-// kill sends SIGKILL (the run may have just finished) and waits for the end.
-func (p *compactProc) kill(t *testing.T) (finished bool, r result) {
-	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	return p.ended(t, <-p.done)
-}
-
-// rotKill starts `papyrad compact ARGS`, sends it SIGKILL after delay and reports whether it
-// finished first, and how.
-func rotKill(t *testing.T, delay time.Duration, args []string) (finished bool, r result) {
-	t.Helper()
-	p := startCompact(t, args)
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	select {
-	case err := <-p.done:
-		return p.ended(t, err)
-	case <-timer.C:
-		return p.kill(t)
-	}
-}
-
-// rotKillAimed starts `papyrad compact ARGS` and kills it a random instant within spread after
-// ready first says yes (it is polled every 50µs), so that the kill lands in a short phase of
-// the run. It reports whether the run finished first, and how.
-func rotKillAimed(t *testing.T, ready func() bool, spread time.Duration, rng *rand.Rand, args []string) (finished bool, r result) {
-	t.Helper()
-	p := startCompact(t, args)
-	for !ready() && time.Since(p.start) < time.Minute {
-		select {
-		case err := <-p.done:
-			return p.ended(t, err)
-		case <-time.After(50 * time.Microsecond):
-		}
-	}
-	time.Sleep(time.Duration(rng.Int64N(int64(spread))))
-	return p.kill(t)
-}
-
-// newStepFile returns a function that says whether a journal of a destructive step (".seg",
-// or its temp ".seg.<random>.new", or ".journal") that was not there when it was called has
-// appeared beside the set.
-func (s *rotSet) newStepFile(t *testing.T) func() bool {
-	t.Helper()
-	isStep := func(n string) bool {
-		return strings.HasPrefix(n, ".papyrad.") &&
-			(strings.HasSuffix(n, ".seg") || isSegTemp(n) || strings.HasSuffix(n, ".journal"))
-	}
-	earlier := map[string]bool{}
-	entries, err := os.ReadDir(s.dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if isStep(e.Name()) {
-			earlier[e.Name()] = true
-		}
-	}
-	return func() bool {
-		entries, _ := os.ReadDir(s.dir())
-		for _, e := range entries {
-			if isStep(e.Name()) && !earlier[e.Name()] {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// isSegTemp reports whether n is the temp file of a step journal being written.
-func isSegTemp(n string) bool {
-	return atomicfile.IsTemp(n) && strings.Contains(n, ".seg.")
-}
-
-// forwardJournaled reports whether papyrad left a journal in the middle of forwarding late
-// lines of a replaced active file.
-func (s *rotSet) forwardJournaled(t *testing.T) bool {
-	t.Helper()
-	entries, err := os.ReadDir(s.dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".papyrad.") && strings.HasSuffix(e.Name(), ".journal") {
-			b, err := os.ReadFile(filepath.Join(s.dir(), e.Name()))
-			if err == nil && strings.Contains(string(b), `"forward":{`) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// killPhase says what a killed run left beside the set: a segment step journaled, the active
-// file's replacement journaled, temp files being written, or nothing.
-func (s *rotSet) killPhase(t *testing.T) string {
-	t.Helper()
-	entries, err := os.ReadDir(s.dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seg, segNew, aside, journal, tmp bool
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasPrefix(n, ".papyrad.") {
-			continue
-		}
-		switch {
-		case strings.HasSuffix(n, ".seg"):
-			seg = true
-		case isSegTemp(n):
-			segNew = true
-		case strings.HasSuffix(n, ".del"):
-			aside = true
-		case strings.HasSuffix(n, ".journal"):
-			journal = true
-		case strings.HasSuffix(n, ".tmp"):
-			tmp = true
-		}
-	}
-	switch {
-	case seg && aside:
-		return "segment step, segment moved aside"
-	case seg:
-		return "segment step"
-	case segNew:
-		return "segment step being journaled"
-	case journal:
-		return "active file committing or draining"
-	case tmp:
-		return "preparing"
-	}
-	return "reading, deciding or done"
-}
-
-// rotate does what a Papyra-style writer does when it rolls the active file over: path.i →
-// path.i+1 from the oldest down, path → path.1. The test calls it while papyrad is not
-// running and the set's writers are paused, as the rotation papyrad finds at its next start.
-func (s *rotSet) rotate(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(s.slot(s.maxFiles - 1)); err == nil {
-		t.Fatalf("the set is full: raise maxFiles")
-	}
-	for i := s.maxFiles - 2; i >= 1; i-- {
-		if _, err := os.Stat(s.slot(i)); err == nil {
-			if err := os.Rename(s.slot(i), s.slot(i+1)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := os.Rename(s.store, s.slot(1)); err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-}
-
 // TestRotatingFixture compacts the set Papyra's RotatingFilePersistence wrote (max_files 5;
 // .4 … .1 hold only 2001 records, the active file grew past max_bytes because .4 exists and
 // mixes 2001 and 2100 records) and compares the set, read oldest first, with what Papyra's own
 // retention keeps. Whole expired segments are deleted, not rewritten; a second run has
 // nothing to do and touches nothing.
 func TestRotatingFixture(t *testing.T) {
+	t.Parallel()
 	s := newRotSet(t, testutil.SuffixNaming, 5)
 	entries, err := os.ReadDir(filepath.Join(rotFixtureDir, "store"))
 	if err != nil {
@@ -500,16 +141,17 @@ func rotFirstDiff(a, b []string) int {
 // mode; the line goes to quarantine), none expired (not touched: same inode, mtime, bytes),
 // a gap in the numbering, and files beside the set that are not part of it (never touched).
 func TestRotatingNamings(t *testing.T) {
+	t.Parallel()
 	type seg struct {
 		slot    int
 		content []byte
 		want    []byte // nil: deleted
 		touched bool   // rewritten: compare bytes only
 	}
-	expired := records("x", 0, 50, rotOld)
+	expired := records("x", 0, 50, oldStamp)
 	orig1, orig2, orig3 := records("o", 0, 20, fresh), records("o", 20, 20, fresh), records("o", 40, 20, fresh)
 	junk := []byte("{\"kind\": \"event\", \"timestamp\": 4102444800.0, \"payload\": \"cut he\n")
-	mixed := slices.Concat(records("x", 50, 10, rotOld), orig2[:len(orig2)/2], junk, records("x", 60, 10, rotOld), orig2[len(orig2)/2:])
+	mixed := slices.Concat(records("x", 50, 10, oldStamp), orig2[:len(orig2)/2], junk, records("x", 60, 10, oldStamp), orig2[len(orig2)/2:])
 	for _, tc := range []struct {
 		name    string
 		naming  string
@@ -530,9 +172,9 @@ func TestRotatingNamings(t *testing.T) {
 			},
 			beside: map[string][]byte{
 				"notes.txt":         []byte("not a store\n"),
-				"other.ndjson":      records("y", 0, 3, rotOld),
-				"events.ndjson.bak": records("y", 3, 3, rotOld), // the set's prefix, not its pattern
-				"events.ndjson.9":   records("y", 6, 3, rotOld), // past max_files: not read by Papyra
+				"other.ndjson":      records("y", 0, 3, oldStamp),
+				"events.ndjson.bak": records("y", 3, 3, oldStamp), // the set's prefix, not its pattern
+				"events.ndjson.9":   records("y", 6, 3, oldStamp), // past max_files: not read by Papyra
 			},
 			deleted: 1, rewrote: 1,
 		},
@@ -548,8 +190,8 @@ func TestRotatingNamings(t *testing.T) {
 			},
 			beside: map[string][]byte{
 				"events-notes.txt":  []byte("not a segment\n"),
-				"events.ndjson":     records("y", 0, 3, rotOld), // the name the sequence derives from
-				"other-0001.ndjson": records("y", 3, 3, rotOld),
+				"events.ndjson":     records("y", 0, 3, oldStamp), // the name the sequence derives from
+				"other-0001.ndjson": records("y", 3, 3, oldStamp),
 			},
 			deleted: 1, rewrote: 1,
 		},
@@ -651,6 +293,7 @@ func TestRotatingNamings(t *testing.T) {
 // CORRUPTED_LINE (with that segment's path), exit 2; papyrad's own hidden files beside the set
 // are never reported, and a scan changes nothing.
 func TestRotatingScan(t *testing.T) {
+	t.Parallel()
 	const leftover = ".papyrad.events.ndjson.0123456789abcdef.tmp"
 	type want struct {
 		typ, file string
@@ -757,9 +400,10 @@ func TestRotatingScan(t *testing.T) {
 // the expired oldest segment frees the slot, and the writer's next record rotates: the
 // oversized active file becomes path.1. No record is lost or duplicated on the way.
 func TestRotatingPapyraWriterBlocked(t *testing.T) {
+	t.Parallel()
 	const maxBytes = 4096
 	s := newRotSet(t, testutil.SuffixNaming, 5)
-	s.put(t, 4, records("x", 0, 40, rotOld), 0o644)
+	s.put(t, 4, records("x", 0, 40, oldStamp), 0o644)
 	s.put(t, 3, records("o", 0, 10, fresh), 0o644)
 	s.put(t, 2, records("o", 10, 10, fresh), 0o644)
 	s.put(t, 1, records("o", 20, 10, fresh), 0o644)
@@ -845,6 +489,9 @@ func TestRotatingPapyraWriterBlocked(t *testing.T) {
 // when it does, and every record could not be accounted for. It rotates up to a hundred times
 // a second, so on a loaded machine, where rounds take longer, the rounds stop early once the
 // set is half full (at least 5 must have run).
+//
+// Not parallel, nor are its two writers: its rounds must keep pace with a writer that rotates
+// a hundred times a second, which they did not under the kill loops' load.
 func TestRotatingLiveWriters(t *testing.T) {
 	rounds := 15
 	if testing.Short() {
@@ -859,10 +506,10 @@ func TestRotatingLiveWriters(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			s := newRotSet(t, testutil.SuffixNaming, maxFiles)
 			// Oldest first: expired only; expired and fresh; fresh only; the active file.
-			s.put(t, 3, records("x", 0, 300, rotOld), 0o644)
-			s.put(t, 2, slices.Concat(records("x", 300, 100, rotOld), records("o", 0, 200, fresh)), 0o644)
+			s.put(t, 3, records("x", 0, 300, oldStamp), 0o644)
+			s.put(t, 2, slices.Concat(records("x", 300, 100, oldStamp), records("o", 0, 200, fresh)), 0o644)
 			s.put(t, 1, records("o", 200, 100, fresh), 0o644)
-			s.put(t, 0, slices.Concat(records("x", 400, 20, rotOld), records("o", 300, 10, fresh)), 0o644)
+			s.put(t, 0, slices.Concat(records("x", 400, 20, oldStamp), records("o", 300, 10, fresh)), 0o644)
 			const orig = 310
 			args := s.flags("--max-age", "1d", "--drain-timeout", "1s")
 
@@ -872,7 +519,7 @@ func TestRotatingLiveWriters(t *testing.T) {
 			defer failed.report(t)
 			for i := range rounds {
 				if i > 0 {
-					appendFile(t, s.store, records(fmt.Sprintf("batch%d", i), 0, batch, rotOld))
+					appendFile(t, s.store, records(fmt.Sprintf("batch%d", i), 0, batch, oldStamp))
 				}
 				rep, r := compactJSON(t, args...)
 				failed.check(t, fmt.Sprintf("round %d", i), rep, r)
@@ -934,28 +581,6 @@ func TestRotatingLiveWriters(t *testing.T) {
 	}
 }
 
-// rotCrashIterations is how many runs TestRotatingCrash starts and kills: a bounded number in
-// `make test`, PAPYRAD_TORTURE_ITERATIONS (400 unless set) with PAPYRAD_TORTURE=1 (`make
-// torture`).
-func rotCrashIterations(t *testing.T) int {
-	t.Helper()
-	if os.Getenv("PAPYRAD_TORTURE") == "" {
-		if testing.Short() {
-			return 8
-		}
-		return 30
-	}
-	v := os.Getenv("PAPYRAD_TORTURE_ITERATIONS")
-	if v == "" {
-		return 400
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		t.Fatalf("PAPYRAD_TORTURE_ITERATIONS=%q: want a positive number", v)
-	}
-	return n
-}
-
 // rotCrashTally adds up what TestRotatingCrash's runs went through.
 type rotCrashTally struct {
 	iterations, killed, forwarding, warned int
@@ -981,7 +606,8 @@ type rotCrashTally struct {
 // is never still is not what a run should be tested against. Rounds keep it to a few hundred
 // however many runs the torture makes.
 func TestRotatingCrash(t *testing.T) {
-	total := rotCrashIterations(t)
+	t.Parallel()
+	total := tortureCount(t, 20, 8, 400)
 	const (
 		perRound = 10
 		maxFiles = 1000
@@ -990,16 +616,16 @@ func TestRotatingCrash(t *testing.T) {
 	)
 	// How long a complete run takes, to aim the kills: one over a similar set, no writer.
 	cal := newRotSet(t, testutil.SuffixNaming, maxFiles)
-	cal.put(t, 2, slices.Concat(records("x", 0, big, rotOld), records("o", 0, orig, fresh)), 0o644)
+	cal.put(t, 2, slices.Concat(records("x", 0, big, oldStamp), records("o", 0, orig, fresh)), 0o644)
 	cal.put(t, 1, records("o", orig, 4*orig, fresh), 0o644)
-	cal.put(t, 0, slices.Concat(records("a", 0, 10, rotOld), records("o", 5*orig, 20, fresh)), 0o644)
+	cal.put(t, 0, slices.Concat(records("a", 0, 10, oldStamp), records("o", 5*orig, 20, fresh)), 0o644)
 	if _, r := compactJSON(t, cal.flags("--max-age", "1d")...); r.code != 0 {
 		t.Fatalf("calibration run failed\n%s", r)
 	}
 	runs := []time.Duration{}
 	for range 3 {
-		cal.put(t, 3, records("x", 0, big, rotOld), 0o644)
-		appendFile(t, cal.store, records("a", 0, 10, rotOld))
+		cal.put(t, 3, records("x", 0, big, oldStamp), 0o644)
+		appendFile(t, cal.store, records("a", 0, 10, oldStamp))
 		_, r := compactJSON(t, cal.flags("--max-age", "1d")...)
 		if r.code != 0 {
 			t.Fatalf("calibration run failed\n%s", r)
@@ -1019,7 +645,7 @@ func TestRotatingCrash(t *testing.T) {
 	t.Logf("%d runs in rounds of up to %d: %d killed (%v), %d of them with a forward step journaled, %d recovering runs warned or failed; "+
 		"%d reads of the set checked, %d records in them; the writers wrote %d records and rotated %d times; a complete run took %v (median)",
 		tally.iterations, perRound, tally.killed, tally.phases, tally.forwarding, tally.warned,
-		tally.reads, tally.records, tally.written, tally.rotations, rotMedian(runs).Round(time.Millisecond))
+		tally.reads, tally.records, tally.written, tally.rotations, median(runs).Round(time.Millisecond))
 }
 
 // rotCrashRound is one round of TestRotatingCrash: a new set and writer, iterations kills, then
@@ -1033,8 +659,8 @@ func rotCrashRound(t *testing.T, round, iterations, maxFiles int, rng *rand.Rand
 		small    = 10 // expired records appended to the active file
 	)
 	s := newRotSet(t, testutil.SuffixNaming, maxFiles)
-	s.put(t, 2, records("x-init", 0, big, rotOld), 0o644)
-	s.put(t, 1, slices.Concat(records("a-init", 0, small, rotOld), records("o-init", 0, orig, fresh)), 0o644)
+	s.put(t, 2, records("x-init", 0, big, oldStamp), 0o644)
+	s.put(t, 1, slices.Concat(records("a-init", 0, small, oldStamp), records("o-init", 0, orig, fresh)), 0o644)
 	s.put(t, 0, records("o-init", orig, orig, fresh), 0o644)
 	batches := map[string]int64{"x-init": big, "a-init": small}
 	origs := map[string]int64{"o-init": 2 * orig}
@@ -1075,7 +701,7 @@ func rotCrashRound(t *testing.T, round, iterations, maxFiles int, rng *rand.Rand
 			t.Fatalf("round %d: the set is full: raise maxFiles", round)
 		}
 		x, a := fmt.Sprintf("x%d", i), fmt.Sprintf("a%d", i)
-		seg := records(x, 0, big, rotOld)
+		seg := records(x, 0, big, oldStamp)
 		batches[x] = big
 		if i%2 == 0 {
 			o := fmt.Sprintf("o%d", i)
@@ -1084,14 +710,14 @@ func rotCrashRound(t *testing.T, round, iterations, maxFiles int, rng *rand.Rand
 			order = slices.Insert(order, 0, o)
 		}
 		s.put(t, oldest+1, seg, 0o644)
-		appendFile(t, s.store, records(a, 0, small, rotOld))
+		appendFile(t, s.store, records(a, 0, small, oldStamp))
 		batches[a] = small
 		w.resume(t)
 
 		// Kills anywhere in a typical run; one in three in its second half, where the segment
 		// steps and the active file's commit are (reading the set fills the first), and one in
 		// three aimed at those steps as they happen.
-		typical := int64(rotMedian(*runs))
+		typical := int64(median(*runs))
 		delay := time.Duration(rng.Int64N(typical * 11 / 10))
 		if it%3 == 1 {
 			delay = time.Duration(typical/2 + rng.Int64N(typical*6/10))
@@ -1099,10 +725,10 @@ func rotCrashRound(t *testing.T, round, iterations, maxFiles int, rng *rand.Rand
 		var finished bool
 		var kr result
 		if it%3 == 2 {
-			finished, kr = rotKillAimed(t, s.newStepFile(t), time.Millisecond, rng, args)
+			finished, kr = killAimed(t, s.newStepFile(), time.Millisecond, rng, args)
 			delay = kr.dur
 		} else {
-			finished, kr = rotKill(t, delay, args)
+			finished, kr = killAfter(t, delay, args)
 		}
 		if !finished {
 			tally.killed++
@@ -1110,7 +736,7 @@ func rotCrashRound(t *testing.T, round, iterations, maxFiles int, rng *rand.Rand
 			failed.note(fmt.Sprintf("round %d, iteration %d: a run that finished before the kill", round, i), kr,
 				strings.TrimSpace(kr.stdout))
 		}
-		if s.forwardJournaled(t) {
+		if forwardJournaled(s.dir()) {
 			tally.forwarding++
 		}
 		if !finished {
@@ -1280,6 +906,7 @@ func (f *rotRunFailures) report(t *testing.T) {
 // The run that recovers must finish the interrupted step without forwarding the same lines a
 // second time: they already are in the file that is path.1 now.
 func TestRotatingCrashForwardThenRotate(t *testing.T) {
+	t.Parallel()
 	iterations := 12
 	if testing.Short() {
 		iterations = 4
@@ -1290,7 +917,7 @@ func TestRotatingCrashForwardThenRotate(t *testing.T) {
 	args := s.flags("--max-age", "1d", "--drain-timeout", drain.String())
 	holder := startWriter(t, s.store, "B", "hold", time.Millisecond)
 	// The first run replaces the file the holder writes to; from then on every run forwards.
-	appendFile(t, s.store, records("x-init", 0, 1000, rotOld))
+	appendFile(t, s.store, records("x-init", 0, 1000, oldStamp))
 	if rep, r := compactJSON(t, args...); r.code != 0 || rep.Result != report.ResultOK {
 		t.Fatalf("first run: want exit 0, result ok\n%s", r)
 	}
@@ -1301,7 +928,7 @@ func TestRotatingCrashForwardThenRotate(t *testing.T) {
 	defer failed.report(t)
 	var interrupted int
 	for i := range iterations {
-		appendFile(t, s.store, records(fmt.Sprintf("x%d", i), 0, 1000, rotOld))
+		appendFile(t, s.store, records(fmt.Sprintf("x%d", i), 0, 1000, oldStamp))
 		// Each run starts by forwarding the holder's lines for up to the drain timeout: the
 		// kill comes within 2ms of a forward step being journaled (the step appends the
 		// lines, fsyncs, and journals that it did), or at a random instant of that phase.
@@ -1309,16 +936,16 @@ func TestRotatingCrashForwardThenRotate(t *testing.T) {
 		var kr result
 		delay := 20*time.Millisecond + time.Duration(rng.Int64N(int64(drain)))
 		if i%2 == 0 {
-			finished, kr = rotKillAimed(t, func() bool { return s.forwardJournaled(t) }, 2*time.Millisecond, rng, args)
+			finished, kr = killAimed(t, func() bool { return forwardJournaled(s.dir()) }, 2*time.Millisecond, rng, args)
 			delay = kr.dur
 		} else {
-			finished, kr = rotKill(t, delay, args)
+			finished, kr = killAfter(t, delay, args)
 		}
 		if finished && kr.code != 0 {
 			failed.note(fmt.Sprintf("iteration %d: a run that finished before the kill", i), kr, strings.TrimSpace(kr.stdout))
 		}
 		holder.pause(t)
-		fwd := s.forwardJournaled(t)
+		fwd := forwardJournaled(s.dir())
 		if fwd {
 			interrupted++
 		}
@@ -1356,8 +983,120 @@ func TestRotatingCrashForwardThenRotate(t *testing.T) {
 	s.assertClean(t)
 }
 
-func rotMedian(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
+// pendingDrain reports whether a journal of the active file's replacement is left: a writer
+// still held the replaced inode when the run ended, and what it writes there reaches the set
+// at a later run.
+func (s *rotSet) pendingDrain(t *testing.T) bool {
+	t.Helper()
+	entries, err := os.ReadDir(s.dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".papyrad.") && strings.HasSuffix(e.Name(), ".journal") {
+			return true
+		}
+	}
+	return false
+}
+
+// newStepFile returns a function that says whether a journal of a destructive step (".seg",
+// or its temp ".seg.<random>.new", or ".journal") that was not there when it was called has
+// appeared beside the set.
+func (s *rotSet) newStepFile() func() bool {
+	steps := func() []string {
+		var temps []string
+		for _, n := range hiddenIn(s.dir(), ".new") {
+			if isSegTemp(n) {
+				temps = append(temps, n)
+			}
+		}
+		return slices.Concat(hiddenIn(s.dir(), ".seg"), temps, hiddenIn(s.dir(), ".journal"))
+	}
+	earlier := steps()
+	return func() bool {
+		for _, n := range steps() {
+			if !slices.Contains(earlier, n) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// isSegTemp reports whether n is the temp file of a step journal being written.
+func isSegTemp(n string) bool {
+	return atomicfile.IsTemp(n) && strings.Contains(n, ".seg.")
+}
+
+// killPhase says what a killed run left beside the set: a segment step journaled, the active
+// file's replacement journaled, temp files being written, or nothing.
+func (s *rotSet) killPhase(t *testing.T) string {
+	t.Helper()
+	entries, err := os.ReadDir(s.dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg, segNew, aside, journal, tmp bool
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, ".papyrad.") {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(n, ".seg"):
+			seg = true
+		case isSegTemp(n):
+			segNew = true
+		case strings.HasSuffix(n, ".del"):
+			aside = true
+		case strings.HasSuffix(n, ".journal"):
+			journal = true
+		case strings.HasSuffix(n, ".tmp"):
+			tmp = true
+		}
+	}
+	switch {
+	case seg && aside:
+		return "segment step, segment moved aside"
+	case seg:
+		return "segment step"
+	case segNew:
+		return "segment step being journaled"
+	case journal:
+		return "active file committing or draining"
+	case tmp:
+		return "preparing"
+	}
+	return "reading, deciding or done"
+}
+
+// rotate does what a Papyra-style writer does when it rolls the active file over: path.i →
+// path.i+1 from the oldest down, path → path.1. The test calls it while papyrad is not
+// running and the set's writers are paused, as the rotation papyrad finds at its next start.
+func (s *rotSet) rotate(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(s.slot(s.maxFiles - 1)); err == nil {
+		t.Fatalf("the set is full: raise maxFiles")
+	}
+	for i := s.maxFiles - 2; i >= 1; i-- {
+		if _, err := os.Stat(s.slot(i)); err == nil {
+			if err := os.Rename(s.slot(i), s.slot(i+1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.Rename(s.store, s.slot(1)); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+}
+
+// startRotWriter starts a rotating writer (mode "papyra" or "logging") on the suffix set s and
+// waits for its first record. It writes rate records per second.
+func startRotWriter(t *testing.T, s *rotSet, name, mode string, maxBytes int64, rate int) *rotWriter {
+	t.Helper()
+	w := startWriterProc(t, name, "-path", s.store, "-mode", mode,
+		"-max-bytes", strconv.FormatInt(maxBytes, 10), "-max-files", strconv.Itoa(s.maxFiles),
+		"-rate", strconv.Itoa(rate))
+	return &rotWriter{writerProc: w, mode: mode}
 }

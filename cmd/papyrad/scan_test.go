@@ -13,6 +13,7 @@ import (
 
 // TestScan runs the read-only health check on stores with and without anomalies.
 func TestScan(t *testing.T) {
+	t.Parallel()
 	lineNo := regexp.MustCompile(`(?i)\bline (\d+)\b`)
 	for _, tc := range []struct {
 		name    string

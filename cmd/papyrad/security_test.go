@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +29,7 @@ import (
 // an error naming the directory and its mode; the store is not touched. A missing state
 // directory is made by the daemon, mode 0750.
 func TestStateDirAnyoneCanWrite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	store := filepath.Join(dir, "stores", "events.ndjson")
 	if err := os.MkdirAll(filepath.Dir(store), 0o755); err != nil {
@@ -101,9 +103,7 @@ func TestStateDirAnyoneCanWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		umask := syscall.Umask(0)
-		syscall.Umask(umask)
-		if want := os.FileMode(0o750) &^ os.FileMode(umask); fi.Mode().Perm() != want {
+		if want := os.FileMode(0o750) &^ umask(t); fi.Mode().Perm() != want {
 			t.Errorf("state directory made with mode %04o, want %04o", fi.Mode().Perm(), want)
 		}
 		d.signal(t, syscall.SIGTERM)
@@ -117,6 +117,7 @@ func TestStateDirAnyoneCanWrite(t *testing.T) {
 // symbolic link, naming it, and leaves every file of the set and the link's target as they
 // were.
 func TestRotatingLinkRefused(t *testing.T) {
+	t.Parallel()
 	s := newRotSet(t, "suffix", 4)
 	s.put(t, 3, records("old", 0, 3, oldStamp), 0o644)
 	s.put(t, 1, records("old", 3, 3, oldStamp), 0o644)
@@ -144,6 +145,7 @@ func TestRotatingLinkRefused(t *testing.T) {
 // TestConfigStoresShareFiles: config check refuses stores that would read each other's files
 // with exit 78, naming both.
 func TestConfigStoresShareFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "papyrad.yaml")
 	writeFile(t, cfg, fmt.Appendf(nil, `daemon: {state_dir: %[1]s/state}
@@ -171,6 +173,7 @@ stores:
 // socket (status, metrics) or over TCP (/metrics), or writes to quarantine shows a password.
 // The config file, readable by others and holding a password, is warned about by name.
 func TestRedisPasswordsNeverShown(t *testing.T) {
+	t.Parallel()
 	const (
 		good  = "url-pass-7Qx4"
 		wrong = "wrong-pass-9Zk2"
@@ -286,4 +289,25 @@ func decodeReports(t *testing.T, r result) []report.Report {
 		t.Fatalf("compact --json: %v\n%s", err, r)
 	}
 	return out.Stores
+}
+
+// umask reads the process's umask without setting it (syscall.Umask would change it for a
+// moment under the tests running in parallel).
+func umask(t *testing.T) os.FileMode {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			if err != nil {
+				t.Fatalf("/proc/self/status: %q", l)
+			}
+			return os.FileMode(m)
+		}
+	}
+	t.Fatal("/proc/self/status has no Umask line")
+	return 0
 }

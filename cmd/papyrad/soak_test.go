@@ -7,8 +7,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,7 +21,8 @@ import (
 )
 
 // soakDuration is how long the writers run after warm-up: PAPYRAD_SOAK (a Go duration, `make
-// torture` sets 10m), else 45s (15s with -short).
+// torture` sets 10m), else 20s in `make test` (15s with -short): there the soak shows that the
+// daemon holds its footing under load, and `make torture` that nothing leaks over time.
 func soakDuration(t *testing.T) time.Duration {
 	t.Helper()
 	if v := os.Getenv("PAPYRAD_SOAK"); v != "" {
@@ -36,7 +35,7 @@ func soakDuration(t *testing.T) time.Duration {
 	if testing.Short() {
 		return 15 * time.Second
 	}
-	return 45 * time.Second
+	return 20 * time.Second
 }
 
 const (
@@ -54,10 +53,11 @@ type soakStore struct {
 	set           *rotSet // rotating stores
 	active        string  // the file the test appends to (stores without a writer)
 	writer        *writerProc
-	rotating      bool  // the writer rotates the set
-	written       int64 // the writer's records, seqs 0..written-1, once stopped
-	appended      int64 // fresh records "T" the test appended, seqs 0..appended-1
-	expired       int64 // expired records "X" the test appended
+	rotating      bool      // the writer rotates the set
+	written       int64     // the writer's records, seqs 0..written-1, once stopped
+	appended      int64     // fresh records "T" the test appended, seqs 0..appended-1
+	lastBatch     time.Time // before the last batch was made: its records are stamped later
+	expired       int64     // expired records "X" the test appended
 }
 
 // soakStores lays out the 50 stores: 30 json and 20 rotating. Ten have a papyrawriter of
@@ -181,42 +181,6 @@ func sampleDaemon(t *testing.T, pid int, addr string) soakSample {
 	return s
 }
 
-// metricsText reads /metrics on a connection of its own, closed afterwards.
-func metricsText(t *testing.T, addr string) string {
-	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape: status %d, %v", resp.StatusCode, err)
-	}
-	return string(b)
-}
-
-// sumSeries adds up the samples of a metric whose labels contain every one of with.
-func sumSeries(text, metric string, with ...string) float64 {
-	var sum float64
-	for _, l := range strings.Split(text, "\n") {
-		if !strings.HasPrefix(l, metric+"{") {
-			continue
-		}
-		i := strings.LastIndexByte(l, ' ')
-		labels := l[:i]
-		ok := true
-		for _, w := range with {
-			ok = ok && strings.Contains(labels, w)
-		}
-		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil && ok {
-			sum += v
-		}
-	}
-	return sum
-}
-
 // quiet switches the daemon to a schedule that does not fire during the test (SIGHUP), waits
 // until no store is running or waiting, and samples it three times a little apart: the
 // smallest figures of the three are its footprint at rest. The soak's schedule is put back
@@ -297,6 +261,7 @@ func latestRun(st map[string]storeStatus) time.Time {
 // appendBatch appends, in one O_APPEND write as Papyra would, n expired records "X" and n
 // fresh ones "T" to the store's active file.
 func (st *soakStore) appendBatch(n int64) error {
+	made := time.Now()
 	b := slices.Concat(records("X", st.expired, n, oldStamp), records("T", st.appended, n, fresh))
 	f, err := os.OpenFile(st.active, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -311,6 +276,7 @@ func (st *soakStore) appendBatch(n int64) error {
 	}
 	st.expired += n
 	st.appended += n
+	st.lastBatch = made
 	return nil
 }
 
@@ -321,7 +287,7 @@ func (st *soakStore) appendBatch(n int64) error {
 // its latest ones, each once: from the first left, which must have been dropped soon after
 // done had the runs gone on, to the last written. Nothing of papyrad's may be beside it but
 // its lock. It returns the records checked.
-func (st *soakStore) verify(t *testing.T, stopped, done time.Time) int {
+func (st *soakStore) verify(t *testing.T, stopped, done, lastRun time.Time) int {
 	t.Helper()
 	var c *testutil.Contents
 	if st.set != nil {
@@ -344,9 +310,9 @@ func (st *soakStore) verify(t *testing.T, stopped, done time.Time) int {
 		slices.Sort(old)
 		t.Errorf("%s: %d records older than max_age (before %.3f) at the final runs are left, e.g. %v", when, len(old), cutoff, old[:min(len(old), 5)])
 	}
-	n := soakLatest(t, c, when, "T", st.appended, 0, done)
+	n := soakLatest(t, c, when, "T", st.appended, 0, done, st.lastBatch, lastRun)
 	if st.writer != nil {
-		n += soakLatest(t, c, when, st.writer.name, st.written, soakExpiredEvery, done)
+		n += soakLatest(t, c, when, st.writer.name, st.written, soakExpiredEvery, done, time.Time{}, lastRun)
 	}
 	if len(c.Count) != n {
 		t.Errorf("%s: %d distinct records, want the %d latest of the test's and the writer's", when, len(c.Count), n)
@@ -358,8 +324,10 @@ func (st *soakStore) verify(t *testing.T, stopped, done time.Time) int {
 // stamped expired when expiredEvery > 0) are exactly its latest ones but the expired: a
 // contiguous run of seqs ending at the last written, none missing in between, and none more
 // that the final runs, ended by done, should have kept (the record before the first left
-// would have been younger than soakMaxAge then). It returns how many are left.
-func soakLatest(t *testing.T, c *testutil.Contents, when, writer string, written, expiredEvery int64, done time.Time) int {
+// would have been younger than soakMaxAge then). Unless the store's last run ended (lastRun)
+// max_age or more after newest (a time before the last of them was stamped; zero if not
+// known), some must be left. It returns how many are left.
+func soakLatest(t *testing.T, c *testutil.Contents, when, writer string, written, expiredEvery int64, done, newest, lastRun time.Time) int {
 	t.Helper()
 	expired := func(seq int64) bool { return expiredEvery > 0 && seq%expiredEvery == expiredEvery-1 }
 	first := int64(-1)
@@ -370,7 +338,14 @@ func soakLatest(t *testing.T, c *testutil.Contents, when, writer string, written
 		}
 	}
 	if first < 0 {
-		if written > 0 {
+		switch {
+		case written == 0:
+		case !newest.IsZero() && lastRun.Sub(newest) >= soakMaxAge:
+			// On a loaded machine the final runs can end more than max_age after the last
+			// batch: then every record of it has expired, rightly.
+			t.Logf("%s: none of the %d records of %s is left: the store's last run ended %v after its newest was made, past max_age",
+				when, written, writer, lastRun.Sub(newest).Round(time.Millisecond))
+		default:
 			t.Errorf("%s: none of the %d records of %s is left, yet the last were written just before the final runs", when, written, writer)
 		}
 		return 0
@@ -410,6 +385,10 @@ func soakLatest(t *testing.T, c *testutil.Contents, when, writer string, written
 // finds nothing; no run failed; every store had its share of the runs; and the daemon's
 // resident memory, goroutines and open descriptors at rest are what they were at rest after
 // warm-up.
+//
+// Not parallel: it runs alone in this package, before the parallel tests start. Its final runs
+// must come within max_age of the writers' last records, and under the kill loops' load they
+// did not always.
 func TestDaemonSoak(t *testing.T) {
 	soak := soakDuration(t)
 	const schedule = "*/3 * * * * *"
@@ -528,7 +507,8 @@ func TestDaemonSoak(t *testing.T) {
 		}
 	}
 	after := quiet(t, d, s, stores, addr)
-	done := time.Now() // every run has ended
+	done := time.Now()    // every run has ended
+	atRest := d.status(t) // when each store's last run ended
 	text := metricsText(t, addr)
 	runsOK, runsFailed := sumSeries(text, "papyrad_runs_total", `result="ok"`), sumSeries(text, "papyrad_runs_total", `result="error"`)
 	t.Logf("at rest after %v of soak: %s (after warm-up: %s); the stores hold %s; %.0f runs ok, %.0f failed, %.0f records dropped, %.0f files rewritten, %.0f deleted",
@@ -570,7 +550,7 @@ func TestDaemonSoak(t *testing.T) {
 	}
 	var verified int
 	for _, st := range stores {
-		verified += st.verify(t, stopped, done)
+		verified += st.verify(t, stopped, done, atRest[st.name].LastRun)
 	}
 	if q := filesUnder(t, filepath.Join(s.state, "quarantine")); len(q) > 0 {
 		t.Errorf("the soak quarantined lines (the writers write none that are not records): %v", q)
@@ -612,4 +592,24 @@ func fdTargets(pid int) string {
 		fmt.Fprintf(&b, "%s→%s ", e.Name(), target)
 	}
 	return b.String()
+}
+
+// sumSeries adds up the samples of a metric whose labels contain every one of with.
+func sumSeries(text, metric string, with ...string) float64 {
+	var sum float64
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, metric+"{") {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		labels := l[:i]
+		ok := true
+		for _, w := range with {
+			ok = ok && strings.Contains(labels, w)
+		}
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil && ok {
+			sum += v
+		}
+	}
+	return sum
 }
