@@ -1354,6 +1354,30 @@ func (s *rotSet) assertClean(t *testing.T, also ...string) {
 type rotWriter struct {
 	*writerProc
 	mode string
+	lock string // the writer holds an flock on it while it rotates
+}
+
+// pause stops the writer between two rotations: a test that changes the set while the writer
+// is stopped halfway through a rotation would have its file renamed over by the writer's next
+// step, which is the test's doing, not papyrad's.
+func (w *rotWriter) pause(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(w.lock, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for range 10000 {
+		w.writerProc.pause(t)
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			return
+		}
+		w.resume(t)
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("writer %s never stopped between rotations", w.name)
 }
 
 // rotStats is what a rotating writer says it did.

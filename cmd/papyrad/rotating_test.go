@@ -1095,8 +1095,9 @@ func (s *rotSet) rotate(t *testing.T) {
 // waits for its first record. It writes rate records per second.
 func startRotWriter(t *testing.T, s *rotSet, name, mode string, maxBytes int64, rate int) *rotWriter {
 	t.Helper()
+	lock := filepath.Join(t.TempDir(), "rotation.lock")
 	w := startWriterProc(t, name, "-path", s.store, "-mode", mode,
 		"-max-bytes", strconv.FormatInt(maxBytes, 10), "-max-files", strconv.Itoa(s.maxFiles),
-		"-rate", strconv.Itoa(rate))
-	return &rotWriter{writerProc: w, mode: mode}
+		"-rate", strconv.Itoa(rate), "-rotation-lock", lock)
+	return &rotWriter{writerProc: w, mode: mode, lock: lock}
 }

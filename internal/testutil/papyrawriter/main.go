@@ -48,6 +48,7 @@ func run() int {
 		maxBytes     = flag.Int64("max-bytes", 4096, "papyra, logging: rotate before the active file would grow past this")
 		maxFiles     = flag.Int("max-files", 5, "papyra, logging: the active file plus this many minus one rotated segments")
 		watchStdin   = flag.Bool("stdin", false, "also stop when standard input is closed")
+		rotLock      = flag.String("rotation-lock", "", "papyra, logging: hold an flock on this file while rotating, so that a test that stops the writer can tell it is not halfway through a rotation")
 	)
 	flag.Parse()
 	rotating := *mode == "papyra" || *mode == "logging"
@@ -74,9 +75,9 @@ func run() int {
 	var rot rotator
 	switch *mode {
 	case "papyra":
-		rot = &papyraRotator{set: set{path: *path, maxFiles: *maxFiles}, maxBytes: *maxBytes}
+		rot = &papyraRotator{set: set{path: *path, maxFiles: *maxFiles, lock: *rotLock}, maxBytes: *maxBytes}
 	case "logging":
-		l, err := newLoggingRotator(set{path: *path, maxFiles: *maxFiles}, *maxBytes)
+		l, err := newLoggingRotator(set{path: *path, maxFiles: *maxFiles, lock: *rotLock}, *maxBytes)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "papyrawriter:", err)
 			return 1

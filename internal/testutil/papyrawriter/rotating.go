@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
 )
 
 // A rotator appends one record to a size-rotated set, rotating first when the record would
@@ -26,6 +27,23 @@ type rotStats struct {
 type set struct {
 	path     string
 	maxFiles int
+	lock     string // held with flock while rotating, if set
+}
+
+// rotating holds the set's rotation lock (if any) until the returned function is called.
+func (s set) rotating() (func(), error) {
+	if s.lock == "" {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(s.lock, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
 func (s set) slot(i int) string { return s.path + "." + strconv.Itoa(i) }
@@ -71,6 +89,11 @@ func (p *papyraRotator) maybeRotate(next int) error {
 		p.st.blocked++
 		return nil
 	}
+	done, err := p.rotating()
+	if err != nil {
+		return err
+	}
+	defer done()
 	for i := p.maxFiles - 2; i >= 1; i-- {
 		if src := p.slot(i); exists(src) {
 			if err := os.Rename(src, p.slot(i+1)); err != nil && !gone(err) {
@@ -146,6 +169,11 @@ func (l *loggingRotator) rollover() error {
 		return err
 	}
 	l.f = nil
+	done, err := l.rotating()
+	if err != nil {
+		return err
+	}
+	defer done()
 	for i := l.maxFiles - 2; i >= 1; i-- {
 		src, dst := l.slot(i), l.slot(i+1)
 		if !exists(src) {
