@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 	"github.com/papyrad/papyrad/internal/testutil"
@@ -303,13 +304,13 @@ func rotKillAimed(t *testing.T, ready func() bool, spread time.Duration, rng *ra
 }
 
 // newStepFile returns a function that says whether a journal of a destructive step (".seg",
-// or its temp ".seg.new", or ".journal") that was not there when it was called has appeared
-// beside the set.
+// or its temp ".seg.<random>.new", or ".journal") that was not there when it was called has
+// appeared beside the set.
 func (s *rotSet) newStepFile(t *testing.T) func() bool {
 	t.Helper()
 	isStep := func(n string) bool {
 		return strings.HasPrefix(n, ".papyrad.") &&
-			(strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".seg.new") || strings.HasSuffix(n, ".journal"))
+			(strings.HasSuffix(n, ".seg") || isSegTemp(n) || strings.HasSuffix(n, ".journal"))
 	}
 	earlier := map[string]bool{}
 	entries, err := os.ReadDir(s.dir())
@@ -330,6 +331,11 @@ func (s *rotSet) newStepFile(t *testing.T) func() bool {
 		}
 		return false
 	}
+}
+
+// isSegTemp reports whether n is the temp file of a step journal being written.
+func isSegTemp(n string) bool {
+	return atomicfile.IsTemp(n) && strings.Contains(n, ".seg.")
 }
 
 // forwardJournaled reports whether papyrad left a journal in the middle of forwarding late
@@ -368,7 +374,7 @@ func (s *rotSet) killPhase(t *testing.T) string {
 		switch {
 		case strings.HasSuffix(n, ".seg"):
 			seg = true
-		case strings.HasSuffix(n, ".seg.new"):
+		case isSegTemp(n):
 			segNew = true
 		case strings.HasSuffix(n, ".del"):
 			aside = true

@@ -14,7 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 )
 
 // Codec is an archive's compression.
@@ -99,6 +99,9 @@ type Writer struct {
 	last byte
 
 	created, sealed bool
+	// durable is set once Seal has made an archive with records durable: the store may
+	// change from then on.
+	durable bool
 }
 
 // NewWriter prepares the archive of run runID of store; nothing is created until the first
@@ -126,22 +129,17 @@ func (w *Writer) Begin(key string) error {
 		return err
 	}
 	if w.f == nil {
-		if err := os.MkdirAll(w.dir, 0o700); err != nil {
+		// The day's and the store's directories may be new: MkdirAll makes their names durable
+		// too, or a power cut could take the sealed archive away with them.
+		if err := atomicfile.MkdirAll(w.dir, 0o700); err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
-		// The day's and the store's directories may be new: make their names durable too,
-		// or a power cut could take the sealed archive away with them.
-		for _, d := range []string{filepath.Dir(w.dir), filepath.Dir(filepath.Dir(w.dir))} {
-			if err := livefile.SyncDir(d); err != nil {
-				return fmt.Errorf("archive: %w", err)
-			}
-		}
-		f, err := os.OpenFile(w.pendingPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
+		f, err := atomicfile.Create(w.pendingPath(), 0o600)
 		if err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
 		w.f, w.created = f, true
-		w.cw = countingWriter{w: f}
+		w.cw = countingWriter{w: atomicfile.Writer(f)}
 		w.bw = bufio.NewWriterSize(&w.cw, 256<<10)
 		enc, err := newFrameWriter(w.cfg.Compress, w.bw)
 		if err != nil {
@@ -243,7 +241,7 @@ func (w *Writer) Seal() error {
 	if w.f == nil {
 		return nil
 	}
-	err := w.f.Sync()
+	err := atomicfile.Sync(w.f)
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
@@ -259,16 +257,10 @@ func (w *Writer) Seal() error {
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	name := manifestName(w.dir, w.runID)
-	if err := writeSynced(name+".tmp", b); err != nil {
-		return fmt.Errorf("archive: %w", err)
+	if err := atomicfile.WriteFile(manifestName(w.dir, w.runID), b, 0o600); err != nil {
+		return fmt.Errorf("archive: seal: %w", err)
 	}
-	if err := os.Rename(name+".tmp", name); err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	if err := livefile.SyncDir(w.dir); err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
+	w.durable = true
 	return nil
 }
 
@@ -303,11 +295,11 @@ func decide(parts []Part, lost func(Part) (Keep, error)) ([]Keep, error) {
 	return decisions, nil
 }
 
-// Discard removes what a run that fails before Seal wrote. Once an archive with records is
-// sealed the store may change, and Discard leaves it: Publish, or the next run's Recover,
-// decides what of it the store lost.
+// Discard removes what a run that fails before Seal returned wrote. Once Seal has made an
+// archive with records durable the store may change, and Discard leaves it: Publish, or the
+// next run's Recover, decides what of it the store lost.
 func (w *Writer) Discard() {
-	if w.sealed && len(w.m.Parts) > 0 {
+	if w.durable {
 		return
 	}
 	if w.f != nil {
@@ -315,8 +307,8 @@ func (w *Writer) Discard() {
 		w.f = nil
 	}
 	if w.created {
-		_ = os.Remove(manifestName(w.dir, w.runID))
-		_ = os.Remove(w.pendingPath())
+		_ = atomicfile.Remove(manifestName(w.dir, w.runID))
+		_ = atomicfile.Remove(w.pendingPath())
 		w.created = false
 	}
 }
@@ -351,7 +343,7 @@ func publish(dir string, m manifest, decisions []Keep) (final string, records in
 	case none:
 		return "", 0, cleanup(dir, pending, mname)
 	case whole:
-		if err := os.Rename(pending, final); err != nil {
+		if err := atomicfile.Rename(pending, final); err != nil {
 			return "", 0, fmt.Errorf("archive: publish: %w", err)
 		}
 	default:
@@ -364,7 +356,7 @@ func publish(dir string, m manifest, decisions []Keep) (final string, records in
 			return "", 0, cleanup(dir, pending, mname)
 		}
 	}
-	if err := livefile.SyncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return "", 0, fmt.Errorf("archive: %w", err)
 	}
 	return final, records, cleanup(dir, pending, mname)
@@ -378,18 +370,18 @@ func rebuild(dir string, m manifest, decisions []Keep, pending, final string) (r
 	}
 	defer src.Close()
 	tmp := filepath.Join(dir, "."+m.RunID+".publish")
-	_ = os.Remove(tmp)
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
+	_ = atomicfile.Remove(tmp)
+	dst, err := atomicfile.Create(tmp, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("archive: publish: %w", err)
 	}
 	defer func() {
 		if dst != nil {
 			_ = dst.Close()
-			_ = os.Remove(tmp)
+			_ = atomicfile.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriterSize(dst, 256<<10)
+	bw := bufio.NewWriterSize(atomicfile.Writer(dst), 256<<10)
 	for i, p := range m.Parts {
 		d := decisions[i]
 		section := io.NewSectionReader(src, p.Off, p.End-p.Off)
@@ -410,21 +402,21 @@ func rebuild(dir string, m manifest, decisions []Keep, pending, final string) (r
 	if err := bw.Flush(); err != nil {
 		return 0, fmt.Errorf("archive: publish: %w", err)
 	}
-	if err := dst.Sync(); err != nil {
+	if err := atomicfile.Sync(dst); err != nil {
 		return 0, fmt.Errorf("archive: publish: %w", err)
 	}
 	if err := dst.Close(); err != nil {
 		dst = nil
-		_ = os.Remove(tmp)
+		_ = atomicfile.Remove(tmp)
 		return 0, fmt.Errorf("archive: publish: %w", err)
 	}
 	dst = nil
 	if records == 0 {
-		_ = os.Remove(tmp)
+		_ = atomicfile.Remove(tmp)
 		return 0, nil
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		_ = os.Remove(tmp)
+	if err := atomicfile.Rename(tmp, final); err != nil {
+		_ = atomicfile.Remove(tmp)
 		return 0, fmt.Errorf("archive: publish: %w", err)
 	}
 	return records, nil
@@ -462,32 +454,16 @@ func filterPart(c Codec, r io.Reader, w io.Writer, keep func([]byte) bool) (int6
 }
 
 func cleanup(dir, pending, mname string) error {
-	if err := os.Remove(pending); err != nil && !os.IsNotExist(err) {
+	if err := atomicfile.Remove(pending); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("archive: %w", err)
 	}
-	if err := livefile.SyncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	if err := os.Remove(mname); err != nil && !os.IsNotExist(err) {
+	if err := atomicfile.Remove(mname); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("archive: %w", err)
 	}
 	return nil
-}
-
-func writeSynced(name string, b []byte) error {
-	_ = os.Remove(name)
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // countingWriter counts the bytes that reach the file.

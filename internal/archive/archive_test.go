@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -269,5 +272,58 @@ func TestPrune(t *testing.T) {
 	}
 	if n, _ := Prune(Config{Dir: cfg.Dir}, "orders", now.AddDate(10, 0, 0)); n != 0 {
 		t.Errorf("max_age 0 pruned %d files", n)
+	}
+}
+
+// TestSealFailingManifestLeavesNoTemp: a manifest whose rename fails leaves no temp file, the
+// run fails before the store changes, and Discard removes the archive.
+func TestSealFailingManifestLeavesNoTemp(t *testing.T) {
+	cfg := Config{Dir: t.TempDir(), Compress: Zstd}
+	w := NewWriter(cfg, "orders", "run6", now)
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		if op == atomicfile.OpRename && name == manifestName(w.dir, "run6") {
+			return syscall.EIO
+		}
+		return nil
+	})
+	if err := w.Begin("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write([]byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Seal(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Seal = %v, want the failed rename", err)
+	}
+	if names := listing(t, cfg); !slices.Equal(names, []string{".run6.ndjson.zst.pending"}) {
+		t.Errorf("after the failed seal the archive holds %v, want the pending file alone", names)
+	}
+	w.Discard()
+	if names := listing(t, cfg); len(names) != 0 {
+		t.Errorf("a run whose seal failed left %v", names)
+	}
+}
+
+// TestBeginSyncsEveryCreatedDirectory: the archive root, the store's and the day's directories
+// are fsynced when Begin creates them, and so is the directory the root was created in.
+func TestBeginSyncsEveryCreatedDirectory(t *testing.T) {
+	base := t.TempDir()
+	cfg := Config{Dir: filepath.Join(base, "archive"), Compress: None}
+	var synced []string
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		if op == atomicfile.OpSyncDir {
+			synced = append(synced, name)
+		}
+		return nil
+	})
+	w := NewWriter(cfg, "orders", "run7", now)
+	if err := w.Begin("a"); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Discard()
+	for _, d := range []string{w.dir, filepath.Dir(w.dir), cfg.Dir, base} {
+		if !slices.Contains(synced, d) {
+			t.Errorf("%s was not fsynced (fsynced: %v)", d, synced)
+		}
 	}
 }

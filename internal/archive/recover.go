@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/atomicfile"
 )
 
 // Recovered is what Recover did with the leftovers of runs that died.
@@ -86,13 +88,15 @@ func recoverDir(dir string, keep func(Part) (Keep, error), rec *Recovered) error
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(dir, name)
+		// ".manifest.tmp": a manifest's temp file before atomicfile.WriteFile, whose temps
+		// IsTemp recognises.
 		orphan := strings.HasPrefix(name, ".") &&
-			(strings.HasSuffix(name, ".manifest.tmp") || strings.HasSuffix(name, ".publish") ||
+			(atomicfile.IsTemp(name) || strings.HasSuffix(name, ".manifest.tmp") || strings.HasSuffix(name, ".publish") ||
 				(strings.HasSuffix(name, ".pending") && !sealed[path]))
 		if !orphan {
 			continue
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := atomicfile.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("archive: %w", err)
 		}
 		rec.Removed++
@@ -136,7 +140,7 @@ func Prune(cfg Config, store string, now time.Time) (int, error) {
 			if err != nil || !fi.ModTime().Before(cutoff) {
 				continue
 			}
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			if err := atomicfile.Remove(filepath.Join(dir, e.Name())); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -144,7 +148,7 @@ func Prune(cfg Config, store string, now time.Time) (int, error) {
 			left--
 		}
 		if left == 0 && day.Name() != now.UTC().Format("2006-01-02") {
-			_ = os.Remove(dir) // fails harmlessly if a run created a file meanwhile
+			_ = atomicfile.Remove(dir) // fails harmlessly if a run created a file meanwhile
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

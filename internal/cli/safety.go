@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/config"
 )
 
@@ -17,7 +18,7 @@ import (
 // mode 0750; without, a missing one is left for whatever needs it to make.
 func checkPrivateDir(what, dir string, create bool) error {
 	if create {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := atomicfile.MkdirAll(dir, 0o750); err != nil {
 			return withCode(ExitFailed, fmt.Errorf("%s %s: %w", what, dir, err))
 		}
 	}

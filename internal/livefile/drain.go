@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 )
 
@@ -102,7 +103,7 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 			if err := d.forwardAll(ctx, true, opts.Grace, &res); err != nil {
 				return res, err
 			}
-			if err := os.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
+			if err := atomicfile.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
 				return res, fmt.Errorf("remove %s: %w", d.oldName(), err)
 			}
 			if err := d.j.remove(); err != nil {
@@ -216,17 +217,11 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
 	if err := d.j.save(); err != nil {
 		return err
 	}
-	if err := step("forward-write"); err != nil {
-		return err
-	}
 	if err := writeAll(dest, block); err != nil {
 		return fmt.Errorf("append late lines to %s: %w", d.j.Store, err)
 	}
-	if err := syncFile(dest); err != nil {
+	if err := atomicfile.Sync(dest); err != nil {
 		return fmt.Errorf("fsync %s: %w", d.j.Store, err)
-	}
-	if err := step("forward-journal"); err != nil {
-		return err
 	}
 	d.j.Copied, d.j.Forward = to, nil
 	return d.j.save()
@@ -234,7 +229,7 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
 
 func writeAll(f *os.File, b []byte) error {
 	for len(b) > 0 {
-		n, err := f.Write(b)
+		n, err := atomicfile.Write(f, b)
 		if err != nil {
 			return err
 		}
@@ -294,7 +289,7 @@ func (d *drainer) resolveForward(locate func(uint64) (string, bool)) error {
 		}
 		err = writeAll(w, rest)
 		if err == nil {
-			err = syncFile(w)
+			err = atomicfile.Sync(w)
 		}
 		_ = w.Close()
 		if err != nil {

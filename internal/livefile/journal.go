@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/papyrad/papyrad/internal/atomicfile"
 )
 
 // journal is the durable record of one run's replacement of a store file, kept beside the
@@ -44,34 +46,14 @@ type Sidecar struct {
 
 func journalPath(store, id string) string { return hiddenName(store, id, suffixJournal) }
 
-// save writes the journal atomically and durably: temp, fsync, rename, fsync directory.
+// save writes the journal atomically and durably.
 func (j *journal) save() error {
 	b, err := json.Marshal(j)
 	if err != nil {
 		return err
 	}
-	final := journalPath(j.Store, j.RunID)
-	tmp := hiddenName(j.Store, j.RunID, suffixJournalTmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL|syscallNoFollow, 0o600)
-	if err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = syncFile(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write journal %s: %w", final, err)
-	}
-	if err := SyncDir(filepath.Dir(final)); err != nil {
-		return fmt.Errorf("write journal %s: fsync directory: %w", final, err)
+	if err := atomicfile.WriteFile(journalPath(j.Store, j.RunID), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save journal: %w", err)
 	}
 	return nil
 }
@@ -92,11 +74,11 @@ func loadJournal(name string) (*journal, error) {
 }
 
 func (j *journal) remove() error {
-	err := os.Remove(journalPath(j.Store, j.RunID))
+	err := atomicfile.Remove(journalPath(j.Store, j.RunID))
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	return SyncDir(filepath.Dir(j.Store))
+	return atomicfile.SyncDir(filepath.Dir(j.Store))
 }
 
 // finalizeSidecars renames every pending sidecar to its final name. It is idempotent: a
@@ -107,7 +89,7 @@ func (j *journal) finalizeSidecars() error {
 	}
 	dirs := map[string]bool{}
 	for _, s := range j.Sidecars {
-		if err := os.Rename(s.Pending, s.Final); err != nil {
+		if err := atomicfile.Rename(s.Pending, s.Final); err != nil {
 			if os.IsNotExist(err) {
 				if _, serr := os.Stat(s.Final); serr == nil {
 					continue
@@ -118,7 +100,7 @@ func (j *journal) finalizeSidecars() error {
 		dirs[filepath.Dir(s.Final)] = true
 	}
 	for d := range dirs {
-		if err := SyncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return fmt.Errorf("fsync %s: %w", d, err)
 		}
 	}
@@ -129,6 +111,6 @@ func (j *journal) finalizeSidecars() error {
 // discardSidecars removes the pending sidecars of a run that did not commit.
 func discardSidecars(sc []Sidecar) {
 	for _, s := range sc {
-		_ = os.Remove(s.Pending)
+		_ = atomicfile.Remove(s.Pending)
 	}
 }

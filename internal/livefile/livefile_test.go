@@ -7,11 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
 )
 
@@ -63,17 +67,65 @@ func assertClean(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if IsOwn(e.Name()) && !strings.HasSuffix(e.Name(), "."+suffixLock) {
+		if atomicfile.IsOwn(e.Name()) && !strings.HasSuffix(e.Name(), "."+suffixLock) {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
 }
 
-func withSeam[T any](t *testing.T, v *T, replacement T) {
-	t.Helper()
-	saved := *v
-	*v = replacement
-	t.Cleanup(func() { *v = saved })
+// crasher stops the process, as a SIGKILL would, at an operation of the atomic helper: from
+// the first operation at accepts on, every operation fails with errCrash until revive.
+type crasher struct {
+	mu      sync.Mutex
+	at      func(op atomicfile.Op, name string) bool
+	crashed bool
+	dead    bool
+}
+
+func crashAt(t *testing.T, at func(op atomicfile.Op, name string) bool) *crasher {
+	c := &crasher{at: at}
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.dead && c.at != nil && c.at(op, name) {
+			c.crashed, c.dead = true, true
+		}
+		if c.dead {
+			return errCrash
+		}
+		return nil
+	})
+	return c
+}
+
+// revive lets operations through again: a new process starts.
+func (c *crasher) revive() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dead, c.at = false, nil
+}
+
+func (c *crasher) hasCrashed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.crashed
+}
+
+// is matches operation op on name.
+func is(op atomicfile.Op, name string) func(atomicfile.Op, string) bool {
+	return func(o atomicfile.Op, n string) bool { return o == op && n == name }
+}
+
+// nth matches the nth (from 0) operation op on name.
+func nth(op atomicfile.Op, name string, n int) func(atomicfile.Op, string) bool {
+	seen := 0
+	return func(o atomicfile.Op, m string) bool {
+		if o != op || m != name {
+			return false
+		}
+		seen++
+		return seen == n+1
+	}
 }
 
 func TestCommitKeepsModeAndCarriesAppends(t *testing.T) {
@@ -124,8 +176,11 @@ func TestCommitKeepsModeAndCarriesAppends(t *testing.T) {
 
 func TestENOSPCLeavesStoreUntouched(t *testing.T) {
 	path, old := setup(t, strings.Repeat("record\n", 1000))
-	withSeam(t, &writeTemp, func(f *os.File, p []byte) (int, error) {
-		return 0, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		if op == atomicfile.OpWrite && name == hiddenName(path, "r1", suffixTemp) {
+			return syscall.ENOSPC
+		}
+		return nil
 	})
 	rw, err := Begin(path, old, "r1")
 	if err != nil {
@@ -149,10 +204,46 @@ var errCrash = errors.New("simulated crash")
 
 // TestCrashAtEveryStep stops the protocol at each step, as a SIGKILL there would, then runs
 // recovery and checks the store holds either the old or the new content, plus every line the
-// application appended, each exactly once.
+// application appended, each exactly once. A step is the operation of the atomic helper that
+// begins it.
 func TestCrashAtEveryStep(t *testing.T) {
-	steps := []string{"sync-temp", "link-old", "journal", "verify", "rename", "remove-temp", "sync-dir", "forward-write", "forward-journal"}
-	for _, at := range steps {
+	for _, tc := range []struct {
+		at    string
+		crash func(path string) func(atomicfile.Op, string) bool
+	}{
+		{"sync-temp", func(path string) func(atomicfile.Op, string) bool {
+			return is(atomicfile.OpSync, hiddenName(path, "r1", suffixTemp))
+		}},
+		{"link-old", func(path string) func(atomicfile.Op, string) bool {
+			return is(atomicfile.OpLink, hiddenName(path, "r1", suffixOld))
+		}},
+		{"journal", func(path string) func(atomicfile.Op, string) bool {
+			return func(op atomicfile.Op, name string) bool {
+				return op == atomicfile.OpCreate && strings.Contains(filepath.Base(name), suffixJournal+".")
+			}
+		}},
+		// The journal is renamed, its directory not yet fsynced: the run dies before its check.
+		{"verify", func(path string) func(atomicfile.Op, string) bool {
+			return nth(atomicfile.OpSyncDir, filepath.Dir(path), 0)
+		}},
+		{"rename", func(path string) func(atomicfile.Op, string) bool {
+			return is(atomicfile.OpExchange, path)
+		}},
+		{"remove-temp", func(path string) func(atomicfile.Op, string) bool {
+			return is(atomicfile.OpRemove, hiddenName(path, "r1", suffixTemp))
+		}},
+		{"sync-dir", func(path string) func(atomicfile.Op, string) bool {
+			return nth(atomicfile.OpSyncDir, filepath.Dir(path), 1)
+		}},
+		{"forward-write", func(path string) func(atomicfile.Op, string) bool {
+			return is(atomicfile.OpWrite, path)
+		}},
+		// The forwarded block is written, not yet fsynced nor journaled.
+		{"forward-journal", func(path string) func(atomicfile.Op, string) bool {
+			return is(atomicfile.OpSync, path)
+		}},
+	} {
+		at := tc.at
 		t.Run(at, func(t *testing.T) {
 			path, old := setup(t, "old1\nold2\nkeep\n")
 			late, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
@@ -160,14 +251,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer late.Close()
-			crashed := false
-			withSeam(t, &step, func(name string) error {
-				if name == at {
-					crashed = true
-					return errCrash
-				}
-				return nil
-			})
+			c := crashAt(t, tc.crash(path))
 			rw, err := Begin(path, old, "r1")
 			if err != nil {
 				t.Fatal(err)
@@ -179,11 +263,11 @@ func TestCrashAtEveryStep(t *testing.T) {
 				late.WriteString("late\n")
 				_, err = rw.Drain(context.Background(), fastDrain)
 			}
-			if !crashed || !errors.Is(err, errCrash) {
+			if !c.hasCrashed() || !errors.Is(err, errCrash) {
 				t.Fatalf("did not reach step %s: %v", at, err)
 			}
 			// No Abort: the process is gone. A new one recovers.
-			withSeam(t, &step, func(string) error { return nil })
+			c.revive()
 			late.WriteString("late2\n")
 			late.Close()
 			if _, err := Recover(context.Background(), path, fastDrain); err != nil {
@@ -203,6 +287,121 @@ func TestCrashAtEveryStep(t *testing.T) {
 			}
 			assertClean(t, path)
 		})
+	}
+}
+
+// TestCrashAtEveryOperation stops a run, with a sidecar and a late line to forward, at each
+// operation of the atomic helper in turn (a clean run counts them), then recovers: the store
+// holds the old content or the new, every appended line exactly once, the sidecar is final if
+// and only if the store was replaced, and nothing of papyrad's is left.
+func TestCrashAtEveryOperation(t *testing.T) {
+	run := func(t *testing.T, path string, old *os.File) error {
+		pending := filepath.Join(filepath.Dir(path), "q", ".r1.pending")
+		if err := os.MkdirAll(filepath.Dir(pending), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(pending, []byte("bad\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rw, err := Begin(path, old, "r1")
+		if err != nil {
+			return err
+		}
+		rw.AddSidecar(Sidecar{Pending: pending, Final: filepath.Join(filepath.Dir(pending), "r1")})
+		if _, err := rw.Write([]byte("keep\n")); err != nil {
+			return err
+		}
+		if err := rw.Commit(context.Background(), 15); err != nil {
+			return err
+		}
+		appendLine(t, hiddenName(path, "r1", suffixOld), "late\n") // a writer of the old inode
+		_, err = rw.Drain(context.Background(), fastDrain)
+		return err
+	}
+	var total int
+	t.Run("clean", func(t *testing.T) {
+		path, old := setup(t, "old1\nold2\nkeep\n")
+		atomicfile.InjectFaults(t, func(atomicfile.Op, string) error { total++; return nil })
+		if err := run(t, path, old); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if total < 20 {
+		t.Fatalf("a clean run went through %d operations; the count is wrong", total)
+	}
+	for i := range total {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			path, old := setup(t, "old1\nold2\nkeep\n")
+			n := 0
+			var op atomicfile.Op
+			var name string
+			c := crashAt(t, func(o atomicfile.Op, m string) bool {
+				n++
+				op, name = o, m
+				return n == i+1
+			})
+			if err := run(t, path, old); !errors.Is(err, errCrash) {
+				t.Fatalf("run = %v, want the crash at operation %d", err, i)
+			}
+			c.revive()
+			appendLine(t, path, "late2\n")
+			if _, err := Recover(context.Background(), path, fastDrain); err != nil {
+				t.Fatalf("crash at %s %s: Recover: %v", op, name, err)
+			}
+			got := strings.Split(strings.TrimSuffix(read(t, path), "\n"), "\n")
+			committed := !slices.Contains(got, "old1")
+			want := []string{"old1", "old2", "keep", "late2"}
+			if committed {
+				want = []string{"keep", "late2"}
+				if slices.Contains(got, "late") {
+					want = append(want, "late")
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("crash at %s %s: store lines %q, want %q", op, name, got, want)
+			}
+			_, ferr := os.Stat(filepath.Join(filepath.Dir(path), "q", "r1"))
+			if final := ferr == nil; final != committed {
+				t.Errorf("crash at %s %s: sidecar final %v, store replaced %v", op, name, final, committed)
+			}
+			assertClean(t, path)
+		})
+	}
+}
+
+// TestAbortAfterTheExchangeKeepsTheJournal: once the store holds the new content, a failure
+// that follows (removing what the exchange took out) must not make Abort discard the old
+// inode or the journal; recovery then forwards the old inode's late lines.
+func TestAbortAfterTheExchangeKeepsTheJournal(t *testing.T) {
+	path, old := setup(t, "old\nkeep\n")
+	failed := false
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		if op == atomicfile.OpRemove && name == hiddenName(path, "r1", suffixTemp) && !failed {
+			failed = true
+			return syscall.EIO
+		}
+		return nil
+	})
+	rw, err := Begin(path, old, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Write([]byte("keep\n"))
+	if err := rw.Commit(context.Background(), 9); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Commit = %v, want the failed removal", err)
+	}
+	if !rw.Committed() {
+		t.Error("the store holds the new content, and Committed says no")
+	}
+	rw.Abort()
+	appendLine(t, hiddenName(path, "r1", suffixOld), "late\n")
+	if _, err := Recover(context.Background(), path, fastDrain); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, path); got != "keep\nlate\n" {
+		t.Errorf("store = %q, want the new content and the late line", got)
 	}
 }
 
@@ -304,17 +503,17 @@ func TestTornForwardIsCompleted(t *testing.T) {
 	late.WriteString("first-late-line\nsecond\n")
 	late.Close()
 	// Tear the forward: only part of the block reaches the store before the "crash".
-	withSeam(t, &step, func(name string) error {
-		if name == "forward-write" {
+	c := crashAt(t, func(op atomicfile.Op, name string) bool {
+		if op == atomicfile.OpWrite && name == path {
 			appendLine(t, path, "first-la")
-			return errCrash
+			return true
 		}
-		return nil
+		return false
 	})
 	if _, err := rw.Drain(context.Background(), fastDrain); !errors.Is(err, errCrash) {
 		t.Fatal(err)
 	}
-	withSeam(t, &step, func(string) error { return nil })
+	c.revive()
 	if _, err := Recover(context.Background(), path, fastDrain); err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +543,7 @@ func TestLockIsExclusive(t *testing.T) {
 func TestRecoverRemovesOrphanTemps(t *testing.T) {
 	path, _ := setup(t, "a\n")
 	for _, n := range []string{"abc.tmp", "abc.old", "def.journal.tmp"} {
-		os.WriteFile(filepath.Join(filepath.Dir(path), HiddenPrefix(path)+n), []byte("junk"), 0o600)
+		os.WriteFile(filepath.Join(filepath.Dir(path), atomicfile.HiddenPrefix(path)+n), []byte("junk"), 0o600)
 	}
 	res, err := Recover(context.Background(), path, fastDrain)
 	if err != nil || res.RemovedTemps != 2 {
@@ -388,8 +587,10 @@ func TestLastLineEnd(t *testing.T) {
 // papyrad's check and its exchange. The exchange is undone: that program's file stays, whole.
 func TestReplacedAtTheLastInstant(t *testing.T) {
 	path, old := setup(t, "a\nb\n")
-	withSeam(t, &step, func(name string) error {
-		if name == "rename" {
+	replaced := false
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		if op == atomicfile.OpExchange && !replaced {
+			replaced = true
 			foreign := path + ".compact.tmp"
 			os.WriteFile(foreign, []byte("papyra's own compaction\n"), 0o644)
 			return os.Rename(foreign, path)
@@ -417,14 +618,18 @@ func TestReplacedAtTheLastInstant(t *testing.T) {
 // drops the run's content; the moved file keeps its records.
 func TestRecoverUndoesAnExchangeThatTookAnotherFile(t *testing.T) {
 	path, old := setup(t, "old1\nkeep\n")
-	exchange := exchangeFiles
-	withSeam(t, &exchangeFiles, func(a, b string) error {
-		os.Rename(path, path+".1")
-		os.WriteFile(path, []byte("new active\n"), 0o644)
-		if err := exchange(a, b); err != nil {
-			return err
+	// The first exchange takes the writer's new file; the run dies before it can undo that.
+	exchanges := 0
+	c := crashAt(t, func(op atomicfile.Op, name string) bool {
+		if op != atomicfile.OpExchange {
+			return false
 		}
-		return errCrash
+		exchanges++
+		if exchanges == 1 {
+			os.Rename(path, path+".1")
+			os.WriteFile(path, []byte("new active\n"), 0o644)
+		}
+		return exchanges == 2
 	})
 	rw, err := Begin(path, old, "r1")
 	if err != nil {
@@ -434,7 +639,7 @@ func TestRecoverUndoesAnExchangeThatTookAnotherFile(t *testing.T) {
 	if err := rw.Commit(context.Background(), int64(len("old1\nkeep\n"))); !errors.Is(err, errCrash) {
 		t.Fatalf("Commit = %v, want the crash", err)
 	}
-	withSeam(t, &exchangeFiles, exchange)
+	c.revive()
 	if _, err := Recover(context.Background(), path, fastDrain); err != nil {
 		t.Fatalf("Recover: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
 )
 
@@ -23,7 +24,7 @@ type Lock struct {
 // Acquire takes the lock of the store at path without waiting. It returns an error wrapping
 // errs.ErrLocked, with the holder's pid when known, if another process holds it.
 func Acquire(path string) (*Lock, error) {
-	name := filepath.Join(filepath.Dir(path), HiddenPrefix(path)+suffixLock)
+	name := filepath.Join(filepath.Dir(path), atomicfile.HiddenPrefix(path)+suffixLock)
 	fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %s: %w", name, err)

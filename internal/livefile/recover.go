@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+
+	"github.com/papyrad/papyrad/internal/atomicfile"
 )
 
 // RecoverResult says what recovery found beside a store.
@@ -31,7 +34,15 @@ func Recover(ctx context.Context, path string, opts DrainOptions) (RecoverResult
 	}
 	type runFiles struct{ tmp, old, journal, journalTmp bool }
 	runs := map[string]*runFiles{}
+	var errs []error
 	for _, e := range entries {
+		if atomicfile.IsTemp(e.Name()) && strings.HasPrefix(e.Name(), atomicfile.HiddenPrefix(path)) {
+			// A journal's temp file, left by a run killed while writing it.
+			if err := atomicfile.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		id, suffix, ok := parseOwn(path, e.Name())
 		if !ok {
 			continue
@@ -57,15 +68,14 @@ func Recover(ctx context.Context, path string, opts DrainOptions) (RecoverResult
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var errs []error
 	for _, id := range ids {
 		rf := runs[id]
 		if rf.journalTmp {
-			_ = os.Remove(hiddenName(path, id, suffixJournalTmp))
+			_ = atomicfile.Remove(hiddenName(path, id, suffixJournalTmp))
 		}
 		if !rf.journal {
 			for _, s := range []string{suffixTemp, suffixOld} {
-				if err := os.Remove(hiddenName(path, id, s)); err == nil {
+				if err := atomicfile.Remove(hiddenName(path, id, s)); err == nil {
 					res.RemovedTemps++
 				} else if !os.IsNotExist(err) {
 					errs = append(errs, err)
@@ -77,7 +87,7 @@ func Recover(ctx context.Context, path string, opts DrainOptions) (RecoverResult
 			errs = append(errs, fmt.Errorf("run %s: %w", id, err))
 		}
 	}
-	if err := SyncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		errs = append(errs, err)
 	}
 	return res, errors.Join(errs...)
@@ -98,14 +108,14 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 	switch {
 	case tmpErr == nil && tmpIno == j.NewIno:
 		// Died before the rename: the store is the old inode, untouched.
-		_ = os.Remove(tmpName)
-		_ = os.Remove(oldName)
+		_ = atomicfile.Remove(tmpName)
+		_ = atomicfile.Remove(oldName)
 		discardSidecars(j.Sidecars)
 		res.RolledBack++
 		return j.remove()
 	case tmpErr == nil && tmpIno == j.OldIno:
 		// Died right after the exchange: the temp name still holds the old inode.
-		if err := os.Remove(tmpName); err != nil {
+		if err := atomicfile.Remove(tmpName); err != nil {
 			return err
 		}
 	case tmpErr == nil:
@@ -115,14 +125,14 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		if pathIno, err := inodeOf(path); err != nil || pathIno != j.NewIno {
 			return fmt.Errorf("%s is not the file the journal describes, and %s does not hold the run's new content; left in place", tmpName, path)
 		}
-		if err := exchangeFiles(tmpName, path); err != nil {
+		if err := atomicfile.Exchange(tmpName, path); err != nil {
 			return fmt.Errorf("undo the exchange of %s and %s: %w", tmpName, path, err)
 		}
-		if err := SyncDir(filepath.Dir(path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 			return err
 		}
-		_ = os.Remove(tmpName)
-		_ = os.Remove(oldName)
+		_ = atomicfile.Remove(tmpName)
+		_ = atomicfile.Remove(oldName)
 		discardSidecars(j.Sidecars)
 		res.RolledBack++
 		return j.remove()

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
 )
 
@@ -35,10 +36,6 @@ type Rewrite struct {
 	committed time.Time
 	done      bool
 }
-
-type tempWriter struct{ f *os.File }
-
-func (w tempWriter) Write(p []byte) (int, error) { return writeTemp(w.f, p) }
 
 // Begin creates the temp file that will replace the store at path, whose open descriptor is
 // old. The temp gets the store's owner, group and mode before any content; if that is not
@@ -64,7 +61,7 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 		oldIno:  st.Ino,
 		tmpName: tmp.Name(),
 		tmp:     tmp,
-		buf:     bufio.NewWriterSize(tempWriter{tmp}, 1<<20),
+		buf:     bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20),
 	}, nil
 }
 
@@ -78,18 +75,17 @@ func CreateTemp(path string, like os.FileInfo, runID string) (*os.File, error) {
 		return nil, fmt.Errorf("stat %s: no inode information", path)
 	}
 	tmpName := hiddenName(path, runID, suffixTemp)
-	fd, err := unix.Open(tmpName, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	tmp, err := atomicfile.Create(tmpName, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create temp file %s: %w", tmpName, err)
+		return nil, fmt.Errorf("create temp file: %w", err)
 	}
-	tmp := os.NewFile(uintptr(fd), tmpName)
 	fail := func(what string, err error) (*os.File, error) {
 		_ = tmp.Close()
-		_ = os.Remove(tmpName)
+		_ = atomicfile.Remove(tmpName)
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	var tst unix.Stat_t
-	if err := unix.Fstat(fd, &tst); err != nil {
+	if err := unix.Fstat(int(tmp.Fd()), &tst); err != nil {
 		return fail("stat temp file", err)
 	}
 	// The mode first, while papyrad still owns the file (no privilege needed), then the owner
@@ -110,12 +106,6 @@ func CreateTemp(path string, like os.FileInfo, runID string) (*os.File, error) {
 	}
 	return tmp, nil
 }
-
-// WriteTemp writes p to a temp file through the fault seam tests use to inject ENOSPC.
-func WriteTemp(f *os.File, p []byte) (int, error) { return writeTemp(f, p) }
-
-// SyncFile fsyncs f through the fault seam.
-func SyncFile(f *os.File) error { return syncFile(f) }
 
 // Write appends p to the temp file.
 func (r *Rewrite) Write(p []byte) (int, error) {
@@ -190,7 +180,7 @@ func (r *Rewrite) Prepare() error {
 	if err := r.buf.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", r.tmpName, err)
 	}
-	if err := syncFile(r.tmp); err != nil {
+	if err := atomicfile.Sync(r.tmp); err != nil {
 		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
 	}
 	return nil
@@ -206,10 +196,7 @@ func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
 	if err := r.buf.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", r.tmpName, err)
 	}
-	if err := step("sync-temp"); err != nil {
-		return err
-	}
-	if err := syncFile(r.tmp); err != nil {
+	if err := atomicfile.Sync(r.tmp); err != nil {
 		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
 	}
 	var tst unix.Stat_t
@@ -220,11 +207,8 @@ func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
 		return fmt.Errorf("close %s: %w", r.tmpName, err)
 	}
 	r.tmp = nil
-	if err := step("link-old"); err != nil {
-		return err
-	}
 	oldName := hiddenName(r.path, r.id, suffixOld)
-	if err := linkOpenFile(r.old, r.path, oldName, r.oldIno); err != nil {
+	if err := atomicfile.LinkOpen(r.old, r.path, oldName); err != nil {
 		return fmt.Errorf("keep the old inode reachable as %s: %w", oldName, err)
 	}
 	r.linked = true
@@ -232,31 +216,14 @@ func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
 		Version: 1, Store: r.path, RunID: r.id, Dev: r.dev,
 		OldIno: r.oldIno, NewIno: tst.Ino, Copied: copied, Sidecars: r.sidecars,
 	}
-	if err := step("journal"); err != nil {
-		return err
-	}
 	if err := r.j.save(); err != nil {
-		return err
-	}
-	if err := step("verify"); err != nil {
 		return err
 	}
 	if ino, err := inodeOf(r.path); err != nil || ino != r.oldIno {
 		return errs.ErrReplaced
 	}
-	if err := step("rename"); err != nil {
-		return err
-	}
 	if err := r.swapIn(); err != nil {
 		return err
-	}
-	r.committed = time.Now()
-	r.done = true
-	if err := step("sync-dir"); err != nil {
-		return err
-	}
-	if err := SyncDir(filepath.Dir(r.path)); err != nil {
-		return fmt.Errorf("fsync directory of %s: %w", r.path, err)
 	}
 	if len(r.sidecars) > 0 {
 		if err := r.j.finalizeSidecars(); err != nil {
@@ -272,30 +239,22 @@ func (r *Rewrite) Commit(ctx context.Context, copied int64) error {
 // swapIn puts the temp file at the store's name. Where the filesystem can exchange two names
 // atomically it does, and then checks that what it took out is the inode it read: if another
 // program replaced the store in the instant since the check above, the exchange is undone and
-// the run gives up. Elsewhere it renames.
+// the run gives up. Elsewhere it renames. Once the store holds the temp file the run has
+// committed, even if what follows fails: the journal then drives recovery.
 func (r *Rewrite) swapIn() error {
-	err := exchangeFiles(r.tmpName, r.path)
-	if isUnsupported(err) {
-		if err := renameFile(r.tmpName, r.path); err != nil {
-			return fmt.Errorf("rename %s over %s: %w", r.tmpName, r.path, err)
+	replaced, err := atomicfile.Replace(r.tmpName, r.path, func(out string) error {
+		// out holds the old inode now, which ".old" keeps reachable.
+		if ino, err := inodeOf(out); err != nil || ino != r.oldIno {
+			return errs.ErrReplaced
 		}
 		return nil
+	})
+	if replaced {
+		r.committed = time.Now()
+		r.done = true
 	}
 	if err != nil {
-		return fmt.Errorf("exchange %s and %s: %w", r.tmpName, r.path, err)
-	}
-	if ino, err := inodeOf(r.tmpName); err != nil || ino != r.oldIno {
-		if err := exchangeFiles(r.tmpName, r.path); err != nil {
-			return fmt.Errorf("undo the exchange of %s and %s: %w", r.tmpName, r.path, err)
-		}
-		return errs.ErrReplaced
-	}
-	// The temp name now holds the old inode, which ".old" keeps reachable.
-	if err := step("remove-temp"); err != nil {
-		return err
-	}
-	if err := os.Remove(r.tmpName); err != nil {
-		return fmt.Errorf("remove %s: %w", r.tmpName, err)
+		return fmt.Errorf("put the rewritten file at %s: %w", r.path, err)
 	}
 	return nil
 }
@@ -314,15 +273,15 @@ func (r *Rewrite) Abort() {
 		_ = r.tmp.Close()
 		r.tmp = nil
 	}
-	_ = os.Remove(r.tmpName)
+	_ = atomicfile.Remove(r.tmpName)
 	if r.linked {
-		_ = os.Remove(hiddenName(r.path, r.id, suffixOld))
+		_ = atomicfile.Remove(hiddenName(r.path, r.id, suffixOld))
 	}
 	if r.j != nil {
 		_ = r.j.remove()
 	}
 	discardSidecars(r.sidecars)
-	_ = SyncDir(filepath.Dir(r.path))
+	_ = atomicfile.SyncDir(filepath.Dir(r.path))
 }
 
 // Drain forwards what writers still add to the old inode after the commit, until none holds it.

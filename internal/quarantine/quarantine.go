@@ -25,11 +25,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
-	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 )
 
 // bigLine is the length past which a line is quarantined as base64 only, streamed.
@@ -133,16 +132,18 @@ func (q *File) open() error {
 	if q.f != nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(q.pending), 0o700); err != nil {
+	// Every directory created is fsynced, or a power cut could take the quarantine file away
+	// with a directory after the run removed its lines from the store.
+	if err := atomicfile.MkdirAll(filepath.Dir(q.pending), 0o700); err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
 	// O_EXCL and O_NOFOLLOW: a file, or a link, planted under the pending name is never
 	// written through.
-	f, err := os.OpenFile(q.pending, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := atomicfile.Create(q.pending, 0o600)
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	q.f, q.w, q.created = f, bufio.NewWriterSize(f, 64<<10), true
+	q.f, q.w, q.created = f, bufio.NewWriterSize(atomicfile.Writer(f), 64<<10), true
 	return nil
 }
 
@@ -157,14 +158,14 @@ func (q *File) Close() (pending, final string, err error) {
 	}
 	err = q.w.Flush()
 	if err == nil {
-		err = q.f.Sync()
+		err = atomicfile.Sync(q.f)
 	}
 	if cerr := q.f.Close(); err == nil {
 		err = cerr
 	}
 	q.f = nil
 	if err == nil {
-		err = livefile.SyncDir(filepath.Dir(q.pending))
+		err = atomicfile.SyncDir(filepath.Dir(q.pending))
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("quarantine %s: %w", q.pending, err)
@@ -180,10 +181,10 @@ func (q *File) Publish() (string, error) {
 	if err != nil || pending == "" {
 		return "", err
 	}
-	if err := os.Rename(pending, final); err != nil {
+	if err := atomicfile.Rename(pending, final); err != nil {
 		return "", fmt.Errorf("quarantine %s: %w", final, err)
 	}
-	if err := livefile.SyncDir(filepath.Dir(final)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(final)); err != nil {
 		return "", fmt.Errorf("quarantine %s: %w", final, err)
 	}
 	return final, nil
@@ -196,6 +197,6 @@ func (q *File) Discard() {
 		q.f = nil
 	}
 	if q.created {
-		_ = os.Remove(q.pending)
+		_ = atomicfile.Remove(q.pending)
 	}
 }

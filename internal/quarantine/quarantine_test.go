@@ -4,11 +4,16 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/atomicfile"
 )
 
 func TestLinesComeBackExactly(t *testing.T) {
@@ -109,5 +114,53 @@ func TestPlantedLinkNotFollowed(t *testing.T) {
 	q.Discard()
 	if b, _ := os.ReadFile(target); string(b) != "keep" {
 		t.Errorf("the link's target was written: %q", b)
+	}
+}
+
+// TestEveryCreatedDirectoryIsSynced: the quarantine's root, store and day directories are
+// created on the first line, and each of them is fsynced, with the existing directory they were
+// created in; a failed fsync of any of them fails the run before a line is written.
+func TestEveryCreatedDirectoryIsSynced(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	base := t.TempDir()
+	root := filepath.Join(base, "quarantine")
+	levels := []string{
+		filepath.Join(root, "orders", "2026-11-25"), filepath.Join(root, "orders"), root, base,
+	}
+	t.Run("synced", func(t *testing.T) {
+		var synced []string
+		atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+			if op == atomicfile.OpSyncDir {
+				synced = append(synced, name)
+			}
+			return nil
+		})
+		q := New(root, "orders", "/data/events.ndjson", "run1", at)
+		if err := q.Add([]byte("x"), 0, "reason"); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range levels {
+			if !slices.Contains(synced, d) {
+				t.Errorf("%s was not fsynced (fsynced: %v)", d, synced)
+			}
+		}
+		q.Discard()
+		os.RemoveAll(root)
+	})
+	for _, d := range levels {
+		t.Run("fails at "+filepath.Base(d), func(t *testing.T) {
+			atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+				if op == atomicfile.OpSyncDir && name == d {
+					return syscall.EIO
+				}
+				return nil
+			})
+			q := New(root, "orders", "/data/events.ndjson", "run2", at)
+			defer os.RemoveAll(root)
+			defer q.Discard()
+			if err := q.Add([]byte("x"), 0, "reason"); !errors.Is(err, syscall.EIO) {
+				t.Errorf("Add = %v, want the failed fsync of %s", err, d)
+			}
+		})
 	}
 }

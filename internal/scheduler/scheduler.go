@@ -15,9 +15,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/errs"
-	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
@@ -370,9 +370,9 @@ func (s *Scheduler) saveState() {
 		}
 	}
 	b, _ := json.Marshal(st)
-	err := os.MkdirAll(filepath.Dir(s.cfg.StateFile), 0o750)
+	err := atomicfile.MkdirAll(filepath.Dir(s.cfg.StateFile), 0o750)
 	if err == nil {
-		err = livefile.WriteFileAtomic(s.cfg.StateFile, b, 0o600)
+		err = atomicfile.WriteFile(s.cfg.StateFile, b, 0o600)
 	}
 	if err != nil {
 		s.log.Warn("could not save the run state", zap.String("file", s.cfg.StateFile), zap.Error(err))

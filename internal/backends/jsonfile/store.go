@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/errs"
@@ -231,7 +232,7 @@ func (s *Store) compact(ctx context.Context, opts backends.Options, start time.T
 	p := &pass{
 		s: s, f: f, size: fi.Size(), start: start, dry: opts.DryRun, prog: opts.Progress,
 		stale: start.Sub(fi.ModTime()) >= s.cfg.Grace,
-		runID: livefile.NewRunID(), reserve: opts.ReserveSpace, release: func() {},
+		runID: atomicfile.NewRunID(), reserve: opts.ReserveSpace, release: func() {},
 	}
 	defer func() { p.release() }()
 	p.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, p.runID, start)

@@ -11,9 +11,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/errs"
-	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -222,7 +222,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 			s.reset()
 		}
 	}()
-	r := &run{s: s, c: c, sv: sv, opts: opts, start: start, rep: &rep, runID: livefile.NewRunID()}
+	r := &run{s: s, c: c, sv: sv, opts: opts, start: start, rep: &rep, runID: atomicfile.NewRunID()}
 	if !opts.DryRun {
 		l, err := acquireLock(ctx, c, s.LockKey(), s.cfg.LockTTL)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 )
@@ -37,7 +38,7 @@ type opJournal struct {
 const opSuffix = ".seg"
 
 func (l layout) opPath(id string) string {
-	return filepath.Join(filepath.Dir(l.path), livefile.HiddenPrefix(l.path)+id+opSuffix)
+	return filepath.Join(filepath.Dir(l.path), atomicfile.HiddenPrefix(l.path)+id+opSuffix)
 }
 
 func (l layout) saveOp(id string, j opJournal) error {
@@ -45,37 +46,17 @@ func (l layout) saveOp(id string, j opJournal) error {
 	if err != nil {
 		return err
 	}
-	name := l.opPath(id)
-	tmp := name + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
+	if err := atomicfile.WriteFile(l.opPath(id), b, 0o600); err != nil {
 		return fmt.Errorf("write step journal: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = livefile.SyncFile(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err == nil {
-		err = livefile.SyncDir(filepath.Dir(name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write step journal %s: %w", name, err)
 	}
 	return nil
 }
 
 func (l layout) dropOp(id string) error {
-	if err := os.Remove(l.opPath(id)); err != nil && !os.IsNotExist(err) {
+	if err := atomicfile.Remove(l.opPath(id)); err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	return livefile.SyncDir(filepath.Dir(l.path))
+	return atomicfile.SyncDir(filepath.Dir(l.path))
 }
 
 func inodeOf(name string) (uint64, error) {
@@ -94,12 +75,12 @@ func inodeOf(name string) (uint64, error) {
 // it could overwrite; it is the fallback, never the rule.
 func (l layout) restore(hidden string, slot int) error {
 	if l.naming == Sequence {
-		return renameNoReplace(hidden, l.slotName(slot))
+		return atomicfile.RenameNoReplace(hidden, l.slotName(slot))
 	}
 	for k := max(slot, 1); k < l.maxFiles; k++ {
-		err := renameNoReplace(hidden, l.slotName(k))
+		err := atomicfile.RenameNoReplace(hidden, l.slotName(k))
 		if err == nil {
-			return livefile.SyncDir(filepath.Dir(l.path))
+			return atomicfile.SyncDir(filepath.Dir(l.path))
 		}
 		if !errors.Is(err, unix.EEXIST) {
 			return err
@@ -144,16 +125,12 @@ func (l layout) neighbours(ino uint64) (m member, newer uint64, found bool, err 
 	return member{}, 0, false, nil
 }
 
-func renameNoReplace(from, to string) error {
-	return unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
-}
-
 // remove deletes the rotated segment seg, wherever rotations have moved it: the step is
 // journaled, then the segment's name is confirmed and at once renamed to a hidden name; if a
 // rotation slid another file under the name in between, settleDelete trades that file for seg
 // straight away.
 func (l layout) remove(seg *segment, id string) (bool, error) {
-	hidden := filepath.Join(filepath.Dir(l.path), livefile.HiddenPrefix(l.path)+id+".del")
+	hidden := filepath.Join(filepath.Dir(l.path), atomicfile.HiddenPrefix(l.path)+id+".del")
 	for attempt := 0; attempt < 10; attempt++ {
 		if attempt > 0 {
 			backoff(attempt)
@@ -169,13 +146,10 @@ func (l layout) remove(seg *segment, id string) (bool, error) {
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
 		}
-		if err := livefile.Step("segment-journaled"); err != nil {
-			return false, err
-		}
 		// The journal stays true wherever the segment has moved since: rotations move it and
 		// its newer neighbour along together.
-		slot, moved, err := l.follow(seg, m.slot, "segment-take-out", func(name string) error {
-			if err := os.Rename(name, hidden); err != nil {
+		slot, moved, err := l.follow(seg, m.slot, func(name string) error {
+			if err := atomicfile.Rename(name, hidden); err != nil {
 				if os.IsNotExist(err) {
 					return errMovedAgain
 				}
@@ -216,7 +190,7 @@ var errMovedAgain = errors.New("the segment moved again")
 // calls can get in the way. act returns errMovedAgain when the segment left the name in
 // between, and the search goes on. done is false when the segment is gone from the set or
 // kept moving; slot is where act succeeded.
-func (l layout) follow(seg *segment, slot int, step string, act func(name string) error) (at int, done bool, err error) {
+func (l layout) follow(seg *segment, slot int, act func(name string) error) (at int, done bool, err error) {
 	for range 10 {
 		name, found, err := l.locate(seg.ino, slot)
 		if err != nil || !found {
@@ -227,9 +201,6 @@ func (l layout) follow(seg *segment, slot int, step string, act func(name string
 		}
 		if ino, err := inodeOf(name); err != nil || ino != seg.ino {
 			continue // the last look, right before the call
-		}
-		if err := livefile.Step(step); err != nil {
-			return slot, false, err
 		}
 		switch err := act(name); {
 		case errors.Is(err, errMovedAgain):
@@ -274,13 +245,10 @@ func (l layout) settleDelete(j opJournal) (deleted bool, err error) {
 			return false, err
 		}
 	}
-	if err := livefile.Step("segment-unlink"); err != nil {
-		return false, err
-	}
-	if err := os.Remove(j.Hidden); err != nil {
+	if err := atomicfile.Remove(j.Hidden); err != nil {
 		return false, fmt.Errorf("remove %s: %w", j.Hidden, err)
 	}
-	return true, livefile.SyncDir(filepath.Dir(j.Hidden))
+	return true, atomicfile.SyncDir(filepath.Dir(j.Hidden))
 }
 
 // putBack puts the file cur, which a rotation slid under a name in the instant papyrad took
@@ -310,11 +278,8 @@ func (l layout) putBack(hidden string, cur, partner uint64, slot, takenAt int) (
 		if k, ok := l.slotOf(filepath.Base(name)); ok {
 			slot = k
 		}
-		if err := livefile.Step("segment-put-back"); err != nil {
-			return false, err
-		}
-		err = livefile.Exchange(hidden, name)
-		if livefile.IsUnsupported(err) {
+		err = atomicfile.Exchange(hidden, name)
+		if atomicfile.IsUnsupported(err) {
 			return false, l.restore(hidden, takenAt)
 		}
 		if os.IsNotExist(err) {
@@ -330,7 +295,7 @@ func (l layout) putBack(hidden string, cur, partner uint64, slot, takenAt int) (
 		if got == top {
 			stands = stands[:len(stands)-1]
 			if len(stands) == 0 {
-				return true, livefile.SyncDir(filepath.Dir(hidden))
+				return true, atomicfile.SyncDir(filepath.Dir(hidden))
 			}
 		} else {
 			stands = append(stands, cur) // cur now stands in got's place
@@ -355,7 +320,7 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		}
 		if !found {
 			// The writer deleted the segment itself; the rewrite is moot.
-			if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+			if err := atomicfile.Remove(tmp); err != nil && !os.IsNotExist(err) {
 				return false, err
 			}
 			return false, nil
@@ -367,19 +332,16 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		if err := l.saveOp(id, j); err != nil {
 			return false, err
 		}
-		if err := livefile.Step("segment-journaled"); err != nil {
-			return false, err
-		}
 		renamed := false // no exchange on this filesystem: the new content was renamed over
-		slot, exchanged, err := l.follow(seg, m.slot, "segment-exchange", func(name string) error {
-			err := livefile.Exchange(tmp, name)
-			if livefile.IsUnsupported(err) {
+		slot, exchanged, err := l.follow(seg, m.slot, func(name string) error {
+			err := atomicfile.Exchange(tmp, name)
+			if atomicfile.IsUnsupported(err) {
 				// No atomic exchange here: check, then rename. A rotation in between could be
 				// clobbered; this is the best such a filesystem allows.
 				if ino, _ := inodeOf(name); ino != seg.ino {
 					return errMovedAgain
 				}
-				if err := os.Rename(tmp, name); err != nil {
+				if err := atomicfile.Rename(tmp, name); err != nil {
 					return fmt.Errorf("rename %s over %s: %w", tmp, name, err)
 				}
 				renamed = true
@@ -418,7 +380,7 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 		}
 	}
 	// Every attempt ended with tmp holding the new content: nothing is left for recovery.
-	_ = os.Remove(tmp)
+	_ = atomicfile.Remove(tmp)
 	return false, fmt.Errorf("segment %s kept moving under a rotating writer; left for the next run", seg.name)
 }
 
@@ -437,13 +399,10 @@ func (l layout) settleReplace(j opJournal, keepTemp bool) (bool, error) {
 	}
 	switch ino {
 	case j.SegIno:
-		if err := livefile.Step("segment-drop-old"); err != nil {
+		if err := atomicfile.Remove(j.Temp); err != nil {
 			return false, err
 		}
-		if err := os.Remove(j.Temp); err != nil {
-			return false, err
-		}
-		return true, livefile.SyncDir(filepath.Dir(j.Temp))
+		return true, atomicfile.SyncDir(filepath.Dir(j.Temp))
 	case j.NewIno:
 		// Not exchanged.
 	default:
@@ -455,7 +414,7 @@ func (l layout) settleReplace(j opJournal, keepTemp bool) (bool, error) {
 	if keepTemp {
 		return false, nil
 	}
-	return false, os.Remove(j.Temp)
+	return false, atomicfile.Remove(j.Temp)
 }
 
 // recoverOps finishes or undoes the segment steps that crashed runs left journaled.
@@ -465,15 +424,17 @@ func (l layout) recoverOps() error {
 	if err != nil {
 		return fmt.Errorf("list %s: %w", dir, err)
 	}
-	prefix := livefile.HiddenPrefix(l.path)
+	prefix := atomicfile.HiddenPrefix(l.path)
 	var errs []error
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok {
 			continue
 		}
-		if strings.HasSuffix(rest, opSuffix+".new") {
-			_ = os.Remove(filepath.Join(dir, e.Name()))
+		if atomicfile.IsTemp(e.Name()) || strings.HasSuffix(rest, opSuffix+".new") {
+			// A step journal's temp file, left by a run killed while writing it (".seg.new":
+			// by versions before atomicfile.WriteFile).
+			_ = atomicfile.Remove(filepath.Join(dir, e.Name()))
 			continue
 		}
 		id, ok := strings.CutSuffix(rest, opSuffix)
@@ -516,7 +477,7 @@ func (l layout) recoverOps() error {
 func (l layout) journaledTemp(tmp string) bool {
 	dir := filepath.Dir(l.path)
 	entries, _ := os.ReadDir(dir)
-	prefix := livefile.HiddenPrefix(l.path)
+	prefix := atomicfile.HiddenPrefix(l.path)
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), prefix) || !strings.HasSuffix(e.Name(), opSuffix) {
 			continue

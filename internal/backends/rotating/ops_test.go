@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -128,7 +131,7 @@ func (s *opsSet) hidden(suffix string) []testutil.Key {
 	}
 	var out []testutil.Key
 	for _, e := range entries {
-		if !livefile.IsOwn(e.Name()) || !strings.HasSuffix(e.Name(), suffix) {
+		if !atomicfile.IsOwn(e.Name()) || !strings.HasSuffix(e.Name(), suffix) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(s.dir, e.Name()))
@@ -157,11 +160,44 @@ func (s *opsSet) want(rewrite bool) []testutil.Key {
 
 var errKilled = errors.New("killed here")
 
-// hook lands rotations at named steps: at[step] lists, call by call, how many rotations land
-// when the step is reached; kill stops the run the first time step kill is reached.
-func (s *opsSet) hook(at map[string][]int, kill string) func() {
+// stepOf names the step of the segment protocol that operation op of the atomic helper on
+// name begins, or "": the rename that makes a step journal durable ("segment-journaled"), the
+// rename that takes a segment out ("segment-take-out"), the first exchange after a rewrite is
+// journaled ("segment-exchange") and the exchanges that put a file back ("segment-put-back").
+// exchanged says whether the step journaled last has had its exchange.
+func stepOf(op atomicfile.Op, name string, rewrite bool, exchanged *bool) string {
+	switch {
+	case op == atomicfile.OpRename && strings.HasSuffix(name, opSuffix):
+		*exchanged = false
+		return "segment-journaled"
+	case op == atomicfile.OpRename && strings.HasSuffix(name, ".del"):
+		return "segment-take-out"
+	case op == atomicfile.OpExchange && rewrite && !*exchanged:
+		*exchanged = true
+		return "segment-exchange"
+	case op == atomicfile.OpExchange:
+		return "segment-put-back"
+	}
+	return ""
+}
+
+// hook lands rotations at named steps (see stepOf): at[step] lists, call by call, how many
+// rotations land when the step is reached; kill stops the run the first time step kill is
+// reached. The hook acts until stop is called.
+func (s *opsSet) hook(rewrite bool, at map[string][]int, kill string) (stop func()) {
+	var mu sync.Mutex
+	active, exchanged := true, false
 	calls := map[string]int{}
-	return livefile.SetStep(func(step string) error {
+	atomicfile.InjectFaults(s.t, func(op atomicfile.Op, name string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !active {
+			return nil
+		}
+		step := stepOf(op, name, rewrite, &exchanged)
+		if step == "" {
+			return nil
+		}
 		n := calls[step]
 		calls[step]++
 		if plan := at[step]; n < len(plan) {
@@ -174,6 +210,11 @@ func (s *opsSet) hook(at map[string][]int, kill string) func() {
 		}
 		return nil
 	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		active = false
+	}
 }
 
 // TestStepUnderRotation: rotations land while a step is journaled, every time one is (the step
@@ -199,7 +240,7 @@ func TestStepUnderRotation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newOpsSet(t, tc.rewrite)
-			restore := s.hook(tc.at, "")
+			restore := s.hook(tc.rewrite, tc.at, "")
 			rep, err := s.store.Compact(context.Background(), backends.Options{})
 			restore()
 			if err != nil {
@@ -207,6 +248,15 @@ func TestStepUnderRotation(t *testing.T) {
 			}
 			if got, want := s.order(), s.want(tc.rewrite); !slices.Equal(got, want) {
 				t.Errorf("the set reads\n  %v\nwant\n  %v", got, want)
+			}
+			landed := 0
+			for _, plan := range tc.at {
+				for _, n := range plan {
+					landed += n
+				}
+			}
+			if s.written == 0 || len(tc.at) > 1 && s.written != landed {
+				t.Errorf("%d rotations landed, want %d: a step was not reached", s.written, landed)
 			}
 			if tc.rewrite && rep.FilesRewritten != 1 || !tc.rewrite && rep.FilesDeleted != 1 {
 				t.Errorf("the segment was not changed: %d deleted, %d rewritten", rep.FilesDeleted, rep.FilesRewritten)
@@ -244,7 +294,7 @@ func TestStepKilledInWindow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newOpsSet(t, tc.rewrite)
-			restore := s.hook(tc.at, "segment-put-back")
+			restore := s.hook(tc.rewrite, tc.at, "segment-put-back")
 			_, err := s.store.Compact(context.Background(), backends.Options{})
 			restore()
 			if !errors.Is(err, errKilled) {
@@ -264,6 +314,65 @@ func TestStepKilledInWindow(t *testing.T) {
 				t.Errorf("after recovery the set reads\n  %v\nwant\n  %v", got, want)
 			}
 			assertClean(t, s.dir)
+		})
+	}
+}
+
+// TestCrashAtEveryOperation kills a run that deletes a segment, and one that rewrites it, at
+// each operation of the atomic helper in turn (a clean run counts them): every operation from
+// there on fails, as nothing happens after a SIGKILL. The next run recovers, and the set then
+// reads every kept record once, in order, with nothing left beside it.
+func TestCrashAtEveryOperation(t *testing.T) {
+	for _, rewrite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rewrite=%v", rewrite), func(t *testing.T) {
+			var total int
+			t.Run("clean", func(t *testing.T) {
+				s := newOpsSet(t, rewrite)
+				atomicfile.InjectFaults(t, func(atomicfile.Op, string) error { total++; return nil })
+				if _, err := s.store.Compact(context.Background(), backends.Options{}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if total < 5 {
+				t.Fatalf("a clean run went through %d operations; the count is wrong", total)
+			}
+			for i := range total {
+				t.Run(strconv.Itoa(i), func(t *testing.T) {
+					s := newOpsSet(t, rewrite)
+					var mu sync.Mutex
+					n, dead := 0, true
+					var at string
+					atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+						mu.Lock()
+						defer mu.Unlock()
+						if n++; n == i+1 {
+							at = fmt.Sprintf("%s %s", op, filepath.Base(name))
+						}
+						if dead && n > i {
+							return errKilled
+						}
+						return nil
+					})
+					// A kill that lands on the run's best-effort cleanup leaves it successful.
+					if _, err := s.store.Compact(context.Background(), backends.Options{}); err != nil && !errors.Is(err, errKilled) {
+						t.Fatalf("the run killed at operation %d failed otherwise: %v", i, err)
+					}
+					mu.Lock()
+					dead = false
+					reached := at != ""
+					mu.Unlock()
+					if !reached {
+						t.Fatalf("the run ended before operation %d", i)
+					}
+					if _, err := s.store.Compact(context.Background(), backends.Options{}); err != nil {
+						t.Fatalf("killed at %s: the recovering run: %v", at, err)
+					}
+					if got, want := s.order(), s.want(rewrite); !slices.Equal(got, want) {
+						t.Errorf("killed at %s: the set reads\n  %v\nwant\n  %v", at, got, want)
+					}
+					assertClean(t, s.dir)
+				})
+			}
 		})
 	}
 }

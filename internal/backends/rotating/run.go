@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -48,7 +49,7 @@ func (r *run) cleanup() {
 		if r.s.l.journaledTemp(t) {
 			continue // a segment step was cut short with it: recovery settles it
 		}
-		_ = os.Remove(t)
+		_ = atomicfile.Remove(t)
 	}
 	r.q.Discard()
 	if r.arch != nil {
@@ -195,10 +196,6 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 	}
 }
 
-type seamWriter struct{ f *os.File }
-
-func (w seamWriter) Write(p []byte) (int, error) { return livefile.WriteTemp(w.f, p) }
-
 // prepareRewrite writes the kept lines of rotated segment p to a fsynced temp file.
 func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepared, error) {
 	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.fi, id)
@@ -206,13 +203,13 @@ func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepar
 		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
 	}
 	r.temps = append(r.temps, tmp.Name())
-	bw := bufio.NewWriterSize(seamWriter{tmp}, 1<<20)
+	bw := bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20)
 	err = r.pass(ctx, p, bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err == nil {
-		err = livefile.SyncFile(tmp)
+		err = atomicfile.Sync(tmp)
 	}
 	fi, serr := tmp.Stat()
 	if cerr := tmp.Close(); err == nil {

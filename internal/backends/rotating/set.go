@@ -9,8 +9,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
-	"github.com/papyrad/papyrad/internal/livefile"
 )
 
 // Naming is how a set names its files.
@@ -122,7 +122,7 @@ func (l layout) members() (ms []member, orphans []string, err error) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if livefile.IsOwn(name) || !strings.HasPrefix(name, prefix) {
+		if atomicfile.IsOwn(name) || !strings.HasPrefix(name, prefix) {
 			continue
 		}
 		slot, ok := l.slotOf(name)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/lines"
 	"github.com/papyrad/papyrad/internal/errs"
@@ -205,7 +206,7 @@ func (s *Store) Compact(ctx context.Context, opts backends.Options) (rep report.
 		}
 		defer release()
 	}
-	r := &run{s: s, runID: livefile.NewRunID(), start: start, rep: &rep, plan: plan}
+	r := &run{s: s, runID: atomicfile.NewRunID(), start: start, rep: &rep, plan: plan}
 	r.q = quarantine.New(s.cfg.Quarantine, s.cfg.Name, s.cfg.Path, r.runID, start)
 	if s.cfg.Archive != nil {
 		r.arch = archive.NewWriter(*s.cfg.Archive, s.cfg.Name, r.runID, start)

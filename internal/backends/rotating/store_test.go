@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/report"
@@ -190,8 +191,9 @@ func TestRotationDuringDelete(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "events.ndjson"), []byte(rec(4102444802)), 0o644)
 	s := newStore(dir, Suffix, retention.Policy{MaxAge: time.Hour})
 	rotated := false
-	restore := livefile.SetStep(func(name string) error {
-		if name == "segment-take-out" && !rotated {
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		// The rename that takes the segment out of the set.
+		if op == atomicfile.OpRename && strings.HasSuffix(name, ".del") && !rotated {
 			rotated = true
 			// The writer rolls over: .3 -> .4, .2 -> .3, active -> .1 (new empty active).
 			p := filepath.Join(dir, "events.ndjson")
@@ -202,7 +204,6 @@ func TestRotationDuringDelete(t *testing.T) {
 		}
 		return nil
 	})
-	defer restore()
 	rep, err := s.Compact(context.Background(), backends.Options{})
 	if err != nil {
 		t.Fatalf("Compact: %v (%+v)", err, rep)
@@ -218,7 +219,7 @@ func assertClean(t *testing.T, dir string) {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if livefile.IsOwn(e.Name()) && !strings.HasSuffix(e.Name(), ".lock") {
+		if atomicfile.IsOwn(e.Name()) && !strings.HasSuffix(e.Name(), ".lock") {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -218,14 +218,14 @@ func (c *summaries) save(keep []*summary) error {
 	if c.path == "" {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return fmt.Errorf("segment summaries: %w", err)
 	}
 	b, err := json.Marshal(keep)
 	if err != nil {
 		return fmt.Errorf("segment summaries: %w", err)
 	}
-	if err := livefile.WriteFileAtomic(c.path, b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(c.path, b, 0o600); err != nil {
 		return fmt.Errorf("segment summaries: %w", err)
 	}
 	return nil

@@ -1,5 +1,0 @@
-package archive
-
-import "syscall"
-
-const noFollow = syscall.O_NOFOLLOW | syscall.O_CLOEXEC

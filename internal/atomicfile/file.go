@@ -1,0 +1,92 @@
+package atomicfile
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Create creates the new file name for writing: O_EXCL and O_NOFOLLOW, so that a file or a
+// link planted under the name is never written through, and close-on-exec.
+func Create(name string, perm os.FileMode) (*os.File, error) {
+	if err := check(OpCreate, name); err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// Write writes p to f.
+func Write(f *os.File, p []byte) (int, error) {
+	if err := check(OpWrite, f.Name()); err != nil {
+		return 0, &os.PathError{Op: "write", Path: f.Name(), Err: err}
+	}
+	return f.Write(p)
+}
+
+// Writer returns an io.Writer that writes to f through Write.
+func Writer(f *os.File) io.Writer { return fileWriter{f} }
+
+type fileWriter struct{ f *os.File }
+
+func (w fileWriter) Write(p []byte) (int, error) { return Write(w.f, p) }
+
+// Sync flushes f to stable storage.
+func Sync(f *os.File) error {
+	if err := check(OpSync, f.Name()); err != nil {
+		return &os.PathError{Op: "sync", Path: f.Name(), Err: err}
+	}
+	return f.Sync()
+}
+
+// WriteFile replaces the small file name (papyrad's own state: journals, run times, segment
+// summaries) with data, so that a reader sees the old content or the new, never a part: a
+// temp file with a random hidden name in the same directory (see IsTemp), created with O_EXCL
+// and O_NOFOLLOW, written, fsynced, closed, renamed over name, and the directory fsynced. A
+// link at name is replaced as a name, its target never written. On an error before the
+// rename the temp file is removed and name is left as it was.
+func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
+	tmp := tempName(name)
+	f, err := Create(tmp, perm)
+	if err != nil {
+		return fmt.Errorf("write %s: create temp file: %w", name, err)
+	}
+	renamed := false
+	defer func() {
+		if err != nil && !renamed {
+			_ = Remove(tmp)
+		}
+	}()
+	_, err = Write(f, data)
+	if err == nil {
+		err = Sync(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := Rename(tmp, name); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	renamed = true
+	if err := SyncDir(filepath.Dir(name)); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// Remove removes name, one of papyrad's own files or an empty directory.
+func Remove(name string) error {
+	if err := check(OpRemove, name); err != nil {
+		return &os.PathError{Op: "remove", Path: name, Err: err}
+	}
+	return os.Remove(name)
+}
