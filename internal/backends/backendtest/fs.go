@@ -163,7 +163,7 @@ func (s *suite) ownership(t *testing.T) {
 		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		f := s.newFixture(t, dir, segs, maps.Clone(kept), maps.Clone(expired))
+		f := s.newFixture(t, dir, segs, clone(kept), clone(expired))
 		for _, n := range f.files(t) {
 			if err := os.Chmod(n, mode); err != nil {
 				t.Fatal(err)
@@ -330,3 +330,5 @@ func (s *suite) reachableBinary(t *testing.T) string {
 	}
 	return name
 }
+
+func clone(m map[string]int64) map[string]int64 { return maps.Clone(m) }

@@ -22,8 +22,9 @@ type Params struct {
 	Path       string
 	Quarantine string // directory of quarantine files
 	Policy     retention.Policy
-	// DrainTimeout bounds a run's wait for writers that still hold a replaced file.
-	DrainTimeout time.Duration
+	// DrainTimeout bounds a run's wait for writers that still hold a replaced file, and
+	// MinDrain is its shortest wait (livefile.DrainOptions); zero MinDrain is the default.
+	DrainTimeout, MinDrain time.Duration
 }
 
 // Harness is what a backend's test tells the suite about its kind of store.

@@ -35,6 +35,7 @@ func Run(t *testing.T, h *Harness) {
 		{"DiskFull", s.diskFull},
 		{"Ownership", s.ownership},
 		{"RecoverAfterCommit", s.recoverAfterCommit},
+		{"CrashPoints", s.crashPoints},
 		{"KillLoop", s.killLoop},
 	} {
 		t.Run(c.name, c.run)

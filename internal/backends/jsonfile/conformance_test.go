@@ -31,7 +31,7 @@ func harness() *backendtest.Harness {
 		New: func(p backendtest.Params) backendtest.Store {
 			return jsonfile.New(jsonfile.Config{
 				Name: "events", Path: p.Path, Policy: p.Policy, Quarantine: p.Quarantine,
-				Drain: livefile.DrainOptions{Timeout: p.DrainTimeout},
+				Drain: livefile.DrainOptions{Timeout: p.DrainTimeout, MinDrain: p.MinDrain},
 			}, zap.NewNop(), time.Now)
 		},
 		Writers: []backendtest.WriterStyle{backendtest.PerRecord, backendtest.LongLived},

@@ -40,7 +40,7 @@ func harness(naming rotating.Naming) *backendtest.Harness {
 		New: func(p backendtest.Params) backendtest.Store {
 			return rotating.New(rotating.Config{
 				Name: "edge", Path: p.Path, Naming: naming, MaxFiles: maxFiles, Policy: p.Policy,
-				Quarantine: p.Quarantine, Drain: livefile.DrainOptions{Timeout: p.DrainTimeout},
+				Quarantine: p.Quarantine, Drain: livefile.DrainOptions{Timeout: p.DrainTimeout, MinDrain: p.MinDrain},
 			}, zap.NewNop(), time.Now)
 		},
 		Writers: []backendtest.WriterStyle{backendtest.PerRecord, backendtest.LongLived},
