@@ -43,7 +43,7 @@ type outcome struct {
 // HelperProcess is the body of a backend package's TestHelperProcess: in a child started by
 // the suite it compacts the store described in its environment with the harness of that name
 // and prints how the run ended; anywhere else it returns at once.
-func HelperProcess(t *testing.T, hs ...*Harness) {
+func HelperProcess(t *testing.T, hs ...Kind) {
 	v := os.Getenv(envChild)
 	if v == "" {
 		return
@@ -52,16 +52,16 @@ func HelperProcess(t *testing.T, hs ...*Harness) {
 	if err := json.Unmarshal([]byte(v), &j); err != nil {
 		t.Fatalf("%s: %v", envChild, err)
 	}
-	var h *Harness
+	var h Kind
 	for _, c := range hs {
-		if c.Name == j.Harness {
+		if c.kindName() == j.Harness {
 			h = c
 		}
 	}
 	if h == nil {
 		t.Fatalf("no harness named %q among those given to HelperProcess", j.Harness)
 	}
-	rep, err := h.New(j.Params).Compact(context.Background(), backends.Options{})
+	rep, err := h.build(j.Params).Compact(context.Background(), backends.Options{})
 	o := outcome{Result: string(rep.Result), Warnings: rep.Warnings}
 	if err != nil {
 		o.Err = err.Error()
@@ -92,7 +92,14 @@ type childOpts struct {
 // startChild starts a run of f's store in a child process.
 func (s *suite) startChild(t *testing.T, f *fixture, o childOpts) *child {
 	t.Helper()
-	b, err := json.Marshal(job{Harness: s.h.Name, Params: f.params})
+	return startChild(t, s.h.Name, f.params, o)
+}
+
+// startChild starts a run of the store with params p, built by the harness named kind, in a
+// child process.
+func startChild(t *testing.T, kind string, p Params, o childOpts) *child {
+	t.Helper()
+	b, err := json.Marshal(job{Harness: kind, Params: p})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,8 @@ type Store interface {
 // Params are the settings the suite gives a store; the harness puts them in its backend's
 // Config. They travel to the child process as JSON.
 type Params struct {
-	Path       string
+	Path       string // a file store's path
+	URL        string // a redis store's server
 	Quarantine string // directory of quarantine files
 	Policy     retention.Policy
 	// DrainTimeout bounds a run's wait for writers that still hold a replaced file, and
