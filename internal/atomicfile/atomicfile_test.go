@@ -323,7 +323,7 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// TestInjectFaultsWhileRunning: a test may inject while goroutines it started use the helper.
+// TestInjectFaultsWhileRunning: a test may inject while goroutines it started use the package.
 func TestInjectFaultsWhileRunning(t *testing.T) {
 	dir := t.TempDir()
 	var wg sync.WaitGroup

@@ -2,7 +2,7 @@ package atomicfile
 
 import "sync/atomic"
 
-// Op names one operation of the helper.
+// Op names one operation of this package.
 type Op string
 
 // The operations a fault can be injected into.
@@ -30,7 +30,7 @@ func check(op Op, name string) error {
 	return nil
 }
 
-// InjectFaults makes every operation of the helper call f first, with the operation and the
+// InjectFaults makes every operation of this package call f first, with the operation and the
 // file's name, until the test ends; a non-nil error from f is returned by the operation
 // (wrapped as the real error would be) and the operation does not happen. For tests only.
 //

@@ -73,7 +73,7 @@ func assertClean(t *testing.T, path string) {
 	}
 }
 
-// crasher stops the process, as a SIGKILL would, at an operation of the atomic helper: from
+// crasher stops the process, as a SIGKILL would, at an operation of atomicfile: from
 // the first operation at accepts on, every operation fails with errCrash until revive.
 type crasher struct {
 	mu      sync.Mutex
@@ -204,7 +204,7 @@ var errCrash = errors.New("simulated crash")
 
 // TestCrashAtEveryStep stops the protocol at each step, as a SIGKILL there would, then runs
 // recovery and checks the store holds either the old or the new content, plus every line the
-// application appended, each exactly once. A step is the operation of the atomic helper that
+// application appended, each exactly once. A step is the operation of atomicfile that
 // begins it.
 func TestCrashAtEveryStep(t *testing.T) {
 	for _, tc := range []struct {
@@ -291,7 +291,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 }
 
 // TestCrashAtEveryOperation stops a run, with a sidecar and a late line to forward, at each
-// operation of the atomic helper in turn (a clean run counts them), then recovers: the store
+// operation of atomicfile in turn (a clean run counts them), then recovers: the store
 // holds the old content or the new, every appended line exactly once, the sidecar is final if
 // and only if the store was replaced, and nothing of papyrad's is left.
 func TestCrashAtEveryOperation(t *testing.T) {

@@ -160,7 +160,7 @@ func (s *opsSet) want(rewrite bool) []testutil.Key {
 
 var errKilled = errors.New("killed here")
 
-// stepOf names the step of the segment protocol that operation op of the atomic helper on
+// stepOf names the step of the segment protocol that operation op of atomicfile on
 // name begins, or "": the rename that makes a step journal durable ("segment-journaled"), the
 // rename that takes a segment out ("segment-take-out"), the first exchange after a rewrite is
 // journaled ("segment-exchange") and the exchanges that put a file back ("segment-put-back").
@@ -319,7 +319,7 @@ func TestStepKilledInWindow(t *testing.T) {
 }
 
 // TestCrashAtEveryOperation kills a run that deletes a segment, and one that rewrites it, at
-// each operation of the atomic helper in turn (a clean run counts them): every operation from
+// each operation of atomicfile in turn (a clean run counts them): every operation from
 // there on fails, as nothing happens after a SIGKILL. The next run recovers, and the set then
 // reads every kept record once, in order, with nothing left beside it.
 func TestCrashAtEveryOperation(t *testing.T) {
