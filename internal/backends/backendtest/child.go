@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
@@ -180,4 +181,19 @@ func (c *child) killAfter(t *testing.T, delay time.Duration) (o outcome, finishe
 	case <-timer.C:
 		return c.kill(t)
 	}
+}
+
+// killAimed kills the child within spread after ready first says yes (polled every 50µs),
+// unless it ends first.
+func (c *child) killAimed(t *testing.T, ready func() bool, spread time.Duration, rng *rand.Rand) (o outcome, finished bool, dur time.Duration) {
+	t.Helper()
+	for !ready() && time.Since(c.start) < time.Minute {
+		select {
+		case err := <-c.done:
+			return c.ended(t, err)
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+	time.Sleep(time.Duration(rng.Int64N(int64(spread))))
+	return c.kill(t)
 }

@@ -3,6 +3,7 @@ package backendtest
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -48,14 +49,24 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
 		f.appendExpired(t, fmt.Sprintf("x%d", i), batch)
 		f.resume(t)
 
-		// Anywhere in a typical run; every other kill in its second half, where the
-		// commit and the drain are.
+		// Anywhere in a typical run; one kill in three in its second half, where the commit
+		// and the drain are; one in three within 2ms of the run's first new hidden file
+		// other than a temp being filled (a journal, a link to a replaced file), to land in
+		// the short steps that change the store's names.
 		typical := median(durations)
 		delay := time.Duration(rng.Int64N(int64(typical) * 11 / 10))
-		if i%2 == 1 {
+		if i%3 == 1 {
 			delay = typical/2 + time.Duration(rng.Int64N(int64(typical)*6/10))
 		}
-		o, finished, dur := s.startChild(t, f, childOpts{}).killAfter(t, delay)
+		var o outcome
+		var finished bool
+		var dur time.Duration
+		if c := s.startChild(t, f, childOpts{}); i%3 == 2 {
+			o, finished, dur = c.killAimed(t, f.newHidden(t), 2*time.Millisecond, rng)
+			delay = dur
+		} else {
+			o, finished, dur = c.killAfter(t, delay)
+		}
 		when := fmt.Sprintf("iteration %d, killed after %v", i, delay.Round(time.Microsecond))
 		if finished {
 			durations = append(durations, dur)
@@ -105,6 +116,27 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
 	f.checkNoQuarantine(t, "at the end")
 	t.Logf("%d runs killed or finished (%v); %d records checked after the kills and the recoveries; the writer wrote %d; a complete run took %v (median)",
 		n, phases, verified, written[w.Name], median(durations).Round(time.Millisecond))
+}
+
+// newHidden returns a function that says whether a hidden file of papyrad's other than a
+// temp file (".tmp") that was not there when newHidden was called has appeared beside the
+// store.
+func (f *fixture) newHidden(t *testing.T) func() bool {
+	t.Helper()
+	before := map[string]bool{}
+	for _, n := range f.leftovers(t) {
+		before[n] = true
+	}
+	return func() bool {
+		entries, _ := os.ReadDir(f.dir)
+		for _, e := range entries {
+			n := e.Name()
+			if strings.HasPrefix(n, ".papyrad.") && !strings.HasSuffix(n, ".tmp") && n != lockName(f.path) && !before[n] {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // phase says what a killed run left beside the store, by the kinds of papyrad's hidden files.

@@ -17,9 +17,9 @@ import (
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
-// maxFiles leaves the rotating writer room for every rotation of a case: it never finds the
-// oldest slot taken, so it never stops rotating and never removes a segment itself.
-const maxFiles = 1000
+// maxFiles leaves the rotating writer room for every rotation of a case, even a torture
+// run's (about 5 a second): it never finds the oldest slot taken, so it never stops rotating.
+const maxFiles = 4000
 
 // firstSeq is the number of a sequence set's oldest file, with room below it for older ones.
 const firstSeq = 5000
@@ -80,7 +80,7 @@ func harness(naming rotating.Naming) *backendtest.Harness {
 			}
 			return put(slot(path, k), b)
 		}
-		h.Writers = append(h.Writers, backendtest.Rotating(maxFiles, 4<<10, 500))
+		h.Writers = append(h.Writers, backendtest.Rotating(maxFiles, 8<<10, 200))
 	case rotating.Sequence:
 		slot := func(path string, k int) string {
 			ext := filepath.Ext(path)
