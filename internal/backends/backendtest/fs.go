@@ -41,6 +41,22 @@ func mountTmpfs(t *testing.T, size string) string {
 	return dir
 }
 
+// memDir returns a directory on a fresh tmpfs, unmounted when the test ends, or where no
+// tmpfs can be mounted, a temporary directory.
+func memDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=256m,mode=0755"); err != nil {
+		return dir
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir
+}
+
 // diskFull runs out of space on a real small filesystem: the run fails with ENOSPC, every
 // file of the store is as it was, nothing of the run is left, and once there is room again
 // the same run succeeds.
