@@ -174,6 +174,19 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
+// Prepare writes what is buffered to the temp file and fsyncs it, so that a failure to write
+// (ENOSPC) shows while the caller can still give up without having changed anything else.
+// The commit does it too, for what the catch-up adds after.
+func (r *Rewrite) Prepare() error {
+	if err := r.buf.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", r.tmpName, err)
+	}
+	if err := atomicfile.Sync(r.tmp); err != nil {
+		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
+	}
+	return nil
+}
+
 // commit makes the temp file the store. copied is the offset in the old file up to which its
 // content is now in the temp file; what lies after it is forwarded by drain. On error before
 // the rename the store is untouched and the caller must call Abort.

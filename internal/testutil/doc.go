@@ -4,5 +4,6 @@
 //
 // The command in papyrawriter is the application side of the concurrency and crash tests: it
 // appends records with a unique (writer, seq) either with open–append–close per record or
-// through one long-lived append handle.
+// through one long-lived append handle. StartWriter runs it from a test, which can pause it to
+// read a store without a write in flight.
 package testutil

@@ -90,6 +90,12 @@ func ReadSet(path, naming string, maxFiles int) (*SetContents, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ReadFiles(files...)
+}
+
+// ReadFiles reads a store made of files, oldest first (a single json store is one file), the
+// way ReadSet reads a rotating set.
+func ReadFiles(files ...string) (*SetContents, error) {
 	sc := &SetContents{Contents: &Contents{Count: map[Key]int{}, Stamp: map[Key]float64{}}, Files: files}
 	for _, name := range files {
 		b, err := os.ReadFile(name)

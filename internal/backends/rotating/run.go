@@ -79,6 +79,10 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			if err := r.pass(ctx, p, rw); err != nil {
 				return err
 			}
+			// Its kept lines on disk now: a full disk fails the run before a segment goes.
+			if err := rw.Prepare(); err != nil {
+				return fmt.Errorf("compact %s: %w", p.seg.name, err)
+			}
 		case p.act == remove:
 			if p.counts.NonRecords > 0 {
 				if err := r.pass(ctx, p, io.Discard); err != nil {

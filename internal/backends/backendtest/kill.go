@@ -1,0 +1,168 @@
+package backendtest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/testutil"
+)
+
+// killLoop runs, for each writer style, a loop in which a run in a child process is
+// SIGKILLed at a random instant while the writer appends, then checks the store as the kill
+// left it, lets a run in this process recover it, and checks it again.
+func (s *suite) killLoop(t *testing.T) {
+	for _, style := range s.h.Writers {
+		t.Run(style.Name, func(t *testing.T) {
+			t.Parallel() // mostly waits: for drains, for the kills
+			s.killLoopWith(t, style)
+		})
+	}
+}
+
+func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
+	n := iterations(t, 3)
+	const orig, batch = 500, 1000
+	// How long a complete run takes, to aim the kills: one over a store like the loop's.
+	cal := s.newFixture(t, t.TempDir(),
+		[][]byte{slices.Concat(records("x", 0, batch, testutil.Old), records("o", 0, orig, fresh))}, nil, nil)
+	calRun := s.startChild(t, cal, childOpts{})
+	if o := calRun.wait(t); o.Err != "" {
+		t.Fatalf("calibration run: %s", o.Err)
+	}
+	durations := []time.Duration{time.Since(calRun.start)}
+
+	f := s.newFixture(t, t.TempDir(), [][]byte{records("orig", 0, orig, fresh)}, map[string]int64{"orig": orig}, nil)
+	w := s.writer(t, f, style, "W")
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill delays seeded with %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	phases := map[string]int{}
+	var verified int
+	for i := range n {
+		f.pause(t)
+		f.appendExpired(t, fmt.Sprintf("x%d", i), batch)
+		f.resume(t)
+
+		// Anywhere in a typical run; one kill in three in its second half, where the commit
+		// and the drain are; one in three within 2ms of the run's first new hidden file
+		// other than a temp being filled (a journal, a link to a replaced file), to land in
+		// the short steps that change the store's names.
+		typical := median(durations)
+		delay := time.Duration(rng.Int64N(int64(typical) * 11 / 10))
+		if i%3 == 1 {
+			delay = typical/2 + time.Duration(rng.Int64N(int64(typical)*6/10))
+		}
+		var o outcome
+		var finished bool
+		var dur time.Duration
+		if c := s.startChild(t, f, childOpts{}); i%3 == 2 {
+			o, finished, dur = c.killAimed(t, f.newHidden(t), 2*time.Millisecond, rng)
+			delay = dur
+		} else {
+			o, finished, dur = c.killAfter(t, delay)
+		}
+		when := fmt.Sprintf("iteration %d, killed after %v", i, delay.Round(time.Microsecond))
+		if finished {
+			durations = append(durations, dur)
+			when = fmt.Sprintf("iteration %d, the run finished before the kill at %v", i, delay.Round(time.Microsecond))
+			if o.Err != "" {
+				t.Errorf("%s: a run under a live writer failed: %s", when, o.Err)
+			}
+			phases["finished"]++
+		} else {
+			phases[f.phase(t)]++
+		}
+
+		f.pause(t)
+		verified += len(f.check(t, when).Count)
+		f.resume(t)
+
+		start := time.Now()
+		rep := f.compact(t, when+": the recovering run")
+		durations = append(durations, time.Since(start))
+		if rep.RecordsQuarantined != 0 {
+			t.Errorf("%s: the recovering run quarantined %d lines: the kill left damaged lines", when, rep.RecordsQuarantined)
+		}
+		f.pause(t)
+		when = fmt.Sprintf("iteration %d, after the recovering run", i)
+		c := f.check(t, when)
+		verified += len(c.Count)
+		if len(rep.Warnings) == 0 {
+			checkNoExpired(t, c, when)
+		}
+		if !f.pending(t) {
+			checkWriters(t, c, f.live, when)
+		}
+		f.settle(c)
+		f.resume(t)
+		if t.Failed() {
+			return
+		}
+	}
+	written := f.stop(t)
+	rep := f.compact(t, "final run")
+	if len(rep.Warnings) > 0 {
+		t.Errorf("final run, with the writer stopped: warnings %q", rep.Warnings)
+	}
+	c := f.check(t, "at the end")
+	f.checkExactly(t, c, written, "at the end")
+	f.checkClean(t, "at the end")
+	f.checkNoQuarantine(t, "at the end")
+	t.Logf("%d runs killed or finished (%v); %d records checked after the kills and the recoveries; the writer wrote %d; a complete run took %v (median)",
+		n, phases, verified, written[w.Name], median(durations).Round(time.Millisecond))
+}
+
+// newHidden returns a function that says whether a hidden file of papyrad's other than a
+// temp file (".tmp") that was not there when newHidden was called has appeared beside the
+// store.
+func (f *fixture) newHidden(t *testing.T) func() bool {
+	t.Helper()
+	before := map[string]bool{}
+	for _, n := range f.leftovers(t) {
+		before[n] = true
+	}
+	return func() bool {
+		entries, _ := os.ReadDir(f.dir)
+		for _, e := range entries {
+			n := e.Name()
+			if strings.HasPrefix(n, ".papyrad.") && !strings.HasSuffix(n, ".tmp") && n != lockName(f.path) && !before[n] {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// phase says what a killed run left beside the store, by the kinds of papyrad's hidden files.
+func (f *fixture) phase(t *testing.T) string {
+	t.Helper()
+	kinds := map[string]bool{}
+	for _, n := range f.leftovers(t) {
+		if !strings.HasPrefix(n, ".papyrad.") {
+			continue
+		}
+		i := strings.LastIndexByte(n, '.')
+		kinds[n[i+1:]] = true
+	}
+	if len(kinds) == 0 {
+		return "nothing left"
+	}
+	var out []string
+	for k := range kinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "+")
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
