@@ -1,9 +1,3 @@
-// Package ndjson splits NDJSON byte streams into logical lines exactly the way Papyra reads them.
-//
-// Papyra opens its stores in Python text mode, whose universal-newline reader ends a line at
-// "\n", "\r\n" or a lone "\r". The Scanner reports each line with its offset, its content
-// without the terminator and the number of bytes it occupies in the file, so that callers can
-// copy kept lines back byte for byte.
 package ndjson
 
 import (
@@ -11,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 // DefaultMaxLine is the longest line whose content a Scanner hands out. Longer lines are
@@ -18,7 +14,9 @@ import (
 // and holding it in memory would let one bad line exhaust the process.
 const DefaultMaxLine = 16 << 20
 
-// Line is one logical line of a stream.
+// Line is one logical line of a store: where it is, its bytes and, once package classify has
+// looked at it, what it is for retention. It is the one line type the scanner, the classifier
+// and the backends share.
 type Line struct {
 	Off        int64  // offset of the line's first byte in the file
 	Data       []byte // content without terminator; valid until the next call to Next; nil if Oversize
@@ -27,6 +25,8 @@ type Line struct {
 	Term       int    // bytes of the terminator: 0 (unterminated), 1 or 2
 	Terminated bool   // false for a last line with no terminator (a write in progress or a crash remnant)
 	Oversize   bool   // content longer than the scanner's limit; Data is nil
+	// Class is the line's classification. The Scanner leaves it zero; package classify sets it.
+	Class retention.Line
 }
 
 // Scanner reads logical lines from a reader.

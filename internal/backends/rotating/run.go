@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/archive"
-	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
@@ -171,8 +171,7 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 				}
 			}
 		case retention.NonRecordLine:
-			l := lines.FromScanner(line)
-			reason := lines.Classify(&l, false).Reason
+			reason := classify.Line(&line, false).Reason
 			if line.Oversize {
 				err = r.q.AddStream(io.NewSectionReader(p.seg.f, line.Off, line.Len-int64(line.Term)), line.Off, reason)
 			} else {
