@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
-	"github.com/papyrad/papyrad/internal/retention"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -150,7 +150,7 @@ func (s *rotSet) pendingDrain(t *testing.T) bool {
 func rotReprs(b []byte) []string {
 	var out []string
 	for _, l := range testutil.SplitLines(b) {
-		if r, ok := retention.Repr(l.Data); ok {
+		if r, ok := pyjson.Repr(l.Data); ok {
 			out = append(out, r)
 		}
 	}

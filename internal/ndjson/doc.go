@@ -7,6 +7,6 @@
 // lines back byte for byte. A line longer than the scanner's limit is reported as Oversize,
 // with its size but not its bytes.
 //
-// A Line also carries its classification for retention, which the Scanner leaves zero: package classify
+// A Line also carries its retention.Class, which the Scanner leaves zero: package classify
 // fills it in, and the file backends read both from the same value.
 package ndjson

@@ -26,7 +26,7 @@ type Line struct {
 	Terminated bool   // false for a last line with no terminator (a write in progress or a crash remnant)
 	Oversize   bool   // content longer than the scanner's limit; Data is nil
 	// Class is the line's classification. The Scanner leaves it zero; package classify sets it.
-	Class retention.Line
+	Class retention.Class
 }
 
 // Scanner reads logical lines from a reader.
