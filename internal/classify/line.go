@@ -16,11 +16,11 @@ func Line(l *ndjson.Line, wantRepr bool) retention.Class {
 	case l.Oversize:
 		return retention.Class{Kind: retention.NonRecord, Reason: fmt.Sprintf("line of %d bytes is over the %d-byte limit for a record", l.Len, ndjson.DefaultMaxLine)}
 	case !l.Terminated:
-		c := pyjson.Classify(l.Data, false)
+		c := pyjson.Classify(l.Data(), false)
 		if c.Kind == retention.Blank {
 			return c
 		}
 		return retention.Class{Kind: retention.NonRecord, Reason: "unterminated last line left by an interrupted write"}
 	}
-	return pyjson.Classify(l.Data, wantRepr)
+	return pyjson.Classify(l.Data(), wantRepr)
 }

@@ -90,7 +90,6 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 				start := len(b.arena)
 				b.arena = append(b.arena, line.Raw...)
 				line.Raw = b.arena[start:len(b.arena):len(b.arena)]
-				line.Data = line.Raw[:len(line.Data):len(line.Data)]
 			}
 			end = line.Off + line.Len
 			b.lines = append(b.lines, line)

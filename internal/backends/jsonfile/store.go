@@ -390,7 +390,7 @@ func (p *pass) apply(l *ndjson.Line, d retention.Decision) error {
 		if l.Oversize {
 			return p.q.AddStream(io.NewSectionReader(p.f, l.Off, l.Len-int64(l.Term)), l.Off, l.Class.Reason)
 		}
-		return p.q.Add(l.Data, l.Off, l.Class.Reason)
+		return p.q.Add(l.Data(), l.Off, l.Class.Reason)
 	}
 	return nil
 }

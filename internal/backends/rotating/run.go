@@ -175,7 +175,7 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 			if line.Oversize {
 				err = r.q.AddStream(io.NewSectionReader(p.seg.f, line.Off, line.Len-int64(line.Term)), line.Off, reason)
 			} else {
-				err = r.q.Add(line.Data, line.Off, reason)
+				err = r.q.Add(line.Data(), line.Off, reason)
 			}
 			if err != nil {
 				return err
