@@ -9,8 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
-	"github.com/papyrad/papyrad/internal/retention"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -207,8 +207,8 @@ func assertSameRecords(t *testing.T, kept, expected []testutil.Line) {
 		t.Errorf("the store keeps %d records, Papyra keeps %d", len(kept), len(expected))
 	}
 	for i := 0; i < min(len(kept), len(expected)); i++ {
-		g, ok1 := retention.Repr(kept[i].Data)
-		w, ok2 := retention.Repr(expected[i].Data)
+		g, ok1 := pyjson.Repr(kept[i].Data)
+		w, ok2 := pyjson.Repr(expected[i].Data)
 		if !ok1 || !ok2 || g != w {
 			t.Errorf("record %d: kept %s\n  Papyra keeps %s", i+1, testutil.Abbrev(kept[i].Raw, 300), testutil.Abbrev(expected[i].Raw, 300))
 			return

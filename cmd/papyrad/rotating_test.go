@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
-	"github.com/papyrad/papyrad/internal/retention"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -34,7 +34,7 @@ const rotFixtureDir = "../../testdata/papyra/rotating/basic"
 func rotReprs(b []byte) []string {
 	var out []string
 	for _, l := range testutil.SplitLines(b) {
-		if r, ok := retention.Repr(l.Data); ok {
+		if r, ok := pyjson.Repr(l.Data); ok {
 			out = append(out, r)
 		}
 	}

@@ -320,7 +320,7 @@ func findBlock(f *os.File, from, size int64, block []byte) (found bool, rest []b
 		if err != nil {
 			return false, nil, err
 		}
-		if line.Oversize || !bytes.HasPrefix(first, line.Data) {
+		if line.Oversize || !bytes.HasPrefix(first, line.Data()) {
 			continue
 		}
 		n, err := f.ReadAt(cand, line.Off)

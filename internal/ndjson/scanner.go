@@ -1,9 +1,3 @@
-// Package ndjson splits NDJSON byte streams into logical lines exactly the way Papyra reads them.
-//
-// Papyra opens its stores in Python text mode, whose universal-newline reader ends a line at
-// "\n", "\r\n" or a lone "\r". The Scanner reports each line with its offset, its content
-// without the terminator and the number of bytes it occupies in the file, so that callers can
-// copy kept lines back byte for byte.
 package ndjson
 
 import (
@@ -11,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 // DefaultMaxLine is the longest line whose content a Scanner hands out. Longer lines are
@@ -18,15 +14,26 @@ import (
 // and holding it in memory would let one bad line exhaust the process.
 const DefaultMaxLine = 16 << 20
 
-// Line is one logical line of a stream.
+// Line is one logical line of a store: where it is, its bytes and, once package classify has
+// looked at it, what it is for retention. It is the one line type the scanner, the classifier
+// and the backends share.
 type Line struct {
 	Off        int64  // offset of the line's first byte in the file
-	Data       []byte // content without terminator; valid until the next call to Next; nil if Oversize
-	Raw        []byte // the stored bytes, terminator included; valid until the next call; nil if Oversize
+	Raw        []byte // the stored bytes, terminator included; valid until the next Next; nil if Oversize
 	Len        int64  // bytes the line occupies, terminator included
 	Term       int    // bytes of the terminator: 0 (unterminated), 1 or 2
 	Terminated bool   // false for a last line with no terminator (a write in progress or a crash remnant)
-	Oversize   bool   // content longer than the scanner's limit; Data is nil
+	Oversize   bool   // content longer than the scanner's limit; Raw is nil
+	// Class is the line's classification. The Scanner leaves it zero; package classify sets it.
+	Class retention.Class
+}
+
+// Data is the line's content without its terminator, sharing Raw's memory; nil if Oversize.
+func (l *Line) Data() []byte {
+	if l.Oversize {
+		return nil
+	}
+	return l.Raw[:len(l.Raw)-l.Term]
 }
 
 // Scanner reads logical lines from a reader.
@@ -150,7 +157,7 @@ func (s *Scanner) Next() (Line, error) {
 	if s.start == s.end {
 		return Line{}, io.EOF
 	}
-	line := Line{Off: s.off, Data: s.buf[s.start:s.end], Raw: s.buf[s.start:s.end], Len: int64(s.end - s.start)}
+	line := Line{Off: s.off, Raw: s.buf[s.start:s.end], Len: int64(s.end - s.start)}
 	s.off += line.Len
 	s.start = s.end
 	return line, nil
@@ -159,7 +166,7 @@ func (s *Scanner) Next() (Line, error) {
 // take consumes the buffered line of content bytes and a terminator of term bytes.
 func (s *Scanner) take(content, term int) Line {
 	n := content + term
-	line := Line{Off: s.off, Data: s.buf[s.start : s.start+content], Raw: s.buf[s.start : s.start+n], Len: int64(n), Term: term, Terminated: true}
+	line := Line{Off: s.off, Raw: s.buf[s.start : s.start+n], Len: int64(n), Term: term, Terminated: true}
 	s.start += n
 	s.off += int64(n)
 	return line

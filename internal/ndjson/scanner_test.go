@@ -28,7 +28,7 @@ func scanAll(t *testing.T, r io.Reader, finalCR bool, maxLine int) []got {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, got{l.Off, string(l.Data), l.Len, l.Terminated, l.Oversize})
+		out = append(out, got{l.Off, string(l.Data()), l.Len, l.Terminated, l.Oversize})
 	}
 }
 
@@ -114,13 +114,13 @@ func FuzzScanner(f *testing.F) {
 			if l.Off != total {
 				t.Fatalf("line at %d, expected %d", l.Off, total)
 			}
-			if !l.Oversize && int64(len(l.Data)+l.Term) != l.Len {
-				t.Fatalf("content %d + terminator %d != line %d", len(l.Data), l.Term, l.Len)
+			if !l.Oversize && int64(len(l.Data())+l.Term) != l.Len {
+				t.Fatalf("content %d + terminator %d != line %d", len(l.Data()), l.Term, l.Len)
 			}
 			if l.Terminated != (l.Term > 0) {
 				t.Fatalf("terminated %v with a %d-byte terminator", l.Terminated, l.Term)
 			}
-			if !l.Oversize && (string(in[l.Off:l.Off+int64(len(l.Data))]) != string(l.Data) || string(in[l.Off:l.Off+l.Len]) != string(l.Raw)) {
+			if !l.Oversize && (string(in[l.Off:l.Off+int64(len(l.Data()))]) != string(l.Data()) || string(in[l.Off:l.Off+l.Len]) != string(l.Raw)) {
 				t.Fatalf("content mismatch at %d", l.Off)
 			}
 			total += l.Len

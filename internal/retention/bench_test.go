@@ -1,11 +1,13 @@
-package retention
+package retention_test
 
 import (
 	"bytes"
 	"os"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/pyjson"
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 // benchLines returns the lines of the fixture stores: what Papyra writes
@@ -15,7 +17,7 @@ func benchLines(b *testing.B) ([][]byte, int64) {
 	var lines [][]byte
 	var total int64
 	for _, name := range []string{"none", "age", "bytes"} {
-		data, err := os.ReadFile("../../testdata/papyra/json/" + name + "/input.ndjson")
+		data, err := os.ReadFile(fixtures + "json/" + name + "/input.ndjson")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -27,62 +29,18 @@ func benchLines(b *testing.B) ([][]byte, int64) {
 	return lines, total
 }
 
-// longLines are records carrying long text, such as a dead letter's payload
-// with a traceback.
-func longLines() ([][]byte, int64) {
-	var lines [][]byte
-	var total int64
-	for i := range 50 {
-		text := strings.Repeat("Traceback (most recent call last): File /srv/app/worker.py, line 42, in handle; ", 10+i)
-		l := []byte(`{"kind": "dead_letter", "system_id": "prod-eu-1", "target": null, "message_type": "PaymentRequest", "payload": {"error": "` +
-			text + `", "amount": 11.25}, "timestamp": 4102444809.123456}`)
-		lines = append(lines, l)
-		total += int64(len(l)) + 1
-	}
-	return lines, total
-}
-
-func BenchmarkClassify(b *testing.B) {
-	papyra, papyraTotal := benchLines(b)
-	long, longTotal := longLines()
-	for _, tc := range []struct {
-		name     string
-		lines    [][]byte
-		total    int64
-		wantRepr bool
-	}{
-		{"papyra/repr=false", papyra, papyraTotal, false},
-		{"papyra/repr=true", papyra, papyraTotal, true},
-		{"long/repr=false", long, longTotal, false},
-		{"long/repr=true", long, longTotal, true},
-	} {
-		lines, total := tc.lines, tc.total
-		b.Run(tc.name, func(b *testing.B) {
-			b.SetBytes(total)
-			b.ReportAllocs()
-			for b.Loop() {
-				for _, l := range lines {
-					if Classify(l, tc.wantRepr).Kind != Record {
-						b.Fatal("not a record")
-					}
-				}
-			}
-		})
-	}
-}
-
 func BenchmarkPlanner(b *testing.B) {
 	lines, total := benchLines(b)
-	classified := make([]Line, len(lines))
+	classified := make([]retention.Class, len(lines))
 	for i, l := range lines {
-		classified[i] = Classify(l, true)
+		classified[i] = pyjson.Classify(l, true)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p := Policy{MaxAge: 24 * time.Hour, MaxRecords: 100, MaxTotalBytes: 20000}
+	p := retention.Policy{MaxAge: 24 * time.Hour, MaxRecords: 100, MaxTotalBytes: 20000}
 	b.SetBytes(total)
 	b.ReportAllocs()
 	for b.Loop() {
-		pl := NewPlanner(p, now)
+		pl := retention.NewPlanner(p, now)
 		for i, l := range classified {
 			pl.Add(l, int64(len(lines[i]))+1)
 		}

@@ -1,81 +1,11 @@
 package retention
 
 import (
-	"bufio"
-	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
-
-// FuzzClassify checks the classifier's invariants on any input: it never
-// panics, Classify and Repr agree on what a record is and on its size, and
-// asking for the size changes nothing else.
-func FuzzClassify(f *testing.F) {
-	paths, _ := filepath.Glob(fixtures + "json/*/*.ndjson")
-	for _, path := range paths {
-		for _, l := range readLines(f, path) {
-			f.Add(l.text)
-		}
-	}
-	if file, err := os.Open(fixtures + "repr_sizes.ndjson"); err == nil {
-		sc := bufio.NewScanner(file)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var c struct {
-				Line string `json:"line"`
-			}
-			if json.Unmarshal(sc.Bytes(), &c) == nil {
-				f.Add([]byte(c.Line))
-			}
-		}
-		file.Close()
-	}
-	for _, s := range []string{
-		"", "\u3000", `{"a":1,"a":2}`, `{"\u0061":1,"a":2}`, `{"timestamp": 1E400}`,
-		`{"a": "\ud83d\ude00\ud800"}`, "{\"a\": \"\xff\"}", `[{}]`, `{"a": -0}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, line []byte) {
-		l := Classify(line, true)
-		r, ok := Repr(line)
-		if ok != (l.Kind == Record) {
-			t.Fatalf("Classify says %v (%s), Repr ok = %v", l.Kind, l.Reason, ok)
-		}
-		switch l.Kind {
-		case Record:
-			if int64(len(r)) != l.ReprSize {
-				t.Fatalf("ReprSize %d, len(Repr) %d: %q", l.ReprSize, len(r), r)
-			}
-			if !utf8.ValidString(r) { // repr() escapes lone surrogates
-				t.Fatalf("Repr is not UTF-8: %q", r)
-			}
-			if l.Reason != "" {
-				t.Fatalf("a record with a reason: %q", l.Reason)
-			}
-		case NonRecord:
-			if l.Reason == "" {
-				t.Fatal("a non-record without a reason")
-			}
-		case Blank:
-			if !utf8.Valid(line) {
-				t.Fatal("invalid UTF-8 classified blank")
-			}
-		}
-		l0 := Classify(line, false)
-		if l0.Kind != l.Kind || l0.Reason != l.Reason || l0.Timestamp != l.Timestamp || l0.ReprSize != 0 {
-			t.Fatalf("wantRepr changes the result: %+v vs %+v", l0, l)
-		}
-		if l.Kind == Record && !utf8.Valid(line) {
-			t.Fatal("invalid UTF-8 classified a record")
-		}
-	})
-}
 
 // FuzzPlanner compares the streaming planner with the reference on stores
 // and policies decoded from the fuzzer's bytes.
@@ -97,7 +27,7 @@ func FuzzPlanner(f *testing.F) {
 		var lines []refLine
 		for i := 0; i+2 < len(data); i += 3 {
 			kind, ts, size := data[i], data[i+1], data[i+2]
-			var l Line
+			var l Class
 			switch kind % 16 {
 			case 0:
 				l.Kind = Blank
@@ -107,14 +37,14 @@ func FuzzPlanner(f *testing.F) {
 				l.Kind = Record
 				l.Timestamp = Timestamp{Kind: TimestampKind(ts % 9)}
 				if l.Timestamp.Kind == TimestampFloat {
-					l.Timestamp = floatTimestamp(math.NaN())
+					l.Timestamp = FloatTimestamp(math.NaN())
 				}
 			case 3:
 				l.Kind = Record
 				l.Timestamp = Timestamp{Kind: TimestampInt, bits: uint64(int64(cutoff) + int64(ts%8) - 4)}
 			default:
 				l.Kind = Record
-				l.Timestamp = floatTimestamp(cutoff + float64(int(ts)-128)/16)
+				l.Timestamp = FloatTimestamp(cutoff + float64(int(ts)-128)/16)
 			}
 			if l.Kind == Record {
 				l.ReprSize = int64(size)

@@ -1,7 +1,6 @@
-package retention
+package retention_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -11,12 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/pyjson"
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/decisions/*.golden from the current planner")
 
 // loadPolicy reads a fixture's policy.json, Papyra's RetentionPolicy.
-func loadPolicy(t *testing.T, path string) Policy {
+func loadPolicy(t *testing.T, path string) retention.Policy {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -30,7 +32,7 @@ func loadPolicy(t *testing.T, path string) Policy {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	var p Policy
+	var p retention.Policy
 	if raw.MaxAgeSeconds != nil {
 		p.MaxAge = time.Duration(*raw.MaxAgeSeconds * float64(time.Second))
 	}
@@ -59,9 +61,9 @@ func TestGoldenPapyra(t *testing.T) {
 			input := readLines(t, filepath.Join(dir, "input.ndjson"))
 			expected := readLines(t, filepath.Join(dir, "expected.ndjson"))
 
-			pl := NewPlanner(p, goldenNow)
+			pl := retention.NewPlanner(p, goldenNow)
 			for _, l := range input {
-				pl.Add(Classify(l.text, p.NeedsRepr()), l.stored)
+				pl.Add(pyjson.Classify(l.text, p.NeedsRepr()), l.stored)
 			}
 			plan := pl.Finish()
 			if plan.Len() != len(input) {
@@ -71,8 +73,8 @@ func TestGoldenPapyra(t *testing.T) {
 			var kept []string
 			var keptBytes int64
 			for i, l := range input {
-				if plan.Decision(i) == Keep {
-					r, ok := Repr(l.text)
+				if plan.Decision(i) == retention.Keep {
+					r, ok := pyjson.Repr(l.text)
 					if !ok {
 						t.Fatalf("line %d kept but not a record: %q", i+1, l.text)
 					}
@@ -81,14 +83,14 @@ func TestGoldenPapyra(t *testing.T) {
 				}
 			}
 			var want []string
-			var wantOldest Counts // only its oldest timestamp: that of Papyra's kept records
+			var wantOldest retention.Counts // only its oldest timestamp: that of Papyra's kept records
 			for i, l := range expected {
-				r, ok := Repr(l.text)
+				r, ok := pyjson.Repr(l.text)
 				if !ok {
 					t.Fatalf("expected.ndjson line %d is not a record: %q", i+1, l.text)
 				}
 				want = append(want, r)
-				wantOldest.NoteKept(Classify(l.text, false).Timestamp.Float64())
+				wantOldest.NoteKept(pyjson.Classify(l.text, false).Timestamp.Float64())
 			}
 			if len(kept) != len(want) {
 				t.Errorf("kept %d records, Papyra kept %d", len(kept), len(want))
@@ -121,7 +123,7 @@ func TestGoldenPapyra(t *testing.T) {
 
 // checkDecisionsGolden compares the plan with a golden file of one
 // "line-number decision" per line.
-func checkDecisionsGolden(t *testing.T, path string, input []storedLine, plan *Plan) {
+func checkDecisionsGolden(t *testing.T, path string, input []storedLine, plan *retention.Plan) {
 	t.Helper()
 	var buf bytes.Buffer
 	for i := range input {
@@ -156,9 +158,9 @@ func checkDecisionsGolden(t *testing.T, path string, input []storedLine, plan *P
 func TestGoldenDirty(t *testing.T) {
 	input := readLines(t, fixtures+"json/dirty/input.ndjson")
 	p := loadPolicy(t, fixtures+"json/dirty/policy.json")
-	pl := NewPlanner(p, goldenNow)
+	pl := retention.NewPlanner(p, goldenNow)
 	for _, l := range input {
-		pl.Add(Classify(l.text, true), l.stored)
+		pl.Add(pyjson.Classify(l.text, true), l.stored)
 	}
 	plan := pl.Finish()
 
@@ -172,32 +174,32 @@ func TestGoldenDirty(t *testing.T) {
 		`{"kind": "event", "payload": {}}`:     true,
 		`{"kind": "event", "timestamp": null}`: true,
 	}
-	seen := map[Decision]int{}
+	seen := map[retention.Decision]int{}
 	for i, l := range input {
 		text := string(l.text)
 		d := plan.Decision(i)
 		seen[d]++
-		cl := Classify(l.text, false)
+		cl := pyjson.Classify(l.text, false)
 		switch {
 		case nonRecords[text]:
-			if cl.Kind != NonRecord || d != NonRecordLine || cl.Reason == "" {
+			if cl.Kind != retention.NonRecord || d != retention.NonRecordLine || cl.Reason == "" {
 				t.Errorf("line %d %q: %v/%v (%q), want a non-record with a reason", i+1, text, cl.Kind, d, cl.Reason)
 			}
 		case strings.TrimSpace(text) == "":
-			if cl.Kind != Blank || d != BlankLine {
+			if cl.Kind != retention.Blank || d != retention.BlankLine {
 				t.Errorf("line %d %q: %v/%v, want blank", i+1, text, cl.Kind, d)
 			}
 		case noNumericTimestamp[text]:
-			if d != DropAge {
-				t.Errorf("line %d %q: %v, want %v", i+1, text, d, DropAge)
+			if d != retention.DropAge {
+				t.Errorf("line %d %q: %v, want %v", i+1, text, d, retention.DropAge)
 			}
 		default:
-			if cl.Kind != Record || !cl.Timestamp.IsNumber() {
+			if cl.Kind != retention.Record || !cl.Timestamp.IsNumber() {
 				t.Errorf("line %d %q: %v with timestamp %v, want a record with a numeric one", i+1, text, cl.Kind, cl.Timestamp.Kind)
 			}
 		}
 	}
-	if seen[NonRecordLine] != len(nonRecords) || seen[BlankLine] != 2 {
+	if seen[retention.NonRecordLine] != len(nonRecords) || seen[retention.BlankLine] != 2 {
 		t.Errorf("decisions %v: want %d non-records and 2 blanks", seen, len(nonRecords))
 	}
 
@@ -208,49 +210,8 @@ func TestGoldenDirty(t *testing.T) {
 		{`[1, 2, 3]`, `not a JSON object (array)`},
 		{`"just a string"`, `not a JSON object (string)`},
 	} {
-		if got := Classify([]byte(tc.line), false).Reason; got != tc.reason {
+		if got := pyjson.Classify([]byte(tc.line), false).Reason; got != tc.reason {
 			t.Errorf("%s: reason %q, want %q", tc.line, got, tc.reason)
 		}
-	}
-}
-
-// TestGoldenReprSizes checks every case of repr_sizes.ndjson: the UTF-8
-// length of Python's repr() of the decoded dict.
-func TestGoldenReprSizes(t *testing.T) {
-	f, err := os.Open(fixtures + "repr_sizes.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		var c struct {
-			Line string `json:"line"`
-			Len  int64  `json:"repr_utf8_len"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatalf("line %d: %v", n, err)
-		}
-		l := Classify([]byte(c.Line), true)
-		r, ok := Repr([]byte(c.Line))
-		if l.Kind != Record || !ok {
-			t.Errorf("line %d %s: %v (%s), want a record", n, c.Line, l.Kind, l.Reason)
-			continue
-		}
-		if l.ReprSize != c.Len || int64(len(r)) != c.Len {
-			t.Errorf("line %d %s: ReprSize %d, len(Repr) %d (%s), want %d", n, c.Line, l.ReprSize, len(r), r, c.Len)
-		}
-		if l0 := Classify([]byte(c.Line), false); l0.ReprSize != 0 || l0.Kind != Record {
-			t.Errorf("line %d: without wantRepr got %+v", n, l0)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if n < 200 {
-		t.Fatalf("only %d cases read", n)
 	}
 }

@@ -1,4 +1,4 @@
-package retention
+package retention_test
 
 import (
 	"os"

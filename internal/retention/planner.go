@@ -117,8 +117,8 @@ func NewPlanner(p Policy, now time.Time) *Planner {
 // storedSize is the line's size in the store including its terminator; it is
 // what SizeBasisStored measures and what Counts.KeptBytes adds up.
 //
-// For a policy that NeedsRepr, l must come from Classify with wantRepr set.
-func (pl *Planner) Add(l Line, storedSize int64) {
+// For a policy that NeedsRepr, l must carry its ReprSize (see package pyjson).
+func (pl *Planner) Add(l Class, storedSize int64) {
 	pl.counts.Lines++
 	switch l.Kind {
 	case Blank:
@@ -246,17 +246,4 @@ func (w *window) pop() {
 	w.n--
 	w.sum -= e.size
 	w.stored -= e.stored
-}
-
-// Apply plans a whole store given as lines without their terminators, each
-// taken to be stored with a one-byte "\n". It is a convenience for tests and
-// small callers; backends stream through a Planner instead.
-func Apply(lines [][]byte, p Policy, now time.Time) []Decision {
-	pl := NewPlanner(p, now)
-	want := p.NeedsRepr()
-	for _, line := range lines {
-		pl.Add(Classify(line, want), int64(len(line))+1)
-	}
-	plan := pl.Finish()
-	return plan.decisions
 }

@@ -11,7 +11,7 @@ import (
 
 // refLine is a classified line for the reference planner.
 type refLine struct {
-	line   Line
+	line   Class
 	stored int64
 }
 
@@ -109,16 +109,16 @@ var plannerNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // rec builds a record line with a float timestamp and a repr size.
 func rec(ts float64, size int64) refLine {
-	return refLine{Line{Kind: Record, Timestamp: floatTimestamp(ts), ReprSize: size}, size + 1}
+	return refLine{Class{Kind: Record, Timestamp: FloatTimestamp(ts), ReprSize: size}, size + 1}
 }
 
 func TestPlannerExamples(t *testing.T) {
 	now := plannerNow
 	nowSec := float64(now.Unix())
 	fresh, old := nowSec-10, nowSec-1000
-	blank := refLine{Line{Kind: Blank}, 1}
-	bad := refLine{Line{Kind: NonRecord, Reason: "x"}, 5}
-	noTS := refLine{Line{Kind: Record, ReprSize: 3}, 4}
+	blank := refLine{Class{Kind: Blank}, 1}
+	bad := refLine{Class{Kind: NonRecord, Reason: "x"}, 5}
+	noTS := refLine{Class{Kind: Record, ReprSize: 3}, 4}
 	tests := []struct {
 		name   string
 		policy Policy
@@ -168,7 +168,7 @@ func randomStore(r *rand.Rand, n int, now time.Time, maxAge time.Duration) []ref
 	cutoff := float64(now.UnixNano())/1e9 - maxAge.Seconds()
 	lines := make([]refLine, n)
 	for i := range lines {
-		var l Line
+		var l Class
 		switch k := r.IntN(20); {
 		case k == 0:
 			l.Kind = Blank
@@ -180,11 +180,11 @@ func randomStore(r *rand.Rand, n int, now time.Time, maxAge time.Duration) []ref
 			case 0: // no numeric timestamp
 				l.Timestamp = Timestamp{Kind: []TimestampKind{TimestampMissing, TimestampNull, TimestampBool, TimestampString}[r.IntN(4)]}
 			case 1:
-				l.Timestamp = floatTimestamp([]float64{math.NaN(), math.Inf(1), math.Inf(-1), cutoff}[r.IntN(4)])
+				l.Timestamp = FloatTimestamp([]float64{math.NaN(), math.Inf(1), math.Inf(-1), cutoff}[r.IntN(4)])
 			case 2:
 				l.Timestamp = Timestamp{Kind: TimestampInt, bits: uint64(int64(cutoff) + int64(r.IntN(5)-2))}
 			default:
-				l.Timestamp = floatTimestamp(cutoff + (r.Float64()-0.5)*20)
+				l.Timestamp = FloatTimestamp(cutoff + (r.Float64()-0.5)*20)
 			}
 			l.ReprSize = int64(r.IntN(120))
 		}
@@ -237,7 +237,7 @@ func TestPlannerMatchesReference(t *testing.T) {
 func TestPlannerMemory(t *testing.T) {
 	pl := NewPlanner(Policy{MaxRecords: 10, MaxTotalBytes: 1 << 40}, plannerNow)
 	for range 100000 {
-		pl.Add(Line{Kind: Record, ReprSize: 100}, 101)
+		pl.Add(Class{Kind: Record, ReprSize: 100}, 101)
 	}
 	if pl.win.n != 10 || len(pl.win.buf) > 64 {
 		t.Errorf("window holds %d entries in a ring of %d", pl.win.n, len(pl.win.buf))
@@ -245,30 +245,6 @@ func TestPlannerMemory(t *testing.T) {
 	c := pl.Finish().Counts()
 	if c.Kept != 10 || c.DroppedCount != 100000-10 || c.KeptBytes != 1010 {
 		t.Errorf("counts %+v", c)
-	}
-}
-
-func TestApply(t *testing.T) {
-	lines := [][]byte{
-		[]byte(`{"timestamp": 978307200.0, "n": 1}`),
-		[]byte(``),
-		[]byte(`{"timestamp": 4102444800.0, "n": 2}`),
-		[]byte(`{"timestamp": 4102444801.0, "n": 3}`),
-		[]byte(`not json`),
-		[]byte(`{"timestamp": 4102444802.0, "n": 4}`),
-	}
-	// Each record's repr is 35 bytes: {'timestamp': 4102444800.0, 'n': 2}
-	p := Policy{MaxAge: 24 * time.Hour, MaxTotalBytes: 70}
-	got := Apply(lines, p, goldenNow)
-	want := []Decision{DropAge, BlankLine, DropBytes, Keep, NonRecordLine, Keep}
-	if !slices.Equal(got, want) {
-		t.Errorf("Apply = %v, want %v", got, want)
-	}
-	// Stored sizes are the lines plus a newline: 36 bytes each.
-	p.SizeBasis = SizeBasisStored
-	want = []Decision{DropAge, BlankLine, DropBytes, DropBytes, NonRecordLine, Keep}
-	if got := Apply(lines, p, goldenNow); !slices.Equal(got, want) {
-		t.Errorf("Apply with stored sizes = %v, want %v", got, want)
 	}
 }
 
@@ -332,8 +308,8 @@ func TestStrings(t *testing.T) {
 func TestOldestKept(t *testing.T) {
 	now := plannerNow
 	nowSec := float64(now.Unix())
-	noTS := refLine{Line{Kind: Record, ReprSize: 3}, 4}
-	bigInt := refLine{Line{Kind: Record, Timestamp: intTimestamp([]byte("-99999999999999999999")), ReprSize: 3}, 4}
+	noTS := refLine{Class{Kind: Record, ReprSize: 3}, 4}
+	bigInt := refLine{Class{Kind: Record, Timestamp: BigIntTimestamp("-99999999999999999999"), ReprSize: 3}, 4}
 	tests := []struct {
 		name   string
 		policy Policy

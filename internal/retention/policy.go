@@ -11,7 +11,7 @@ type SizeBasis uint8
 
 const (
 	// SizeBasisPapyra measures a record as Papyra does: the UTF-8 length of
-	// Python's repr() of the decoded dict (Line.ReprSize).
+	// Python's repr() of the decoded dict (Class.ReprSize).
 	SizeBasisPapyra SizeBasis = iota
 	// SizeBasisStored measures the bytes the record takes in the store: the
 	// line with its terminator (for Redis, the entry's data field).

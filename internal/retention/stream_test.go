@@ -1,9 +1,12 @@
-package retention
+package retention_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/pyjson"
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 // TestStreamingDecisionsAreFinal checks that a planner without count or size limits decides
@@ -17,14 +20,14 @@ func TestStreamingDecisionsAreFinal(t *testing.T) {
 		`{"timestamp": 4102444800.0}`,
 		`{"kind": "event"}`,
 	}
-	for _, p := range []Policy{{MaxAge: 24 * time.Hour}, {}} {
-		pl := NewPlanner(p, now)
+	for _, p := range []retention.Policy{{MaxAge: 24 * time.Hour}, {}} {
+		pl := retention.NewPlanner(p, now)
 		if !pl.Streaming() {
 			t.Fatalf("%+v: not streaming", p)
 		}
-		var got []Decision
+		var got []retention.Decision
 		for _, l := range lines {
-			pl.Add(Classify([]byte(l), false), int64(len(l)+1))
+			pl.Add(pyjson.Classify([]byte(l), false), int64(len(l)+1))
 			got = append(got, pl.Last())
 		}
 		plan := pl.Finish()
@@ -34,8 +37,8 @@ func TestStreamingDecisionsAreFinal(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []Policy{{MaxRecords: 1}, {MaxTotalBytes: 10}, {MaxAge: time.Hour, MaxRecords: 5}} {
-		if NewPlanner(p, now).Streaming() {
+	for _, p := range []retention.Policy{{MaxRecords: 1}, {MaxTotalBytes: 10}, {MaxAge: time.Hour, MaxRecords: 5}} {
+		if retention.NewPlanner(p, now).Streaming() {
 			t.Errorf("%+v: a count or size limit cannot be decided line by line", p)
 		}
 	}
@@ -43,14 +46,14 @@ func TestStreamingDecisionsAreFinal(t *testing.T) {
 
 func TestForgetKeepsCountsOnly(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	pl := NewPlanner(Policy{MaxAge: time.Hour}, now)
+	pl := retention.NewPlanner(retention.Policy{MaxAge: time.Hour}, now)
 	pl.Forget()
-	var last []Decision
+	var last []retention.Decision
 	for _, l := range []string{`{"timestamp": 1}`, `x`, `{"timestamp": 4102444800}`} {
-		pl.Add(Classify([]byte(l), false), int64(len(l)+1))
+		pl.Add(pyjson.Classify([]byte(l), false), int64(len(l)+1))
 		last = append(last, pl.Last())
 	}
-	if want := []Decision{DropAge, NonRecordLine, Keep}; fmt.Sprint(last) != fmt.Sprint(want) {
+	if want := []retention.Decision{retention.DropAge, retention.NonRecordLine, retention.Keep}; fmt.Sprint(last) != fmt.Sprint(want) {
 		t.Errorf("Last() gave %v, want %v", last, want)
 	}
 	plan := pl.Finish()
@@ -60,9 +63,9 @@ func TestForgetKeepsCountsOnly(t *testing.T) {
 	if c := plan.Counts(); c.Records != 2 || c.Kept != 1 || c.DroppedAge != 1 || c.NonRecords != 1 {
 		t.Errorf("counts %+v", c)
 	}
-	windowed := NewPlanner(Policy{MaxRecords: 1}, now)
+	windowed := retention.NewPlanner(retention.Policy{MaxRecords: 1}, now)
 	windowed.Forget()
-	windowed.Add(Classify([]byte(`{}`), false), 3)
+	windowed.Add(pyjson.Classify([]byte(`{}`), false), 3)
 	if windowed.Finish().Len() != 1 {
 		t.Error("Forget must not affect a planner that settles decisions at the end")
 	}

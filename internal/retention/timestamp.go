@@ -49,34 +49,29 @@ type Timestamp struct {
 	big  string // TimestampBigInt: the decimal text, with its '-' if negative
 }
 
-func floatTimestamp(f float64) Timestamp {
+// FloatTimestamp is a float timestamp (NaN and ±Inf included).
+func FloatTimestamp(f float64) Timestamp {
 	return Timestamp{Kind: TimestampFloat, bits: math.Float64bits(f)}
 }
 
-// intTimestamp builds the timestamp for the text of a JSON integer.
-func intTimestamp(text []byte) Timestamp {
-	if len(text) <= 18 { // cannot overflow
-		neg := text[0] == '-'
-		var v int64
-		for _, c := range text[btoi(neg):] {
-			v = v*10 + int64(c-'0')
-		}
-		if neg {
-			v = -v
-		}
-		return Timestamp{Kind: TimestampInt, bits: uint64(v)}
-	}
-	if v, err := strconv.ParseInt(string(text), 10, 64); err == nil {
-		return Timestamp{Kind: TimestampInt, bits: uint64(v)}
-	}
-	return Timestamp{Kind: TimestampBigInt, big: string(text)}
+// IntTimestamp is an integer timestamp within the int64 range.
+func IntTimestamp(i int64) Timestamp {
+	return Timestamp{Kind: TimestampInt, bits: uint64(i)}
 }
 
-func btoi(b bool) int {
+// BigIntTimestamp is an integer timestamp beyond the int64 range, given as
+// its decimal text with a leading '-' if negative.
+func BigIntTimestamp(decimal string) Timestamp {
+	return Timestamp{Kind: TimestampBigInt, big: decimal}
+}
+
+// BoolTimestamp is a true or false timestamp.
+func BoolTimestamp(b bool) Timestamp {
+	t := Timestamp{Kind: TimestampBool}
 	if b {
-		return 1
+		t.bits = 1
 	}
-	return 0
+	return t
 }
 
 // IsNumber reports whether the timestamp is an int or a float, the only
@@ -97,15 +92,16 @@ func (t Timestamp) Float64() float64 {
 		f, _ := strconv.ParseFloat(t.big, 64)
 		return f
 	}
-	return nan
+	return math.NaN()
 }
 
-// String shows the timestamp the way Python's repr() would show its value,
-// or its kind when it is not a number or a bool.
+// String shows the timestamp for messages: a number in decimal (a float in
+// Go's shortest form; pyjson.TimestampRepr shows it as Python does), a bool
+// as True or False, any other kind as <kind>.
 func (t Timestamp) String() string {
 	switch t.Kind {
 	case TimestampFloat:
-		return string(appendFloatRepr(nil, math.Float64frombits(t.bits)))
+		return strconv.FormatFloat(math.Float64frombits(t.bits), 'g', -1, 64)
 	case TimestampInt:
 		return strconv.FormatInt(int64(t.bits), 10)
 	case TimestampBigInt:
@@ -156,7 +152,7 @@ func intAtLeast(i int64, c float64) bool {
 func bigAtLeast(text string, c float64) bool {
 	var i big.Int
 	if _, ok := i.SetString(text, 10); !ok {
-		return false // not a Timestamp that Classify built
+		return false // not the decimal text BigIntTimestamp asks for
 	}
 	switch {
 	case math.IsNaN(c), math.IsInf(c, 1):

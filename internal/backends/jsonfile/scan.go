@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/papyrad/papyrad/internal/backends/filerun"
-	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
@@ -31,6 +31,6 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		return out, fmt.Errorf("open %s: %w", s.cfg.Path, err)
 	}
 	defer f.Close()
-	found, err := lines.Anomalies(ctx, f, s.cfg.Path)
+	found, err := classify.Anomalies(ctx, f, s.cfg.Path)
 	return append(out, found...), err
 }

@@ -10,10 +10,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/activity"
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
-	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
@@ -44,7 +45,7 @@ type Store struct {
 	cfg     Config
 	log     *zap.Logger
 	now     func() time.Time
-	traffic lines.Counter
+	traffic activity.Counter
 }
 
 // Activity returns the running count of lines and bytes the application has appended since
@@ -207,8 +208,8 @@ func (p *pass) onePass(ctx context.Context, pl *retention.Planner) (int64, error
 	pl.Forget()
 	p.bound = p.size // what is kept is not known yet: at most the whole file
 	r := io.NewSectionReader(p.f, 0, p.size)
-	end, err := lines.Stream(ctx, r, 0, p.stale, !p.stale, false, func(l *lines.Line) error {
-		pl.Add(l.Class, l.Size)
+	end, err := classify.Stream(ctx, r, 0, p.stale, !p.stale, false, func(l *ndjson.Line) error {
+		pl.Add(l.Class, l.Len)
 		return p.apply(l, pl.Last())
 	})
 	p.counts = pl.Finish().Counts()
@@ -219,8 +220,8 @@ func (p *pass) onePass(ctx context.Context, pl *retention.Planner) (int64, error
 // are known only at the end), then writes.
 func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, error) {
 	r := io.NewSectionReader(p.f, 0, p.size)
-	end, err := lines.Stream(ctx, r, 0, p.stale, !p.stale, p.s.cfg.Policy.NeedsRepr(), func(l *lines.Line) error {
-		pl.Add(l.Class, l.Size)
+	end, err := classify.Stream(ctx, r, 0, p.stale, !p.stale, p.s.cfg.Policy.NeedsRepr(), func(l *ndjson.Line) error {
+		pl.Add(l.Class, l.Len)
 		return p.progress("plan", l.Off)
 	})
 	if err != nil {
@@ -250,12 +251,11 @@ func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, err
 		if i >= n {
 			return 0, fmt.Errorf("the store changed under the run: more lines on the second pass than the %d of the first", n)
 		}
-		s := lines.FromScanner(line)
 		d := plan.Decision(i)
 		if d == retention.NonRecordLine {
-			s.Class = lines.Classify(&s, false)
+			line.Class = classify.Line(&line, false)
 		}
-		if err := p.apply(&s, d); err != nil {
+		if err := p.apply(&line, d); err != nil {
 			return 0, err
 		}
 	}
@@ -263,7 +263,7 @@ func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, err
 
 // apply carries out one line's decision: kept lines go to the temp file (created at the first
 // line that is not kept, with everything before it copied as is), non-records to quarantine.
-func (p *pass) apply(l *lines.Line, d retention.Decision) error {
+func (p *pass) apply(l *ndjson.Line, d retention.Decision) error {
 	if err := p.progress("compact", l.Off); err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (p *pass) apply(l *lines.Line, d retention.Decision) error {
 		}
 	case retention.NonRecordLine:
 		if l.Oversize {
-			return p.q.AddStream(io.NewSectionReader(p.f, l.Off, l.Size-int64(l.Term)), l.Off, l.Class.Reason)
+			return p.q.AddStream(io.NewSectionReader(p.f, l.Off, l.Len-int64(l.Term)), l.Off, l.Class.Reason)
 		}
 		return p.q.Add(l.Data(), l.Off, l.Class.Reason)
 	}

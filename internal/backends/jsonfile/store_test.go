@@ -15,6 +15,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -90,7 +91,7 @@ func reprs(t *testing.T, lines [][]byte) []string {
 	t.Helper()
 	var out []string
 	for _, l := range lines {
-		if r, ok := retention.Repr(bytes.TrimRight(l, "\r\n")); ok {
+		if r, ok := pyjson.Repr(bytes.TrimRight(l, "\r\n")); ok {
 			out = append(out, r)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -106,7 +107,7 @@ func FuzzEntryLine(f *testing.F) {
 			if !jsonTrimmedObject([]byte(data)) || !utf8.ValidString(data) {
 				t.Fatalf("record %q is not a JSON object between JSON whitespace", data)
 			}
-			if c := retention.Classify([]byte(data), true); c.Kind != retention.Record || c.ReprSize != l.ReprSize {
+			if c := pyjson.Classify([]byte(data), true); c.Kind != retention.Record || c.ReprSize != l.ReprSize {
 				t.Fatalf("record %q: Classify says %+v", data, c)
 			}
 			if l.ReprSize <= 0 {

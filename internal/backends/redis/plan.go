@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -44,28 +45,28 @@ type nonRecord struct {
 // freshTimestamp passes any age cutoff and a missing timestamp fails every cutoff: with
 // age_basis id, records are handed to the planner with one or the other according to their
 // entry ID, so that the planner applies the age rule to IDs.
-var freshTimestamp = retention.Classify([]byte(`{"timestamp": Infinity}`), false).Timestamp
+var freshTimestamp = pyjson.Classify([]byte(`{"timestamp": Infinity}`), false).Timestamp
 
 // entryLine classifies one stream entry the way Papyra's redis backend reads it:
 // json.loads(fields["data"]) must give a dict. It returns the line, the bytes that stand for
 // the entry in quarantine, and its stored size (the data field's length).
-func entryLine(values map[string]any, wantRepr bool) (retention.Line, []byte, int64) {
+func entryLine(values map[string]any, wantRepr bool) (retention.Class, []byte, int64) {
 	v, ok := values["data"]
 	if !ok {
 		raw, _ := json.Marshal(values)
-		return retention.Line{Kind: retention.NonRecord, Reason: "entry has no data field"}, raw, 0
+		return retention.Class{Kind: retention.NonRecord, Reason: "entry has no data field"}, raw, 0
 	}
 	s, _ := v.(string)
 	data := []byte(s)
-	l := retention.Classify(data, wantRepr)
+	l := pyjson.Classify(data, wantRepr)
 	switch l.Kind {
 	case retention.Blank:
-		return retention.Line{Kind: retention.NonRecord, Reason: "data is empty or blank"}, data, int64(len(data))
+		return retention.Class{Kind: retention.NonRecord, Reason: "data is empty or blank"}, data, int64(len(data))
 	case retention.Record:
 		// Classify strips Python's str.strip() whitespace first, as the file stores are read;
 		// json.loads on the data field only skips JSON whitespace.
 		if !jsonTrimmedObject(data) {
-			return retention.Line{Kind: retention.NonRecord, Reason: "whitespace around the JSON object that json.loads does not accept"}, data, int64(len(data))
+			return retention.Class{Kind: retention.NonRecord, Reason: "whitespace around the JSON object that json.loads does not accept"}, data, int64(len(data))
 		}
 	}
 	return l, data, int64(len(data))

@@ -14,7 +14,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 	"github.com/papyrad/papyrad/internal/testutil/redisserver"
@@ -654,7 +656,7 @@ func TestQuarantineKeysUntouched(t *testing.T) {
 	}
 }
 
-// TestSizeLimits: count and size limits on either basis cut where retention.Apply says.
+// TestSizeLimits: count and size limits on either basis cut where classify.Apply says.
 func TestSizeLimits(t *testing.T) {
 	srv := redisserver.Start(t)
 	c := client(t, srv)
@@ -683,13 +685,13 @@ func TestSizeLimits(t *testing.T) {
 			if p.SizeBasis == retention.SizeBasisStored {
 				pl := retention.NewPlanner(p, time.Now())
 				for _, l := range lines {
-					pl.Add(retention.Classify(l, false), int64(len(l)))
+					pl.Add(pyjson.Classify(l, false), int64(len(l)))
 				}
 				plan := pl.Finish()
 				for want = 0; plan.Decision(want) != retention.Keep; want++ {
 				}
 			} else {
-				d := retention.Apply(lines, p, time.Now())
+				d := classify.Apply(lines, p, time.Now())
 				for want = 0; d[want] != retention.Keep; want++ {
 				}
 			}

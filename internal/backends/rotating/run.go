@@ -12,7 +12,7 @@ import (
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
-	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
@@ -174,12 +174,11 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 				}
 			}
 		case retention.NonRecordLine:
-			l := lines.FromScanner(line)
-			reason := lines.Classify(&l, false).Reason
+			reason := classify.Line(&line, false).Reason
 			if line.Oversize {
 				err = r.q.AddStream(io.NewSectionReader(p.seg.f, line.Off, line.Len-int64(line.Term)), line.Off, reason)
 			} else {
-				err = r.q.Add(line.Data, line.Off, reason)
+				err = r.q.Add(line.Data(), line.Off, reason)
 			}
 			if err != nil {
 				return err

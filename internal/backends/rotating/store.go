@@ -10,11 +10,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/activity"
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
-	"github.com/papyrad/papyrad/internal/backends/lines"
+	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -47,7 +49,7 @@ type Store struct {
 	l       layout
 	log     *zap.Logger
 	now     func() time.Time
-	traffic lines.Counter
+	traffic activity.Counter
 }
 
 // Activity returns the running count of lines and bytes the application has appended to the
@@ -250,9 +252,9 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			}
 			p.sum = newSummary(sg.fi)
 		}
-		end, err := lines.Stream(ctx, io.NewSectionReader(sg.f, 0, sg.size), 0, stale, !stale, wantRepr, func(l *lines.Line) error {
-			pl.Add(l.Class, l.Size)
-			sizes = append(sizes, uint32(min(l.Size, math.MaxUint32)))
+		end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, 0, sg.size), 0, stale, !stale, wantRepr, func(l *ndjson.Line) error {
+			pl.Add(l.Class, l.Len)
+			sizes = append(sizes, uint32(min(l.Len, math.MaxUint32)))
 			if p.sum != nil {
 				p.sum.add(l.Class)
 			}
@@ -342,7 +344,7 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		if err != nil {
 			return out, fmt.Errorf("open %s: %w", m.name, err)
 		}
-		found, err := lines.Anomalies(ctx, f, m.name)
+		found, err := classify.Anomalies(ctx, f, m.name)
 		f.Close()
 		out = append(out, found...)
 		if err != nil {

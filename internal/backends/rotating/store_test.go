@@ -12,6 +12,7 @@ import (
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -80,7 +81,7 @@ func readSet(t *testing.T, s *Store) []string {
 func reprs(lines []string) []string {
 	var out []string
 	for _, l := range lines {
-		if r, ok := retention.Repr([]byte(strings.TrimRight(l, "\r\n"))); ok {
+		if r, ok := pyjson.Repr([]byte(strings.TrimRight(l, "\r\n"))); ok {
 			out = append(out, r)
 		}
 	}

@@ -43,7 +43,7 @@ func newSummary(fi os.FileInfo) *summary {
 }
 
 // add accounts for one line of the segment.
-func (s *summary) add(l retention.Line) {
+func (s *summary) add(l retention.Class) {
 	s.Lines++
 	switch l.Kind {
 	case retention.Blank:

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/retention"
 )
 
@@ -184,12 +185,12 @@ func FuzzSummaryOfLines(f *testing.F) {
 			return
 		}
 		s := &summary{Size: int64(len(data)), MinTS: math.Inf(1), MaxTS: math.Inf(-1)}
-		var lines []retention.Line
+		var lines []retention.Class
 		for _, raw := range bytes.SplitAfter(data, []byte("\n")) {
 			if len(raw) == 0 {
 				continue
 			}
-			l := retention.Classify(bytes.TrimSuffix(raw, []byte("\n")), false)
+			l := pyjson.Classify(bytes.TrimSuffix(raw, []byte("\n")), false)
 			s.add(l)
 			lines = append(lines, l)
 		}

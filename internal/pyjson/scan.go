@@ -1,4 +1,4 @@
-package retention
+package pyjson
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 const (
@@ -41,7 +43,7 @@ type scanner struct {
 	nmem     int          // the stack's depth
 	memSpans []memberSpan // build: where each entry's repr text is
 
-	ts Timestamp // the top-level "timestamp" seen last
+	ts retention.Timestamp // the top-level "timestamp" seen last
 
 	// The string scanned last.
 	strStart, strEnd int // its content, between the quotes
@@ -145,7 +147,7 @@ func (s *scanner) value(depth int, capture bool) int64 {
 	switch c := b[i]; c {
 	case '"':
 		if capture {
-			s.ts = Timestamp{Kind: TimestampString}
+			s.ts = retention.Timestamp{Kind: retention.TimestampString}
 		}
 		n := s.str()
 		if s.build && s.err == errNone {
@@ -154,43 +156,43 @@ func (s *scanner) value(depth int, capture bool) int64 {
 		return n
 	case '{':
 		if capture {
-			s.ts = Timestamp{Kind: TimestampObject}
+			s.ts = retention.Timestamp{Kind: retention.TimestampObject}
 		}
 		return s.object(depth + 1)
 	case '[':
 		if capture {
-			s.ts = Timestamp{Kind: TimestampArray}
+			s.ts = retention.Timestamp{Kind: retention.TimestampArray}
 		}
 		return s.array(depth + 1)
 	case 't':
 		if capture {
-			s.ts = Timestamp{Kind: TimestampBool, bits: 1}
+			s.ts = retention.BoolTimestamp(true)
 		}
 		return s.literal("true", "True")
 	case 'f':
 		if capture {
-			s.ts = Timestamp{Kind: TimestampBool}
+			s.ts = retention.BoolTimestamp(false)
 		}
 		return s.literal("false", "False")
 	case 'n':
 		if capture {
-			s.ts = Timestamp{Kind: TimestampNull}
+			s.ts = retention.Timestamp{Kind: retention.TimestampNull}
 		}
 		return s.literal("null", "None")
 	case 'N':
 		if capture {
-			s.ts = floatTimestamp(nan)
+			s.ts = retention.FloatTimestamp(nan)
 		}
 		return s.literal("NaN", "nan")
 	case 'I':
 		if capture {
-			s.ts = floatTimestamp(posInf)
+			s.ts = retention.FloatTimestamp(posInf)
 		}
 		return s.literal("Infinity", "inf")
 	case '-':
 		if i+1 < len(b) && b[i+1] == 'I' {
 			if capture {
-				s.ts = floatTimestamp(negInf)
+				s.ts = retention.FloatTimestamp(negInf)
 			}
 			return s.literal("-Infinity", "-inf")
 		}
@@ -804,7 +806,7 @@ func (s *scanner) number(capture bool) int64 {
 		f = parseFloat(text)
 		parsed = true
 		if capture {
-			s.ts = floatTimestamp(f)
+			s.ts = retention.FloatTimestamp(f)
 		}
 		if s.build {
 			s.out = appendFloatRepr(s.out, f)
@@ -823,6 +825,33 @@ func (s *scanner) number(capture bool) int64 {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// intTimestamp builds the timestamp for the text of a JSON integer: Python's
+// ints are unbounded, so one beyond int64 keeps its decimal text.
+func intTimestamp(text []byte) retention.Timestamp {
+	if len(text) <= 18 { // cannot overflow
+		neg := text[0] == '-'
+		var v int64
+		for _, c := range text[btoi(neg):] {
+			v = v*10 + int64(c-'0')
+		}
+		if neg {
+			v = -v
+		}
+		return retention.IntTimestamp(v)
+	}
+	if v, err := strconv.ParseInt(string(text), 10, 64); err == nil {
+		return retention.IntTimestamp(v)
+	}
+	return retention.BigIntTimestamp(string(text))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // parseFloat converts a JSON number as Python's float() does: correctly
 // rounded, with overflow giving ±inf and underflow ±0.

@@ -1,54 +1,12 @@
-package retention
+package pyjson
 
 import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/papyrad/papyrad/internal/retention"
 )
-
-// Kind says what Papyra would make of one line of a store.
-type Kind uint8
-
-const (
-	// Blank is a line that is empty once Python's str.strip() has removed
-	// its leading and trailing whitespace.
-	Blank Kind = iota
-	// Record is a line that json.loads turns into a dict.
-	Record
-	// NonRecord is anything else: invalid UTF-8, invalid or truncated JSON,
-	// or valid JSON that is not an object (array, string, number, ...).
-	NonRecord
-)
-
-func (k Kind) String() string {
-	switch k {
-	case Blank:
-		return "blank"
-	case Record:
-		return "record"
-	case NonRecord:
-		return "non-record"
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
-
-// Line is what retention needs to know about one line.
-type Line struct {
-	Kind Kind
-	// Timestamp is the value of the record's top-level "timestamp" key (the
-	// last one if the key is repeated). A "timestamp" nested deeper does not
-	// count.
-	Timestamp Timestamp
-	// ReprSize is the UTF-8 length of Python's repr() of the decoded dict.
-	// It is only computed when Classify is asked for it; it is 0 otherwise
-	// and for blank and non-record lines.
-	ReprSize int64
-	// Reason says, for a NonRecord, why it is not a record, for example
-	// `invalid JSON at column 17: unexpected "t"` (columns count bytes from
-	// 1), `invalid UTF-8 at byte 40` (bytes count from 0) or
-	// `not a JSON object (array)`.
-	Reason string
-}
 
 // Classify tells whether line is a Papyra record and extracts its timestamp
 // and, when wantRepr is set, its repr size.
@@ -56,7 +14,7 @@ type Line struct {
 // line is one logical line without its terminator: the caller splits the
 // store on "\n", "\r\n" and a lone "\r", as Python's universal newlines do.
 // Classify does not keep line.
-func Classify(line []byte, wantRepr bool) Line {
+func Classify(line []byte, wantRepr bool) retention.Class {
 	var s scanner
 	s.wantRepr = wantRepr
 	return s.classify(line)
@@ -70,18 +28,28 @@ func Repr(line []byte) (string, bool) {
 	s.wantRepr = true
 	s.build = true
 	l := s.classify(line)
-	if l.Kind != Record {
+	if l.Kind != retention.Record {
 		return "", false
 	}
 	return string(s.out), true
 }
 
+// TimestampRepr shows a timestamp the way Python's repr() shows its value,
+// or its kind when it is not a number or a bool. It is meant for tests and
+// debugging.
+func TimestampRepr(t retention.Timestamp) string {
+	if t.Kind == retention.TimestampFloat {
+		return string(appendFloatRepr(nil, t.Float64()))
+	}
+	return t.String()
+}
+
 // classify runs the scanner over one line; s must be fresh apart from its
 // mode flags.
-func (s *scanner) classify(line []byte) Line {
+func (s *scanner) classify(line []byte) retention.Class {
 	start, end := pyStrip(line)
 	if start >= end {
-		return Line{Kind: Blank}
+		return retention.Class{Kind: retention.Blank}
 	}
 	s.b = line[:end]
 	s.pos = start
@@ -93,14 +61,14 @@ func (s *scanner) classify(line []byte) Line {
 		}
 	}
 	if s.err != errNone {
-		return Line{Kind: NonRecord, Reason: s.reason(line)}
+		return retention.Class{Kind: retention.NonRecord, Reason: s.reason(line)}
 	}
 	// A successful parse means every byte outside strings was ASCII and
 	// every byte inside was checked, so the line is valid UTF-8.
 	if c := line[start]; c != '{' {
-		return Line{Kind: NonRecord, Reason: "not a JSON object (" + jsonTypeName(c) + ")"}
+		return retention.Class{Kind: retention.NonRecord, Reason: "not a JSON object (" + jsonTypeName(c) + ")"}
 	}
-	l := Line{Kind: Record, Timestamp: s.ts}
+	l := retention.Class{Kind: retention.Record, Timestamp: s.ts}
 	if s.wantRepr {
 		l.ReprSize = size
 	}
@@ -220,7 +188,7 @@ var errText = [...]string{
 	errDepth:       "nesting deeper than 1000 levels (Python raises RecursionError)",
 }
 
-// reason formats the scanner's error for Line.Reason. Invalid UTF-8 wins
+// reason formats the scanner's error for Class.Reason. Invalid UTF-8 wins
 // over any JSON error, as Python fails to decode the line before parsing it.
 func (s *scanner) reason(line []byte) string {
 	for i := 0; i < len(line); {

@@ -1,4 +1,4 @@
-package lines
+package classify
 
 import (
 	"context"
@@ -31,8 +31,7 @@ func Anomalies(ctx context.Context, r io.Reader, path string) ([]report.Anomaly,
 				Detail: fmt.Sprintf("Line %d missing newline", idx)})
 			return out, nil
 		}
-		sl := FromScanner(line)
-		l := Classify(&sl, false)
+		l := Line(&line, false)
 		switch l.Kind {
 		case retention.NonRecord:
 			out = append(out, report.Anomaly{Type: report.CorruptedLine, Path: path,

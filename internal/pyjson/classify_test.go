@@ -1,81 +1,83 @@
-package retention
+package pyjson
 
 import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 func TestClassifyKind(t *testing.T) {
 	tests := []struct {
 		name string
 		line string
-		want Kind
+		want retention.Kind
 	}{
-		{"empty", "", Blank},
-		{"spaces", "   ", Blank},
-		{"ascii whitespace", "\t\v\f \x1c\x1d\x1e\x1f", Blank},
-		{"unicode whitespace", "\u0085\u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000", Blank},
-		{"empty object", "{}", Record},
-		{"padded", " \t{} ", Record},
-		{"python-only whitespace around", "\v\u3000{\"a\": 1}\u2028\x1c", Record},
-		{"json whitespace inside", "{ \"a\"\t:\r1 ,\n\"b\" : 2 }", Record},
-		{"non-finite literals", `{"a": NaN, "b": Infinity, "c": -Infinity}`, Record},
-		{"raw DEL in string", "{\"a\": \"\x7f\"}", Record},
-		{"raw non-ASCII", `{"a": "naïve café ☕ 日本語 😀"}`, Record},
-		{"lone surrogate escape", `{"a": "\ud800"}`, Record},
-		{"deep but allowed", "{\"a\": " + strings.Repeat("[", 999) + strings.Repeat("]", 999) + "}", Record},
+		{"empty", "", retention.Blank},
+		{"spaces", "   ", retention.Blank},
+		{"ascii whitespace", "\t\v\f \x1c\x1d\x1e\x1f", retention.Blank},
+		{"unicode whitespace", "\u0085\u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000", retention.Blank},
+		{"empty object", "{}", retention.Record},
+		{"padded", " \t{} ", retention.Record},
+		{"python-only whitespace around", "\v\u3000{\"a\": 1}\u2028\x1c", retention.Record},
+		{"json whitespace inside", "{ \"a\"\t:\r1 ,\n\"b\" : 2 }", retention.Record},
+		{"non-finite literals", `{"a": NaN, "b": Infinity, "c": -Infinity}`, retention.Record},
+		{"raw DEL in string", "{\"a\": \"\x7f\"}", retention.Record},
+		{"raw non-ASCII", `{"a": "naïve café ☕ 日本語 😀"}`, retention.Record},
+		{"lone surrogate escape", `{"a": "\ud800"}`, retention.Record},
+		{"deep but allowed", "{\"a\": " + strings.Repeat("[", 999) + strings.Repeat("]", 999) + "}", retention.Record},
 
-		{"zero width space is not whitespace", "\u200b{}", NonRecord},
-		{"byte order mark", "\ufeff{}", NonRecord},
-		{"mongolian vowel separator", "{}\u180e", NonRecord},
-		{"vertical tab between tokens", "{\"a\":\v1}", NonRecord},
-		{"array", "[1, 2, 3]", NonRecord},
-		{"string", `"just a string"`, NonRecord},
-		{"number", "12", NonRecord},
-		{"null", "null", NonRecord},
-		{"true", "true", NonRecord},
-		{"NaN", "NaN", NonRecord},
-		{"text", "this is not json", NonRecord},
-		{"truncated", `{"kind": "event", "truncated": tr`, NonRecord},
-		{"unterminated string", `{"a": "abc`, NonRecord},
-		{"unterminated object", `{"a": 1`, NonRecord},
-		{"unclosed array", `{"a": [1, 2}`, NonRecord},
-		{"trailing comma", `{"a":1,}`, NonRecord},
-		{"trailing comma in array", `{"a":[1,]}`, NonRecord},
-		{"lone comma", `{,}`, NonRecord},
-		{"missing colon", `{"a" 1}`, NonRecord},
-		{"missing comma", `{"a":1 "b":2}`, NonRecord},
-		{"single quotes", `{'a': 1}`, NonRecord},
-		{"bare key", `{a: 1}`, NonRecord},
-		{"extra data", `{"a":1}{}`, NonRecord},
-		{"extra text", `{"a":1} x`, NonRecord},
-		{"raw tab in string", "{\"a\": \"\t\"}", NonRecord},
-		{"raw NUL in string", "{\"a\": \"\x00\"}", NonRecord},
-		{"bad escape", `{"a": "\x41"}`, NonRecord},
-		{"short unicode escape", `{"a": "\u12"}`, NonRecord},
-		{"bad hex", `{"a": "\u12G4"}`, NonRecord},
-		{"bad second escape of a pair", `{"a": "\ud83d\uZZZZ"}`, NonRecord},
-		{"backslash at end", `{"a": "\`, NonRecord},
-		{"python literal", `{"a": True}`, NonRecord},
-		{"partial literal", `{"a": tru}`, NonRecord},
-		{"negative NaN", `{"a": -NaN}`, NonRecord},
-		{"partial infinity", `{"a": -Inf}`, NonRecord},
-		{"minus alone", `{"a": -}`, NonRecord},
-		{"dot without fraction", `{"a": 1.}`, NonRecord},
-		{"leading dot", `{"a": .5}`, NonRecord},
-		{"leading zero", `{"a": 01}`, NonRecord},
-		{"plus sign", `{"a": +1}`, NonRecord},
-		{"exponent without digits", `{"a": 1e}`, NonRecord},
-		{"hex number", `{"a": 0x10}`, NonRecord},
-		{"non-ASCII digit", `{"a": 1٣}`, NonRecord},
-		{"invalid UTF-8 in string", "{\"a\": \"\xff\"}", NonRecord},
-		{"invalid UTF-8 after", "{\"a\": 1}\xff", NonRecord},
-		{"invalid UTF-8 alone", "\xc3", NonRecord},
-		{"UTF-8 encoded surrogate", "{\"a\": \"\xed\xa0\x80\"}", NonRecord},
-		{"overlong UTF-8", "{\"a\": \"\xc0\xaf\"}", NonRecord},
-		{"too deep", "{\"a\": " + strings.Repeat("[", 1000) + strings.Repeat("]", 1000) + "}", NonRecord},
-		{"much too deep", strings.Repeat(`{"a":`, 200000), NonRecord},
+		{"zero width space is not whitespace", "\u200b{}", retention.NonRecord},
+		{"byte order mark", "\ufeff{}", retention.NonRecord},
+		{"mongolian vowel separator", "{}\u180e", retention.NonRecord},
+		{"vertical tab between tokens", "{\"a\":\v1}", retention.NonRecord},
+		{"array", "[1, 2, 3]", retention.NonRecord},
+		{"string", `"just a string"`, retention.NonRecord},
+		{"number", "12", retention.NonRecord},
+		{"null", "null", retention.NonRecord},
+		{"true", "true", retention.NonRecord},
+		{"NaN", "NaN", retention.NonRecord},
+		{"text", "this is not json", retention.NonRecord},
+		{"truncated", `{"kind": "event", "truncated": tr`, retention.NonRecord},
+		{"unterminated string", `{"a": "abc`, retention.NonRecord},
+		{"unterminated object", `{"a": 1`, retention.NonRecord},
+		{"unclosed array", `{"a": [1, 2}`, retention.NonRecord},
+		{"trailing comma", `{"a":1,}`, retention.NonRecord},
+		{"trailing comma in array", `{"a":[1,]}`, retention.NonRecord},
+		{"lone comma", `{,}`, retention.NonRecord},
+		{"missing colon", `{"a" 1}`, retention.NonRecord},
+		{"missing comma", `{"a":1 "b":2}`, retention.NonRecord},
+		{"single quotes", `{'a': 1}`, retention.NonRecord},
+		{"bare key", `{a: 1}`, retention.NonRecord},
+		{"extra data", `{"a":1}{}`, retention.NonRecord},
+		{"extra text", `{"a":1} x`, retention.NonRecord},
+		{"raw tab in string", "{\"a\": \"\t\"}", retention.NonRecord},
+		{"raw NUL in string", "{\"a\": \"\x00\"}", retention.NonRecord},
+		{"bad escape", `{"a": "\x41"}`, retention.NonRecord},
+		{"short unicode escape", `{"a": "\u12"}`, retention.NonRecord},
+		{"bad hex", `{"a": "\u12G4"}`, retention.NonRecord},
+		{"bad second escape of a pair", `{"a": "\ud83d\uZZZZ"}`, retention.NonRecord},
+		{"backslash at end", `{"a": "\`, retention.NonRecord},
+		{"python literal", `{"a": True}`, retention.NonRecord},
+		{"partial literal", `{"a": tru}`, retention.NonRecord},
+		{"negative NaN", `{"a": -NaN}`, retention.NonRecord},
+		{"partial infinity", `{"a": -Inf}`, retention.NonRecord},
+		{"minus alone", `{"a": -}`, retention.NonRecord},
+		{"dot without fraction", `{"a": 1.}`, retention.NonRecord},
+		{"leading dot", `{"a": .5}`, retention.NonRecord},
+		{"leading zero", `{"a": 01}`, retention.NonRecord},
+		{"plus sign", `{"a": +1}`, retention.NonRecord},
+		{"exponent without digits", `{"a": 1e}`, retention.NonRecord},
+		{"hex number", `{"a": 0x10}`, retention.NonRecord},
+		{"non-ASCII digit", `{"a": 1٣}`, retention.NonRecord},
+		{"invalid UTF-8 in string", "{\"a\": \"\xff\"}", retention.NonRecord},
+		{"invalid UTF-8 after", "{\"a\": 1}\xff", retention.NonRecord},
+		{"invalid UTF-8 alone", "\xc3", retention.NonRecord},
+		{"UTF-8 encoded surrogate", "{\"a\": \"\xed\xa0\x80\"}", retention.NonRecord},
+		{"overlong UTF-8", "{\"a\": \"\xc0\xaf\"}", retention.NonRecord},
+		{"too deep", "{\"a\": " + strings.Repeat("[", 1000) + strings.Repeat("]", 1000) + "}", retention.NonRecord},
+		{"much too deep", strings.Repeat(`{"a":`, 200000), retention.NonRecord},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,11 +86,11 @@ func TestClassifyKind(t *testing.T) {
 				if l.Kind != tc.want {
 					t.Fatalf("Classify(%q, %v) = %v (%s), want %v", tc.line, wantRepr, l.Kind, l.Reason, tc.want)
 				}
-				if (l.Reason != "") != (l.Kind == NonRecord) {
+				if (l.Reason != "") != (l.Kind == retention.NonRecord) {
 					t.Errorf("Classify(%q): reason %q for a %v", tc.line, l.Reason, l.Kind)
 				}
 			}
-			if _, ok := Repr([]byte(tc.line)); ok != (tc.want == Record) {
+			if _, ok := Repr([]byte(tc.line)); ok != (tc.want == retention.Record) {
 				t.Errorf("Repr(%q) ok = %v", tc.line, ok)
 			}
 		})
@@ -125,7 +127,7 @@ func TestClassifyReason(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			l := Classify([]byte(tc.line), true)
-			if l.Kind != NonRecord || l.Reason != tc.want {
+			if l.Kind != retention.NonRecord || l.Reason != tc.want {
 				t.Errorf("Classify(%.60q) = %v %q, want %q", tc.line, l.Kind, l.Reason, tc.want)
 			}
 		})
@@ -205,7 +207,7 @@ func TestReprInt(t *testing.T) {
 		})
 	}
 	for _, line := range []string{`{"a": ` + big + `0}`, `{"a": -` + big + `0}`, `{"a": [` + big + `0]}`} {
-		if l := Classify([]byte(line), true); l.Kind != NonRecord {
+		if l := Classify([]byte(line), true); l.Kind != retention.NonRecord {
 			t.Errorf("4301 digits: %v, want a non-record", l.Kind)
 		}
 	}
@@ -346,7 +348,7 @@ func checkRepr(t *testing.T, line, want string) {
 		t.Errorf("Repr(%.80q) = %q, %v; want %q", line, got, ok, want)
 	}
 	l := Classify([]byte(line), true)
-	if l.Kind != Record || l.ReprSize != int64(len(want)) {
+	if l.Kind != retention.Record || l.ReprSize != int64(len(want)) {
 		t.Errorf("Classify(%.80q) = %v (%s) size %d, want a record of size %d", line, l.Kind, l.Reason, l.ReprSize, len(want))
 	}
 }
@@ -354,44 +356,44 @@ func checkRepr(t *testing.T, line, want string) {
 func TestClassifyTimestamp(t *testing.T) {
 	tests := []struct {
 		line string
-		kind TimestampKind
+		kind retention.TimestampKind
 		str  string
 	}{
-		{`{"kind": "event"}`, TimestampMissing, "<missing>"},
-		{`{"timestamp": null}`, TimestampNull, "<null>"},
-		{`{"timestamp": true}`, TimestampBool, "True"},
-		{`{"timestamp": false}`, TimestampBool, "False"},
-		{`{"timestamp": "2026-01-01"}`, TimestampString, "<string>"},
-		{`{"timestamp": [1]}`, TimestampArray, "<array>"},
-		{`{"timestamp": {"s": 1}}`, TimestampObject, "<object>"},
-		{`{"timestamp": 4102444901}`, TimestampInt, "4102444901"},
-		{`{"timestamp": -0}`, TimestampInt, "0"},
-		{`{"timestamp": 9223372036854775807}`, TimestampInt, "9223372036854775807"},
-		{`{"timestamp": -9223372036854775808}`, TimestampInt, "-9223372036854775808"},
-		{`{"timestamp": 9223372036854775808}`, TimestampBigInt, "9223372036854775808"},
-		{`{"timestamp": -9223372036854775809}`, TimestampBigInt, "-9223372036854775809"},
-		{`{"timestamp": 4102444800.864219}`, TimestampFloat, "4102444800.864219"},
-		{`{"timestamp": 1E400}`, TimestampFloat, "inf"},
-		{`{"timestamp": NaN}`, TimestampFloat, "nan"},
-		{`{"timestamp": Infinity}`, TimestampFloat, "inf"},
-		{`{"timestamp": -Infinity}`, TimestampFloat, "-inf"},
-		{`{"timestamp": 1.0, "timestamp": 4102444902.0}`, TimestampFloat, "4102444902.0"},
-		{`{"timestamp": 5, "timestamp": [1]}`, TimestampArray, "<array>"},
-		{`{"timest\u0061mp": 7}`, TimestampInt, "7"},
-		{`{"timestamp ": 7}`, TimestampMissing, "<missing>"},
-		{`{"kind": "event", "timestamp": 4102444900.5, "payload": {"timestamp": 1.0}}`, TimestampFloat, "4102444900.5"},
-		{`{"payload": {"timestamp": 1.0}}`, TimestampMissing, "<missing>"},
-		{`{"a": [{"timestamp": 1}], "timestamp": 2}`, TimestampInt, "2"},
+		{`{"kind": "event"}`, retention.TimestampMissing, "<missing>"},
+		{`{"timestamp": null}`, retention.TimestampNull, "<null>"},
+		{`{"timestamp": true}`, retention.TimestampBool, "True"},
+		{`{"timestamp": false}`, retention.TimestampBool, "False"},
+		{`{"timestamp": "2026-01-01"}`, retention.TimestampString, "<string>"},
+		{`{"timestamp": [1]}`, retention.TimestampArray, "<array>"},
+		{`{"timestamp": {"s": 1}}`, retention.TimestampObject, "<object>"},
+		{`{"timestamp": 4102444901}`, retention.TimestampInt, "4102444901"},
+		{`{"timestamp": -0}`, retention.TimestampInt, "0"},
+		{`{"timestamp": 9223372036854775807}`, retention.TimestampInt, "9223372036854775807"},
+		{`{"timestamp": -9223372036854775808}`, retention.TimestampInt, "-9223372036854775808"},
+		{`{"timestamp": 9223372036854775808}`, retention.TimestampBigInt, "9223372036854775808"},
+		{`{"timestamp": -9223372036854775809}`, retention.TimestampBigInt, "-9223372036854775809"},
+		{`{"timestamp": 4102444800.864219}`, retention.TimestampFloat, "4102444800.864219"},
+		{`{"timestamp": 1E400}`, retention.TimestampFloat, "inf"},
+		{`{"timestamp": NaN}`, retention.TimestampFloat, "nan"},
+		{`{"timestamp": Infinity}`, retention.TimestampFloat, "inf"},
+		{`{"timestamp": -Infinity}`, retention.TimestampFloat, "-inf"},
+		{`{"timestamp": 1.0, "timestamp": 4102444902.0}`, retention.TimestampFloat, "4102444902.0"},
+		{`{"timestamp": 5, "timestamp": [1]}`, retention.TimestampArray, "<array>"},
+		{`{"timest\u0061mp": 7}`, retention.TimestampInt, "7"},
+		{`{"timestamp ": 7}`, retention.TimestampMissing, "<missing>"},
+		{`{"kind": "event", "timestamp": 4102444900.5, "payload": {"timestamp": 1.0}}`, retention.TimestampFloat, "4102444900.5"},
+		{`{"payload": {"timestamp": 1.0}}`, retention.TimestampMissing, "<missing>"},
+		{`{"a": [{"timestamp": 1}], "timestamp": 2}`, retention.TimestampInt, "2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.line, func(t *testing.T) {
 			for _, wantRepr := range []bool{false, true} {
 				l := Classify([]byte(tc.line), wantRepr)
-				if l.Kind != Record {
+				if l.Kind != retention.Record {
 					t.Fatalf("not a record: %s", l.Reason)
 				}
-				if l.Timestamp.Kind != tc.kind || l.Timestamp.String() != tc.str {
-					t.Errorf("timestamp %v %s, want %v %s", l.Timestamp.Kind, l.Timestamp, tc.kind, tc.str)
+				if l.Timestamp.Kind != tc.kind || TimestampRepr(l.Timestamp) != tc.str {
+					t.Errorf("timestamp %v %s, want %v %s", l.Timestamp.Kind, TimestampRepr(l.Timestamp), tc.kind, tc.str)
 				}
 			}
 		})

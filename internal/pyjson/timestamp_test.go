@@ -1,10 +1,12 @@
-package retention
+package pyjson
 
 import (
 	"math"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/papyrad/papyrad/internal/retention"
 )
 
 // TestTimestampAtLeast compares timestamps with cutoffs as Python's
@@ -74,7 +76,7 @@ func TestTimestampAtLeast(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.ts[:min(len(tc.ts), 30)]+">="+tc.cutoff, func(t *testing.T) {
 			l := Classify([]byte(`{"timestamp": `+tc.ts+`}`), false)
-			if l.Kind != Record {
+			if l.Kind != retention.Record {
 				t.Fatalf("not a record: %s", l.Reason)
 			}
 			cutoff, err := strconv.ParseFloat(tc.cutoff, 64)
@@ -86,7 +88,7 @@ func TestTimestampAtLeast(t *testing.T) {
 			}
 		})
 	}
-	var missing Timestamp
+	var missing retention.Timestamp
 	if missing.AtLeast(math.Inf(-1)) || missing.IsNumber() {
 		t.Error("a missing timestamp counts as a number")
 	}
