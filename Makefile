@@ -30,7 +30,8 @@ test:
 
 # torture runs at length what make test runs briefly: the kill loops (papyrad SIGKILLed at
 # random moments of runs on json, rotating and redis stores with live writers, then checked
-# record by record) and the daemon soak. PAPYRAD_TORTURE_ITERATIONS sets how many runs each
+# record by record), the conformance suite's kill loops and crash points (every file operation
+# of a run failed in turn) for each backend, and the daemon soak. PAPYRAD_TORTURE_ITERATIONS sets how many runs each
 # kill loop starts and kills (TestCrash's case with a long-lived writer half as many; by
 # default 400 for the rotating set and 100 for the others: about 760 in all); PAPYRAD_SOAK how long
 # the soak's writers run. -v prints each loop's figures: iterations, where the kills landed,
@@ -39,6 +40,7 @@ test:
 # phases of runs timed on a machine they do not share with each other.
 PAPYRAD_SOAK ?= 10m
 torture:
+	PAPYRAD_TORTURE=1 $(GO) test -race -count=1 -timeout 180m -v -run 'Conformance' ./internal/backends/...
 	PAPYRAD_TORTURE=1 PAPYRAD_SOAK=$(PAPYRAD_SOAK) $(GO) test -race -count=1 -timeout 180m -parallel 1 -v -run 'Crash|Soak' ./cmd/papyrad/
 
 test-short:
