@@ -10,20 +10,19 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/lease"
 	"github.com/papyrad/papyrad/internal/ndjson"
 )
 
 // DrainOptions bound how long a run waits for writers that still hold the replaced inode.
 type DrainOptions struct {
 	// MinDrain is the shortest wait after the rename before the old inode may be released: a
-	// writer that resolved the path just before the rename may not show in /proc yet.
+	// writer that looked the path up just before the rename may not have opened it yet.
 	MinDrain time.Duration
 	// Timeout is how long to wait for holders to go. Past it the run leaves the old inode
 	// pending: it is forwarded again by later runs.
 	Timeout time.Duration
-	// QuietPeriod stands in for the holder check when /proc cannot be read for every process:
-	// the old inode must not grow for that long.
-	QuietPeriod time.Duration
 	// Poll is the interval between checks.
 	Poll time.Duration
 	// Locate, if set, finds the file that holds inode ino now, for stores whose files move
@@ -43,9 +42,6 @@ func (o DrainOptions) withDefaults() DrainOptions {
 	if o.Timeout < o.MinDrain {
 		o.Timeout = o.MinDrain
 	}
-	if o.QuietPeriod <= 0 {
-		o.QuietPeriod = time.Second
-	}
 	if o.Poll <= 0 {
 		o.Poll = 10 * time.Millisecond
 	}
@@ -56,9 +52,13 @@ func (o DrainOptions) withDefaults() DrainOptions {
 type DrainResult struct {
 	ForwardedBytes int64
 	ForwardedLines int
-	// Pending is true when writers still held the old inode at the deadline; Holders names them.
-	Pending bool
-	Holders []Holder
+	// Pending is true when the old inode could not be let go by the deadline: a writer held
+	// it open, or nothing could prove that none did. Holders names the writers papyrad could
+	// see (possibly none: another user's or another PID namespace's processes are hidden
+	// from it); Unproven says why no proof could be had, when that was the reason.
+	Pending  bool
+	Holders  []Holder
+	Unproven string
 }
 
 // maxForward bounds one forwarded block, so a long backlog is journaled in steps.
@@ -75,44 +75,19 @@ func (d *drainer) oldName() string { return hiddenName(d.j.Store, d.j.RunID, suf
 func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, error) {
 	opts = opts.withDefaults()
 	var res DrainResult
-	start := time.Now()
-	deadline := start.Add(opts.Timeout)
-	lastSize, lastGrowth := int64(-1), start
-	clean := 0
+	deadline := time.Now().Add(opts.Timeout)
 	for {
 		if err := d.forwardAll(ctx, false, opts.Grace, &res); err != nil {
 			return res, err
 		}
-		fi, err := d.old.Stat()
-		if err != nil {
-			return res, fmt.Errorf("stat %s: %w", d.oldName(), err)
-		}
-		now := time.Now()
-		if fi.Size() != lastSize {
-			lastSize, lastGrowth = fi.Size(), now
-		}
-		hs, complete := openers(d.j.Dev, d.j.OldIno, d.j.Store)
-		ws := writers(hs)
-		quiet := complete || now.Sub(lastGrowth) >= opts.QuietPeriod
-		if len(ws) == 0 && quiet && (d.committed.IsZero() || now.Sub(d.committed) >= opts.MinDrain) {
-			clean++
-		} else {
-			clean = 0
-		}
-		if clean >= 2 {
-			if err := d.forwardAll(ctx, true, opts.Grace, &res); err != nil {
+		if d.committed.IsZero() || time.Since(d.committed) >= opts.MinDrain {
+			done, err := d.release(ctx, opts, &res)
+			if err != nil || done {
 				return res, err
 			}
-			if err := atomicfile.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
-				return res, fmt.Errorf("remove %s: %w", d.oldName(), err)
-			}
-			if err := d.j.remove(); err != nil {
-				return res, fmt.Errorf("remove journal: %w", err)
-			}
-			return res, nil
 		}
-		if !now.Before(deadline) {
-			res.Pending, res.Holders = true, ws
+		if !time.Now().Before(deadline) {
+			res.Pending = true
 			// The old inode is only read from here on, and only past Copied: give the
 			// space of the forwarded prefix back to the filesystem. Best effort.
 			_ = punchHole(d.old, d.j.Copied)
@@ -120,11 +95,82 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 		}
 		select {
 		case <-ctx.Done():
-			res.Pending, res.Holders = true, ws
+			res.Pending = true
 			return res, ctx.Err()
 		case <-time.After(opts.Poll):
 		}
 	}
+}
+
+// release ends the drain if the kernel proves that nobody holds the old inode open for
+// writing: under a read lease (which any open for writing, in any process, user or PID
+// namespace, would have been refused or would break), it forwards what is left, removes the
+// old inode's name and the journal. It reports false, with res.Holders and res.Unproven
+// saying why, when a writer holds the inode or when no lease can be had (papyrad neither owns
+// the file nor has CAP_LEASE, or the filesystem has no leases): then nothing is removed.
+func (d *drainer) release(ctx context.Context, opts DrainOptions, res *DrainResult) (bool, error) {
+	l, err := lease.Take(d.old, lease.Read)
+	switch {
+	case errors.Is(err, errs.ErrHeld):
+		res.Unproven = ""
+		res.Holders = writers(d.holders())
+		return false, nil
+	case err != nil:
+		res.Unproven = err.Error()
+		res.Holders = writers(d.holders())
+		return false, nil
+	}
+	defer l.Release()
+	if err := d.forwardAll(ctx, true, opts.Grace, res); err != nil {
+		return false, err
+	}
+	if broken, err := l.Broken(); err != nil || broken {
+		return false, err // a writer opened it meanwhile: go on forwarding
+	}
+	if err := atomicfile.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
+		return false, fmt.Errorf("remove %s: %w", d.oldName(), err)
+	}
+	if broken, err := l.Broken(); err != nil || broken {
+		// A writer that had looked the store's name up before the exchange opened the old
+		// inode in the instant before its name went. It is held back until the lease is
+		// released, then writes to an inode only this process can still read: forward it
+		// from here until it closes. (Only a crash in this window loses its lines.)
+		l.Release()
+		return false, d.drainUnlinked(ctx, opts, res)
+	}
+	if err := d.j.remove(); err != nil {
+		return false, fmt.Errorf("remove journal: %w", err)
+	}
+	res.Holders, res.Unproven = nil, ""
+	return true, nil
+}
+
+// drainUnlinked forwards from the old inode, whose name is gone, until nobody holds it open
+// for writing; the run waits for it, whatever its drain timeout.
+func (d *drainer) drainUnlinked(ctx context.Context, opts DrainOptions, res *DrainResult) error {
+	for {
+		if err := d.forwardAll(ctx, false, opts.Grace, res); err != nil {
+			return err
+		}
+		writing, err := lease.OpenForWriting(d.old)
+		if err != nil {
+			return err
+		}
+		if !writing {
+			if err := d.forwardAll(ctx, true, opts.Grace, res); err != nil {
+				return err
+			}
+			return d.j.remove()
+		}
+		time.Sleep(opts.Poll)
+	}
+}
+
+// holders names the processes this one can see holding the old inode: a hint for the
+// operator, never a proof that there are no others.
+func (d *drainer) holders() []Holder {
+	hs, _ := openers(d.j.Dev, d.j.OldIno, d.j.Store)
+	return hs
 }
 
 // forwardAll appends every complete line of the old inode past Copied to the store. With final

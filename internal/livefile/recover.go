@@ -19,8 +19,9 @@ type RecoverResult struct {
 	Resumed        int // committed runs whose drain was finished now
 	ForwardedBytes int64
 	ForwardedLines int
-	Pending        int // old inodes still held open by a writer
+	Pending        int // old inodes still held open by a writer, or not proven free of one
 	Holders        []Holder
+	Unproven       string // why no proof could be had, when that kept one pending
 }
 
 // Recover finishes or undoes what earlier runs left beside the store at path. It must be called
@@ -165,6 +166,9 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 	if dr.Pending {
 		res.Pending++
 		res.Holders = append(res.Holders, dr.Holders...)
+		if dr.Unproven != "" {
+			res.Unproven = dr.Unproven
+		}
 	} else if err == nil {
 		res.Resumed++
 	}

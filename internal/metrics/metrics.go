@@ -38,6 +38,7 @@ type Metrics struct {
 	maxAge          *prometheus.GaugeVec
 	maxRecords      *prometheus.GaugeVec
 	maxTotalBytes   *prometheus.GaugeVec
+	pendingFiles    *prometheus.GaugeVec
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 	buildInfo       *prometheus.GaugeVec
@@ -73,21 +74,23 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		errors:      counter("errors_total", "Failed runs by cause ("+strings.Join(causes, ", ")+").", "reason"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "papyrad", Name: "run_duration_seconds",
 			Help: "Duration of compaction runs.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, store),
-		lastSuccess:     gauge("last_success_timestamp_seconds", "When the store was last compacted successfully (unix time)."),
-		nextRun:         gauge("next_run_timestamp_seconds", "When the store's next scheduled run is due (unix time)."),
-		storeBytes:      gauge("store_bytes", "Size of the store as of its last run."),
-		storeRecords:    gauge("store_records", "Records in the store as of its last run."),
-		oldestAge:       gauge("oldest_record_age_seconds", oldestAgeHelp),
-		maxAge:          gauge("retention_max_age_seconds", "The store's configured max_age (absent: no age limit)."),
-		maxRecords:      gauge("retention_max_records", "The store's configured max_records (absent: no count limit)."),
-		maxTotalBytes:   gauge("retention_max_total_bytes", "The store's configured max_total_bytes (absent: no size limit)."),
+		lastSuccess:   gauge("last_success_timestamp_seconds", "When the store was last compacted successfully (unix time)."),
+		nextRun:       gauge("next_run_timestamp_seconds", "When the store's next scheduled run is due (unix time)."),
+		storeBytes:    gauge("store_bytes", "Size of the store as of its last run."),
+		storeRecords:  gauge("store_records", "Records in the store as of its last run."),
+		oldestAge:     gauge("oldest_record_age_seconds", oldestAgeHelp),
+		maxAge:        gauge("retention_max_age_seconds", "The store's configured max_age (absent: no age limit)."),
+		maxRecords:    gauge("retention_max_records", "The store's configured max_records (absent: no count limit)."),
+		maxTotalBytes: gauge("retention_max_total_bytes", "The store's configured max_total_bytes (absent: no size limit)."),
+		pendingFiles: gauge("pending_files", "Replaced files of the store still forwarded from after its last run: a writer holds them, "+
+			"or no file lease could prove that none does."),
 		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
 		buildInfo:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "build_info", Help: "papyrad's version; always 1."}, []string{"version"}),
 	}
 	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed,
 		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
-		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.reloadOK, m.reloadTimestamp, m.buildInfo)
+		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, m.buildInfo)
 	m.buildInfo.WithLabelValues(version).Set(1)
 	return m
 }
@@ -104,6 +107,7 @@ func (m *Metrics) Store(name, backend string) {
 	for _, c := range []*prometheus.CounterVec{m.scanned, m.dropped, m.quarantined, m.archived, m.rewritten, m.deleted, m.reclaimed} {
 		c.WithLabelValues(name, backend)
 	}
+	m.pendingFiles.WithLabelValues(name, backend)
 }
 
 // Limits publishes a store's retention limits (zero: no such limit), so that alerts can compare
@@ -137,6 +141,7 @@ func (m *Metrics) Run(backend string, r report.Report, err error, now time.Time)
 	m.quarantined.WithLabelValues(l...).Add(float64(r.RecordsQuarantined))
 	m.archived.WithLabelValues(l...).Add(float64(r.RecordsArchived))
 	m.unreclaimed.WithLabelValues(l...).Set(float64(r.RecordsUnreclaimed))
+	m.pendingFiles.WithLabelValues(l...).Set(float64(r.PendingFiles))
 	m.rewritten.WithLabelValues(l...).Add(float64(r.FilesRewritten))
 	m.deleted.WithLabelValues(l...).Add(float64(r.FilesDeleted))
 	m.reclaimed.WithLabelValues(l...).Add(float64(r.BytesReclaimed()))

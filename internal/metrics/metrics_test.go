@@ -152,3 +152,22 @@ func TestOldestRecordAge(t *testing.T) {
 		t.Errorf("lint: %v %v", n, err)
 	}
 }
+
+// TestPendingFiles: the gauge exists at zero from the start and follows each run's count of
+// replaced files it could not let go.
+func TestPendingFiles(t *testing.T) {
+	m := New(prometheus.NewRegistry(), "test")
+	m.Store("orders", "json")
+	g := m.pendingFiles.WithLabelValues("orders", "json")
+	if got := testutil.ToFloat64(g); got != 0 {
+		t.Errorf("before any run: %v", got)
+	}
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK, PendingFiles: 2}, nil, time.Now())
+	if got := testutil.ToFloat64(g); got != 2 {
+		t.Errorf("after a run with 2 pending: %v", got)
+	}
+	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK}, nil, time.Now())
+	if got := testutil.ToFloat64(g); got != 0 {
+		t.Errorf("after a run that let them go: %v", got)
+	}
+}

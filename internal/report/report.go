@@ -62,6 +62,10 @@ type Report struct {
 	ArchivesPruned int `json:"archive_files_pruned,omitempty"`
 	// QuarantineFile is where this run put the lines that were not records.
 	QuarantineFile string `json:"quarantine_file,omitempty"`
+	// PendingFiles counts the replaced files the run could not let go: a writer still holds
+	// one open, or nothing could prove that none does. Their late lines keep being forwarded
+	// to the store; the store is whole, and the run's result is pending rather than ok.
+	PendingFiles int `json:"pending_files,omitempty"`
 	// Warnings are things an operator should know that did not fail the run.
 	Warnings []string `json:"warnings,omitempty"`
 	Error    string   `json:"error,omitempty"`

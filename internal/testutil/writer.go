@@ -28,8 +28,17 @@ type Writer struct {
 // kills it, so a test that fails or dies leaves no writer appending.
 func StartWriter(tb testing.TB, bin, name string, args ...string) *Writer {
 	tb.Helper()
-	cmd := exec.Command(bin, append([]string{"-writer", name, "-stdin"}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return StartWriterCmd(tb, name, exec.Command(bin, append([]string{"-writer", name, "-stdin"}, args...)...))
+}
+
+// StartWriterCmd is StartWriter for a command already made (as another user, say): cmd runs
+// papyrawriter, with "-writer", name and "-stdin" among its arguments.
+func StartWriterCmd(tb testing.TB, name string, cmd *exec.Cmd) *Writer {
+	tb.Helper()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)

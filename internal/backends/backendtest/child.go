@@ -38,6 +38,7 @@ type outcome struct {
 	NoSpace    bool     `json:",omitempty"` // errs.IsNoSpace(err)
 	Permission bool     `json:",omitempty"` // errors.Is(err, fs.ErrPermission)
 	Result     string   `json:",omitempty"`
+	Pending    int      `json:",omitempty"` // the report's PendingFiles
 	Warnings   []string `json:",omitempty"`
 }
 
@@ -63,7 +64,7 @@ func HelperProcess(t *testing.T, hs ...Kind) {
 		t.Fatalf("no harness named %q among those given to HelperProcess", j.Harness)
 	}
 	rep, err := h.build(j.Params).Compact(context.Background(), backends.Options{})
-	o := outcome{Result: string(rep.Result), Warnings: rep.Warnings}
+	o := outcome{Result: string(rep.Result), Pending: rep.PendingFiles, Warnings: rep.Warnings}
 	if err != nil {
 		o.Err = err.Error()
 		o.NoSpace = errs.IsNoSpace(err)
@@ -86,8 +87,9 @@ type child struct {
 
 // childOpts change how a child is started.
 type childOpts struct {
-	exe  string              // the test binary; os.Args[0] if empty
-	cred *syscall.Credential // run as this user
+	exe    string               // the test binary; os.Args[0] if empty
+	cred   *syscall.Credential  // run as this user
+	deploy *testutil.Deployment // run as this deployment runs papyrad (exe must be reachable)
 }
 
 // startChild starts a run of f's store in a child process.
@@ -108,11 +110,21 @@ func startChild(t *testing.T, kind string, p Params, o childOpts) *child {
 		o.exe = os.Args[0]
 	}
 	c := &child{out: &testutil.SyncBuffer{}, done: make(chan error, 1)}
-	c.cmd = exec.Command(o.exe, "-test.run=^TestHelperProcess$", "-test.count=1")
+	args := []string{"-test.run=^TestHelperProcess$", "-test.count=1"}
+	c.cmd = exec.Command(o.exe, args...)
+	if o.deploy != nil {
+		c.cmd = o.deploy.Papyrad(o.exe, args...)
+	}
 	c.cmd.Env = append(os.Environ(), envChild+"="+string(b))
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	// The test binary's death kills the child: a failed test leaves no run going.
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: o.cred}
+	if c.cmd.SysProcAttr == nil {
+		c.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	c.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	if o.cred != nil {
+		c.cmd.SysProcAttr.Credential = o.cred
+	}
 	c.start = time.Now()
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start the child process: %v", err)

@@ -253,8 +253,8 @@ func (s *suite) ownership(t *testing.T) {
 	as := func(t *testing.T, f *fixture, uid int, groups ...uint32) outcome {
 		t.Helper()
 		exe := s.reachableBinary(t)
-		// Another user cannot see the writers' descriptors in /proc: the drain waits for the
-		// file to stay quiet instead (livefile.DrainOptions.QuietPeriod, a second).
+		// The run's user owns the files: it may take the file leases that prove nobody
+		// writes a replaced file any more.
 		f.params.DrainTimeout = 5 * time.Second
 		return s.startChild(t, f, childOpts{exe: exe, cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: groups}}).wait(t)
 	}

@@ -37,6 +37,7 @@ func Run(t *testing.T, h *Harness) {
 		{"RecoverAfterCommit", s.recoverAfterCommit},
 		{"CrashPoints", s.crashPoints},
 		{"KillLoop", s.killLoop},
+		{"Deployments", s.deployments},
 	} {
 		t.Run(c.name, c.run)
 	}
@@ -56,14 +57,7 @@ type suite struct {
 // Under a writer that holds its file, f's runs wait less for it (see drainFor).
 func (s *suite) writer(t *testing.T, f *fixture, style WriterStyle, name string) *testutil.Writer {
 	t.Helper()
-	s.buildOnce.Do(func() {
-		if s.binDir, s.buildErr = os.MkdirTemp("", "papyrawriter-"); s.buildErr == nil {
-			s.writerBin, s.buildErr = testutil.Build(s.binDir, "github.com/papyrad/papyrad/internal/testutil/papyrawriter")
-		}
-	})
-	if s.buildErr != nil {
-		t.Fatal(s.buildErr)
-	}
+	s.buildWriter(t)
 	w := testutil.StartWriter(t, s.writerBin, name, style.Args(f.path, f.active(t))...)
 	f.live = append(f.live, w)
 	if style.Holds {
@@ -72,6 +66,19 @@ func (s *suite) writer(t *testing.T, f *fixture, style WriterStyle, name string)
 		f.reorders[name] = true
 	}
 	return w
+}
+
+// buildWriter builds papyrawriter once for the suite.
+func (s *suite) buildWriter(t *testing.T) {
+	t.Helper()
+	s.buildOnce.Do(func() {
+		if s.binDir, s.buildErr = os.MkdirTemp("", "papyrawriter-"); s.buildErr == nil {
+			s.writerBin, s.buildErr = testutil.Build(s.binDir, "github.com/papyrad/papyrad/internal/testutil/papyrawriter")
+		}
+	})
+	if s.buildErr != nil {
+		t.Fatal(s.buildErr)
+	}
 }
 
 // cleanup removes what the suite built.

@@ -134,7 +134,8 @@ func (rc *Recovery) LiveFile(ctx context.Context, name string) error {
 	res, err := livefile.Recover(ctx, name, rc.cfg.Drain)
 	rc.rep.LinesAppended += int64(res.ForwardedLines)
 	if res.Pending > 0 {
-		rc.rep.Warnings = append(rc.rep.Warnings, pendingWarning(rc.cfg.fileName(name), res.Holders, true))
+		rc.rep.PendingFiles += res.Pending
+		rc.rep.Warnings = append(rc.rep.Warnings, pendingWarning(rc.cfg.fileName(name), res.Holders, res.Unproven, true))
 	}
 	if err != nil {
 		return err

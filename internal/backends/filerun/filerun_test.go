@@ -271,15 +271,20 @@ func TestPendingWarnings(t *testing.T) {
 	hs := []livefile.Holder{{PID: 42, Comm: "python3", Write: true}}
 	for _, tc := range []struct {
 		name      string
+		hs        []livefile.Holder
+		unproven  string
 		recovered bool
 		want      string
 	}{
-		{"", false, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs until it is reopened"},
-		{"", true, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs until it is reopened"},
-		{"/s/events.ndjson", false, "the replaced /s/events.ndjson is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs"},
-		{"/s/events.ndjson", true, "a replaced /s/events.ndjson is still held open for writing by [pid 42 (python3)]"},
+		{"", hs, "", false, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs until it is reopened"},
+		{"", hs, "", true, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs until it is reopened"},
+		{"/s/events.ndjson", hs, "", false, "the replaced /s/events.ndjson is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs"},
+		{"/s/events.ndjson", hs, "", true, "a replaced /s/events.ndjson is still held open for writing by [pid 42 (python3)]"},
+		{"", nil, "", false, "the replaced file is still held open for writing by a process papyrad cannot see (another user's, or in another PID namespace); its new lines are forwarded by later runs until it is reopened"},
+		{"/s/events.ndjson", nil, "read lease on /s/.old: no file lease can be taken: permission denied", true,
+			"a replaced /s/events.ndjson is still kept: papyrad cannot ask the kernel whether it is (read lease on /s/.old: no file lease can be taken: permission denied); grant CAP_LEASE or run papyrad as the store's owner"},
 	} {
-		if got := pendingWarning(tc.name, hs, tc.recovered); got != tc.want {
+		if got := pendingWarning(tc.name, tc.hs, tc.unproven, tc.recovered); got != tc.want {
 			t.Errorf("pendingWarning(%q, recovered %v) =\n%s\nwant\n%s", tc.name, tc.recovered, got, tc.want)
 		}
 	}

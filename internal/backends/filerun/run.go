@@ -21,16 +21,25 @@ func (c *Config) fileName(name string) string {
 	return name
 }
 
-// pendingWarning says that writers still hold a replaced file open. name is "" for the file
-// of a one-file store; recovered says recovery found it (replaced by an earlier run).
-func pendingWarning(name string, hs []livefile.Holder, recovered bool) string {
+// pendingWarning says why a replaced file is still kept and forwarded: writers hold it open
+// (hs names those papyrad can see), or, with unproven set, nothing could prove that none do.
+// name is "" for the file of a one-file store; recovered says recovery found it (replaced by
+// an earlier run).
+func pendingWarning(name string, hs []livefile.Holder, unproven string, recovered bool) string {
+	by := fmt.Sprint("held open for writing by ", hs)
+	switch {
+	case unproven != "":
+		by = "kept: papyrad cannot ask the kernel whether it is (" + unproven + "); grant CAP_LEASE or run papyrad as the store's owner"
+	case len(hs) == 0:
+		by = "held open for writing by a process papyrad cannot see (another user's, or in another PID namespace)"
+	}
 	switch {
 	case name == "":
-		return fmt.Sprintf("the replaced file is still held open for writing by %v; its new lines are forwarded by later runs until it is reopened", hs)
+		return "the replaced file is still " + by + "; its new lines are forwarded by later runs until it is reopened"
 	case recovered:
-		return fmt.Sprintf("a replaced %s is still held open for writing by %v", name, hs)
+		return "a replaced " + name + " is still " + by
 	}
-	return fmt.Sprintf("the replaced %s is still held open for writing by %v; its new lines are forwarded by later runs", name, hs)
+	return "the replaced " + name + " is still " + by + "; its new lines are forwarded by later runs"
 }
 
 // Run is one compaction run, as the skeleton hands it to Backend.Run.
@@ -87,7 +96,8 @@ func (run *Run) Replace(ctx context.Context, rw *livefile.Rewrite, from int64, n
 	rep := run.Report
 	rep.LinesAppended += res.CarriedLines + int64(res.Drain.ForwardedLines)
 	if res.Drain.Pending {
-		rep.Warnings = append(rep.Warnings, pendingWarning(cfg.fileName(name), res.Drain.Holders, false))
+		rep.PendingFiles++
+		rep.Warnings = append(rep.Warnings, pendingWarning(cfg.fileName(name), res.Drain.Holders, res.Drain.Unproven, false))
 	}
 	if res.DrainErr != nil {
 		rep.Warnings = append(rep.Warnings, "draining the replaced file was interrupted: "+res.DrainErr.Error())

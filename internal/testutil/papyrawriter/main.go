@@ -70,7 +70,7 @@ func run() int {
 	}
 
 	open := func() (*os.File, error) {
-		return os.OpenFile(*path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		return os.OpenFile(*path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) // as Python's open(path, "a"): the umask decides
 	}
 	var rot rotator
 	switch *mode {

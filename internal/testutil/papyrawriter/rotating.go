@@ -59,7 +59,7 @@ func exists(name string) bool {
 func gone(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 func openAppend(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) // as Python's open(path, "a"): the umask decides
 }
 
 // papyraRotator is Papyra's RotatingFilePersistence (_maybe_rotate, then _append): before each

@@ -1,0 +1,127 @@
+package backendtest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/testutil"
+)
+
+// deployments runs the store beside a live application in each of the ways papyrad is
+// deployed (testutil.Modes): as root; as its own user, which cannot read the application's
+// /proc/<pid>/fd; in a PID namespace of its own, where the application's processes are not
+// there at all. The application runs as its own user. In every mode and with every writer
+// style no record is lost or duplicated, a run whose replaced file a writer still holds says
+// so (pending, never a plain ok), and once the writer stops a run leaves exactly its records.
+func (s *suite) deployments(t *testing.T) {
+	testutil.Root(t, "running papyrad and the application as other users")
+	// Copies other users can run, made before any test starts a process: a program being
+	// written cannot be run (ETXTBSY), and a fork may briefly hold its descriptor.
+	s.buildWriter(t)
+	exe, writer := testutil.Shared(t, os.Args[0]), testutil.Shared(t, s.writerBin)
+	for _, mode := range testutil.Modes {
+		t.Run(string(mode), func(t *testing.T) {
+			d := testutil.Deploy(t, mode)
+			for _, style := range append(slices.Clone(s.h.Writers), SlowLongLived) {
+				t.Run(style.Name, func(t *testing.T) {
+					t.Parallel() // mostly waits: for writers and drains
+					s.deployment(t, d, exe, writer, style)
+				})
+			}
+		})
+	}
+}
+
+// SlowLongLived keeps one descriptor and pauses between records longer than a run waits for
+// a replaced file to stay quiet: only a proof that nobody holds the file keeps its records.
+var SlowLongLived = WriterStyle{Name: "long-lived-slow", Holds: true, Args: func(_, active string) []string {
+	return []string{"-path", active, "-mode", "hold", "-interval", "1500ms"}
+}}
+
+func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer string, style WriterStyle) {
+	const rounds, orig, batch = 3, 200, 300
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := s.newFixture(t, dir, [][]byte{records("orig", 0, orig, fresh)}, map[string]int64{"orig": orig}, nil)
+	for _, n := range f.files(t) {
+		if err := os.Chown(n, testutil.AppUID, testutil.AppUID); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(n, 0o660); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.StoreDir(t, dir)
+	q := f.params.Quarantine
+	if err := os.MkdirAll(q, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	d.StateDir(t, q)
+	args := append([]string{"-writer", "W", "-stdin"}, style.Args(f.path, f.active(t))...)
+	w := testutil.StartWriterCmd(t, "W", d.Application(writer, args...))
+	f.live = append(f.live, w)
+	switch {
+	case style.Name == SlowLongLived.Name:
+		// Long enough for the writer to pause past any "quiet for a second" heuristic.
+		f.drainFor(3 * time.Second)
+	case style.Holds:
+		f.drainFor(300 * time.Millisecond)
+	default:
+		f.reorders["W"] = true
+	}
+	run := func(when string) outcome {
+		t.Helper()
+		o := startChild(t, s.h.Name, f.params, childOpts{exe: exe, deploy: &d}).wait(t)
+		if o.Err != "" {
+			t.Fatalf("%s: the run failed: %s", when, o.Err)
+		}
+		return o
+	}
+	sawPending := false
+	for i := range rounds {
+		f.pause(t)
+		f.appendExpired(t, fmt.Sprintf("x%d", i), batch)
+		f.resume(t)
+		when := fmt.Sprintf("round %d", i)
+		o := run(when)
+		if o.Pending > 0 {
+			sawPending = true
+			if o.Result == "ok" && len(o.Warnings) == 0 {
+				t.Errorf("%s: %d replaced files pending, and the run says nothing", when, o.Pending)
+			}
+		}
+		for _, warn := range o.Warnings {
+			if !strings.Contains(warn, "held open") && !strings.Contains(warn, "rotated during the run") {
+				t.Errorf("%s: unexpected warning %q", when, warn)
+			}
+		}
+		f.pause(t)
+		c := f.check(t, "after "+when)
+		if !f.pending(t) {
+			checkWriters(t, c, f.live, "after "+when)
+		}
+		f.settle(c)
+		f.resume(t)
+		if t.Failed() {
+			return
+		}
+	}
+	if style.Holds && !sawPending {
+		t.Errorf("no run said that the long-lived writer still holds the replaced file")
+	}
+	written := f.stop(t)
+	o := run("final run")
+	if o.Pending > 0 || len(o.Warnings) > 0 {
+		t.Errorf("final run, with the writer stopped: %d pending, warnings %q", o.Pending, o.Warnings)
+	}
+	c := f.check(t, "at the end")
+	f.checkExactly(t, c, written, "at the end")
+	f.checkClean(t, "at the end")
+}
