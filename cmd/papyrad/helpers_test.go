@@ -1380,10 +1380,12 @@ func (w *rotWriter) pause(t *testing.T) {
 	t.Fatalf("writer %s never stopped between rotations", w.name)
 }
 
-// rotStats is what a rotating writer says it did.
-type rotStats struct{ rotations, deleted, blocked int64 }
+// rotStats is what a rotating writer says it did; vanished counts the renames and removals
+// that found a name gone just after the writer saw it (FileNotFoundError in Python).
+type rotStats struct{ rotations, deleted, blocked, vanished int64 }
 
 // stop ends the writer; it returns how many records it wrote (seqs 0..n-1) and its counts.
+// A name that vanished under the writer fails the test: papyrad must never make one.
 func (w *rotWriter) stop(t *testing.T) (int64, rotStats) {
 	t.Helper()
 	_ = w.cmd.Process.Signal(syscall.SIGCONT)
@@ -1407,8 +1409,11 @@ func (w *rotWriter) stop(t *testing.T) (int64, rotStats) {
 	if _, err := fmt.Sscanf(lines[len(lines)-1], "written %d", &n); err != nil {
 		t.Fatalf("writer %s ended with %q, want \"written N\"", w.name, lines[len(lines)-1])
 	}
-	if _, err := fmt.Sscanf(lines[len(lines)-2], "rotations %d deleted %d blocked %d", &st.rotations, &st.deleted, &st.blocked); err != nil {
+	if _, err := fmt.Sscanf(lines[len(lines)-2], "rotations %d deleted %d blocked %d vanished %d", &st.rotations, &st.deleted, &st.blocked, &st.vanished); err != nil {
 		t.Fatalf("writer %s: no counts in %q", w.name, lines[len(lines)-2])
+	}
+	if st.vanished > 0 {
+		t.Errorf("writer %s: %d of its renames or removals found the name it had just seen gone: Papyra would have raised FileNotFoundError into the application", w.name, st.vanished)
 	}
 	return n, st
 }

@@ -62,8 +62,9 @@ func rotAssertBatches(t *testing.T, c *testutil.Contents, sizes map[string]int64
 // TestRotatingFixture compacts the set Papyra's RotatingFilePersistence wrote (max_files 5;
 // .4 … .1 hold only 2001 records, the active file grew past max_bytes because .4 exists and
 // mixes 2001 and 2100 records) and compares the set, read oldest first, with what Papyra's own
-// retention keeps. Whole expired segments are deleted, not rewritten; a second run has
-// nothing to do and touches nothing.
+// retention keeps. Whole expired segments are not rewritten: the one in the oldest slot is
+// deleted, the others emptied (their names stay, for Papyra's writer may be renaming them); a
+// second run has nothing to do and touches nothing.
 func TestRotatingFixture(t *testing.T) {
 	t.Parallel()
 	s := newRotSet(t, testutil.SuffixNaming, 5)
@@ -97,16 +98,21 @@ func TestRotatingFixture(t *testing.T) {
 	if r.code != 0 || rep.Result != report.ResultOK {
 		t.Fatalf("want exit 0, result ok\n%s", r)
 	}
-	if rep.FilesDeleted != 4 || rep.FilesRewritten != 1 {
-		t.Errorf("files_deleted %d, files_rewritten %d; want 4 and 1 (.4 … .1 deleted whole, the active file rewritten)\n%s",
+	if rep.FilesDeleted != 1 || rep.FilesRewritten != 4 {
+		t.Errorf("files_deleted %d, files_rewritten %d; want 1 and 4 (.4 deleted, .3 … .1 emptied, the active file rewritten)\n%s",
 			rep.FilesDeleted, rep.FilesRewritten, r)
 	}
 	if rep.RecordsAfter != int64(len(want)) || rep.RecordsDropped != rep.RecordsBefore-rep.RecordsAfter || rep.RecordsQuarantined != 0 {
 		t.Errorf("records before %d, after %d (want %d), dropped %d, quarantined %d",
 			rep.RecordsBefore, rep.RecordsAfter, len(want), rep.RecordsDropped, rep.RecordsQuarantined)
 	}
-	if files := s.files(t); len(files) != 1 || files[0] != s.store {
-		t.Errorf("the set is %v, want the active file alone", files)
+	if files := s.files(t); len(files) != 4 || files[3] != s.store {
+		t.Errorf("the set is %v, want .3 … .1 (emptied) and the active file", files)
+	}
+	for _, k := range []int{1, 2, 3} {
+		if fi, err := os.Stat(s.slot(k)); err != nil || fi.Size() != 0 {
+			t.Errorf("%s should be there, empty: %v", s.slot(k), err)
+		}
 	}
 	var got []string
 	for _, f := range s.files(t) {

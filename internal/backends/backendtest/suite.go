@@ -89,16 +89,40 @@ func (s *suite) cleanup() {
 }
 
 // stop stops the store's writers and returns how many records each wrote; the store's runs
-// wait for replaced files as long as they do without writers again.
+// wait for replaced files as long as they do without writers again. A rotating writer that
+// found a name gone between looking at it and renaming it (where Papyra raises
+// FileNotFoundError into the application) fails the test.
 func (f *fixture) stop(t *testing.T) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, w := range f.live {
-		out[w.Name], _ = w.Stop(t)
+		var figures []string
+		out[w.Name], figures = w.Stop(t)
+		if v := vanished(t, w.Name, figures); v > 0 {
+			t.Errorf("writer %s: %d of its renames found the name it had just seen gone: Papyra would have raised FileNotFoundError into the application %d times", w.Name, v, v)
+		}
 	}
 	f.live = nil
 	f.drainFor(2 * time.Second)
 	return out
+}
+
+// vanished reads a rotating writer's figures ("rotations R deleted D blocked B vanished V"):
+// how many of its renames and removals found a name gone. A writer that does not rotate prints
+// none, and 0 is returned.
+func vanished(t *testing.T, name string, figures []string) int64 {
+	t.Helper()
+	for _, l := range figures {
+		if !strings.HasPrefix(l, "rotations ") {
+			continue
+		}
+		var r, d, b, v int64
+		if _, err := fmt.Sscanf(l, "rotations %d deleted %d blocked %d vanished %d", &r, &d, &b, &v); err != nil {
+			t.Fatalf("writer %s: figures %q: %v", name, l, err)
+		}
+		return v
+	}
+	return 0
 }
 
 // fixture is one store of a case and what the case knows it must hold.

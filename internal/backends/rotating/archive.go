@@ -8,9 +8,10 @@ import (
 
 // A rotating set's archive has one part per segment the run changes, keyed by the segment's
 // file (archive.FileKey), in the set's order, oldest first. A segment removed whole is
-// archived as it is, compressed; a segment rewritten has its dropped records archived line by
-// line. A part is published when its file is no longer in the set: deleted, or exchanged for
-// its rewritten copy, or the active file replaced. A segment the run left alone because it
+// archived as it is, compressed (whether it is deleted or emptied); a segment rewritten has its
+// dropped records archived line by line. A part is published when its file is no longer in the
+// set: deleted, or exchanged for its rewritten copy or an empty file, or the active file
+// replaced. A segment the run left alone because it
 // had to give up (a concurrent rotation, an error) is still in the set, and its records are
 // archived by the run that removes them.
 

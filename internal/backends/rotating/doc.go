@@ -4,8 +4,12 @@
 // active).
 //
 // Retention is applied once across the whole set, oldest segment first as Papyra reads it.
-// Then a segment whose lines all go is deleted, one with some lines to go is rewritten, and
-// one with none is not touched; the active file is replaced through package livefile. Every
+// Then a segment whose lines all go is deleted if its name may go (the oldest slot, or a
+// numbered name) and otherwise exchanged for an empty file, since a name taken out between a
+// rotating writer's exists and rename makes the writer fail; one with some lines to go is
+// rewritten, and one with none is not touched; the active file is replaced through package
+// livefile. A fresh temp file of Papyra's own compaction or recovery of any file of the set
+// makes the run skip the store. Every
 // change is prepared (temp files fsynced, quarantine published, archive sealed) before
 // anything is removed. Summaries of rotated segments, kept in the state directory, let an
 // age-only policy settle segments without reading them.

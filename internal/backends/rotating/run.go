@@ -83,18 +83,25 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			if err := rw.Prepare(); err != nil {
 				return fmt.Errorf("compact %s: %w", p.seg.name, err)
 			}
-		case p.act == remove:
+		case p.act == remove || p.act == empty:
 			if p.counts.NonRecords > 0 {
 				if err := r.pass(ctx, p, io.Discard); err != nil {
 					return err
 				}
-			} else if r.arch != nil {
+			} else if r.arch != nil && p.counts.Records > 0 {
 				// Every line is a dropped record (or blank): archived as it is.
 				if err := r.arch.Copy(io.NewSectionReader(p.seg.f, 0, p.seg.size), p.counts.Records); err != nil {
 					return fmt.Errorf("compact %s: %w", p.seg.name, err)
 				}
 			}
-			ready = append(ready, prepared{p: p, id: id})
+			pr := prepared{p: p, id: id}
+			if p.act == empty {
+				var err error
+				if pr, err = r.prepareEmpty(p, id); err != nil {
+					return err
+				}
+			}
+			ready = append(ready, pr)
 		default:
 			pr, err := r.prepareRewrite(ctx, p, id)
 			if err != nil {
@@ -194,16 +201,31 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 
 // prepareRewrite writes the kept lines of rotated segment p to a fsynced temp file.
 func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepared, error) {
+	return r.prepareTemp(p, id, func(tmp *os.File) error {
+		bw := bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20)
+		if err := r.pass(ctx, p, bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+}
+
+// prepareEmpty creates the empty file that takes the place of rotated segment p, whose lines
+// all go but whose name must stay (see layout.keepNames): it is exchanged for p exactly as a
+// rewritten copy is, with the same owner and mode, journaled and recovered the same way.
+func (r *run) prepareEmpty(p *segPlan, id string) (prepared, error) {
+	return r.prepareTemp(p, id, func(*os.File) error { return nil })
+}
+
+// prepareTemp creates the temp file of rotated segment p with its owner and mode, fills it
+// with fill and fsyncs it.
+func (r *run) prepareTemp(p *segPlan, id string, fill func(*os.File) error) (prepared, error) {
 	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.fi, id)
 	if err != nil {
 		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
 	}
 	r.temps = append(r.temps, tmp.Name())
-	bw := bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20)
-	err = r.pass(ctx, p, bw)
-	if err == nil {
-		err = bw.Flush()
-	}
+	err = fill(tmp)
 	if err == nil {
 		err = atomicfile.Sync(tmp)
 	}

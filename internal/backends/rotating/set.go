@@ -31,6 +31,10 @@ type layout struct {
 	path     string
 	naming   Naming
 	maxFiles int
+	// anySlotMayGo lets a segment in any slot be deleted. Only the tests of the delete step
+	// set it, to land Papyra-style rotations on a deletion and exercise its repairs, which in
+	// use serve the oldest slot under a logging-style writer's rollovers.
+	anySlotMayGo bool
 }
 
 // slotName is the name of slot k: for Suffix, 0 is the active file and k>0 is path.k; for
@@ -178,6 +182,69 @@ func (l layout) suffixMembers(orphans []string) ([]member, []string) {
 		ms = append(ms, m)
 	}
 	return ms, orphans
+}
+
+// Papyra's own compaction and recovery of a file of the set write <file>.compact.tmp and
+// <file>.recovered.tmp beside it (events.ndjson.compact.tmp, events.ndjson.1.compact.tmp).
+var papyraTempSuffixes = []string{".compact.tmp", ".recovered.tmp"}
+
+// papyraTemps lists the temp files of Papyra's own compaction or recovery that are beside the
+// set now, for any of its names: with suffix naming any numbered slot, even past maxFiles
+// (Papyra's own limit may be larger); with sequence naming any numbered file. The active
+// file's are always listed, so that the guard still holds if the directory cannot be read
+// (the run then fails listing the set).
+func (l layout) papyraTemps() []string {
+	var out []string
+	for _, suf := range papyraTempSuffixes {
+		out = append(out, l.path+suf)
+	}
+	entries, err := os.ReadDir(filepath.Dir(l.path))
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		for _, suf := range papyraTempSuffixes {
+			stem, ok := strings.CutSuffix(e.Name(), suf)
+			if ok && stem != filepath.Base(l.path) && l.isSetName(stem) {
+				out = append(out, filepath.Join(filepath.Dir(l.path), e.Name()))
+			}
+		}
+	}
+	return out
+}
+
+// isSetName reports whether base is a name a file of the set may have, in any slot.
+func (l layout) isSetName(base string) bool {
+	if l.naming == Sequence {
+		_, ok := l.slotOf(base)
+		return ok
+	}
+	rest, ok := strings.CutPrefix(base, filepath.Base(l.path)+".")
+	return ok && rest != "" && strings.Trim(rest, "0123456789") == ""
+}
+
+// mayVanish reports whether the name of slot k may be taken out of the set. A Papyra-style
+// writer rotates with `if exists(path.i): rename(path.i, path.i+1)` for every rotated slot but
+// the oldest, which it only ever checks (and rotates only while it is free): a name taken out
+// between those two calls makes the rename raise FileNotFoundError in the application. So,
+// with suffix naming, only the oldest slot's name may go. Numbered names are never renamed.
+func (l layout) mayVanish(k int) bool {
+	return l.naming == Sequence || k == l.maxFiles-1 || l.anySlotMayGo
+}
+
+// keepNames adjusts the action planned for seg so that no name a rotating writer may be
+// renaming goes: a segment whose lines all go is emptied instead of deleted unless its name
+// may vanish. And an empty rotated segment in the oldest slot, which is what emptying leaves
+// there after rotations, is deleted: while that slot is taken, a Papyra-style writer does not
+// rotate, and its active file grows past its size limit.
+func (l layout) keepNames(seg *segment, act action) action {
+	switch {
+	case act == remove && !l.mayVanish(seg.slot):
+		return empty
+	case act == untouched && !seg.active && seg.size == 0 && l.naming == Suffix && l.mayVanish(seg.slot):
+		return remove
+	}
+	return act
 }
 
 // older reports whether slot a holds older records than slot b.

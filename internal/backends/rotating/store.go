@@ -41,6 +41,10 @@ type Config struct {
 	// Summaries is the file where what runs learn about rotated segments is kept (in the
 	// state directory); "" keeps nothing, and every run reads the whole set.
 	Summaries string
+	// PapyraActivity is how recent a temp file of Papyra's own compaction or recovery of any
+	// file of the set (<file>.compact.tmp, <file>.recovered.tmp) must be for the store to count
+	// as busy; 10 minutes if zero.
+	PapyraActivity time.Duration
 }
 
 // Store compacts and scans one rotating store.
@@ -82,6 +86,9 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 	if cfg.MaxFiles < 2 {
 		cfg.MaxFiles = 5
 	}
+	if cfg.PapyraActivity <= 0 {
+		cfg.PapyraActivity = 10 * time.Minute
+	}
 	l := layout{path: cfg.Path, naming: cfg.Naming, maxFiles: cfg.MaxFiles}
 	if cfg.Drain.Locate == nil {
 		// Lines forwarded into the active file may have been rotated into a segment since.
@@ -99,10 +106,12 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 	return &Store{cfg: cfg, l: l, log: log.With(zap.String("store", cfg.Name)), now: now}
 }
 
-// files is the store as the file-run skeleton sees it.
+// files is the store as the file-run skeleton sees it, with the temp files of Papyra's own
+// compaction and recovery that are beside the set now.
 func (s *Store) files() *filerun.Runner {
 	return filerun.New(filerun.Config{
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path,
+		PapyraTemps: s.l.papyraTemps(), PapyraActivity: s.cfg.PapyraActivity,
 		Drain: s.cfg.Drain, Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }
@@ -148,7 +157,8 @@ type action int
 const (
 	untouched action = iota
 	rewrite          // some lines go: write the rest to a temp file and swap it in
-	remove           // every line goes: delete the file, no rewrite
+	remove           // every line goes and the name may go (see layout.mayVanish): delete the file
+	empty            // every line goes but the name stays: swap an empty file in
 )
 
 // segPlan is one segment's share of the set's retention plan.
@@ -192,6 +202,8 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 		switch p.act {
 		case remove:
 			rep.FilesDeleted++
+		case empty:
+			rep.FilesRewritten++ // the file is replaced, its name stays
 		case rewrite:
 			rep.FilesRewritten++
 			// The active file also carries what is appended during the run.
@@ -207,7 +219,7 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 	if fr.DryRun() || rep.FilesDeleted+rep.FilesRewritten == 0 {
 		for _, p := range plans {
 			switch p.act {
-			case remove:
+			case remove, empty:
 				rep.BytesAfter -= p.seg.size
 			case rewrite:
 				rep.BytesAfter -= p.end - p.kept
@@ -279,6 +291,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				p.act = rewrite
 			}
 		}
+		p.act = s.l.keepNames(p.seg, p.act)
 		// Summaries of segments that stay as they are: all of them on a dry run.
 		if p.sum != nil && (p.act == untouched || dryRun) {
 			keep = append(keep, p.sum)

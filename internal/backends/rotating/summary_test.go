@@ -99,8 +99,8 @@ func TestCorruptSummaries(t *testing.T) {
 			core, logs := observer.New(zapcore.WarnLevel)
 			s.log = zap.New(core)
 			rep := compact(t, s)
-			if rep.FilesDeleted != 1 || rep.RecordsDropped != 1 || rep.RecordsAfter != 1 {
-				t.Errorf("the expired segment was not read and deleted: %+v", rep)
+			if rep.FilesRewritten != 1 || rep.RecordsDropped != 1 || rep.RecordsAfter != 1 {
+				t.Errorf("the expired segment was not read and emptied: %+v", rep)
 			}
 			warned := logs.FilterMessageSnippet(tc.warn).All()
 			if len(warned) != 1 || warned[0].ContextMap()["file"] != s.cfg.Summaries {

@@ -2,7 +2,7 @@
 // Papyra's JsonFilePersistence does, for papyrad's concurrency and crash tests.
 //
 //	papyrawriter -path events.ndjson -writer A -mode append [-interval 1ms] [-expired-every 0]
-//	papyrawriter -path events.ndjson -writer A -mode papyra|logging -max-bytes 8192 -max-files 5 [-rate 2000]
+//	papyrawriter -path events.ndjson -writer A -mode papyra|logging -max-bytes 8192 -max-files 5 [-rate 2000] [-rename-pause 0]
 //
 // With -mode append each record is one open(O_APPEND)–write–close, as Papyra does; with
 // -mode hold one O_APPEND descriptor is opened at start and used for every record, like a
@@ -16,9 +16,12 @@
 // Each record carries the writer's name and a sequence number from 0. After its first record
 // it prints "ready"; on SIGTERM or SIGINT (or, with -stdin, when its standard input is closed)
 // it finishes the record it is writing, prints, in the rotating modes, "rotations R deleted D
-// blocked B" (rollovers done, segments it removed itself, records written while the oldest
-// slot blocked a due rotation), then "written N" (records 0..N-1 were written, each with one
-// write(2)) and exits 0.
+// blocked B vanished V" (rollovers done, segments it removed itself, records written while the
+// oldest slot blocked a due rotation, renames or removals that failed because the name it had
+// just seen was gone: each is a FileNotFoundError Python would have raised into the
+// application), then "written N" (records 0..N-1 were written, each with one write(2)) and
+// exits 0. -rename-pause sleeps between a rotation's look at a name and its rename, as an
+// interpreter descheduled there would, to widen that window for a test.
 package main
 
 import (
@@ -49,6 +52,7 @@ func run() int {
 		maxFiles     = flag.Int("max-files", 5, "papyra, logging: the active file plus this many minus one rotated segments")
 		watchStdin   = flag.Bool("stdin", false, "also stop when standard input is closed")
 		rotLock      = flag.String("rotation-lock", "", "papyra, logging: hold an flock on this file while rotating, so that a test that stops the writer can tell it is not halfway through a rotation")
+		renamePause  = flag.Duration("rename-pause", 0, "papyra, logging: pause between looking a name up and renaming or removing it")
 	)
 	flag.Parse()
 	rotating := *mode == "papyra" || *mode == "logging"
@@ -75,9 +79,9 @@ func run() int {
 	var rot rotator
 	switch *mode {
 	case "papyra":
-		rot = &papyraRotator{set: set{path: *path, maxFiles: *maxFiles, lock: *rotLock}, maxBytes: *maxBytes}
+		rot = &papyraRotator{set: set{path: *path, maxFiles: *maxFiles, lock: *rotLock, pause: *renamePause}, maxBytes: *maxBytes}
 	case "logging":
-		l, err := newLoggingRotator(set{path: *path, maxFiles: *maxFiles, lock: *rotLock}, *maxBytes)
+		l, err := newLoggingRotator(set{path: *path, maxFiles: *maxFiles, lock: *rotLock, pause: *renamePause}, *maxBytes)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "papyrawriter:", err)
 			return 1
@@ -105,7 +109,7 @@ func run() int {
 		case <-stop:
 			if rot != nil {
 				st := rot.stats()
-				fmt.Printf("rotations %d deleted %d blocked %d\n", st.rotations, st.deleted, st.blocked)
+				fmt.Printf("rotations %d deleted %d blocked %d vanished %d\n", st.rotations, st.deleted, st.blocked, st.vanished)
 			}
 			fmt.Printf("written %d\n", seq)
 			return 0

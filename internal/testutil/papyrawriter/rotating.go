@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // A rotator appends one record to a size-rotated set, rotating first when the record would
@@ -21,6 +22,10 @@ type rotStats struct {
 	rotations int64 // rollovers done
 	deleted   int64 // rotated segments the writer removed itself (logging style)
 	blocked   int64 // records written without the rotation they called for (Papyra style)
+	// vanished counts the renames and removals that failed because a name the writer had just
+	// seen was gone: another program (papyrad) took it out in between. Python raises
+	// FileNotFoundError there, out of record_event: each one is an error the application saw.
+	vanished int64
 }
 
 // set names the files of a suffix-named set: path, path.1 (newest) … path.{maxFiles-1}.
@@ -28,6 +33,17 @@ type set struct {
 	path     string
 	maxFiles int
 	lock     string // held with flock while rotating, if set
+	// pause is slept between looking a name up and renaming or removing it, as a Python
+	// interpreter descheduled between two statements would: it widens the window in which
+	// another program can take the name out.
+	pause time.Duration
+}
+
+// between is the gap between a look at a name and the call that uses it.
+func (s set) between() {
+	if s.pause > 0 {
+		time.Sleep(s.pause)
+	}
 }
 
 // rotating holds the set's rotation lock (if any) until the returned function is called.
@@ -53,10 +69,17 @@ func exists(name string) bool {
 	return err == nil
 }
 
-// gone is true for the error of a file operation whose file another program (papyrad)
-// moved or removed in the instant since it was looked at. Python would raise here; the test
-// writer goes on, so that a record is never lost on its own side.
-func gone(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+// noteVanished reports whether err is the error of a rename or removal whose name another program
+// (papyrad) moved or removed in the instant since the writer saw it, and counts it in st.
+// Python would raise here; the test writer counts it and goes on, so that a record is never
+// lost on its own side and the test can still account for every record.
+func (st *rotStats) noteVanished(err error) bool {
+	if errors.Is(err, fs.ErrNotExist) {
+		st.vanished++
+		return true
+	}
+	return false
+}
 
 func openAppend(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) // as Python's open(path, "a"): the umask decides
@@ -77,8 +100,8 @@ type papyraRotator struct {
 func (p *papyraRotator) maybeRotate(next int) error {
 	fi, err := os.Stat(p.path)
 	if err != nil {
-		if gone(err) {
-			return nil
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // no active file yet, or rotated away: nothing to rotate
 		}
 		return err
 	}
@@ -96,12 +119,14 @@ func (p *papyraRotator) maybeRotate(next int) error {
 	defer done()
 	for i := p.maxFiles - 2; i >= 1; i-- {
 		if src := p.slot(i); exists(src) {
-			if err := os.Rename(src, p.slot(i+1)); err != nil && !gone(err) {
+			p.between()
+			if err := os.Rename(src, p.slot(i+1)); err != nil && !p.st.noteVanished(err) {
 				return err
 			}
 		}
 	}
-	if err := os.Rename(p.path, p.slot(1)); err != nil && !gone(err) {
+	p.between()
+	if err := os.Rename(p.path, p.slot(1)); err != nil && !p.st.noteVanished(err) {
 		return err
 	}
 	p.st.rotations++
@@ -154,11 +179,12 @@ func (l *loggingRotator) remove(name string) error {
 	if !exists(name) {
 		return nil
 	}
+	l.between()
 	err := os.Remove(name)
 	if err == nil {
 		l.st.deleted++
 	}
-	if err != nil && !gone(err) {
+	if err != nil && !l.st.noteVanished(err) {
 		return err
 	}
 	return nil
@@ -182,7 +208,8 @@ func (l *loggingRotator) rollover() error {
 		if err := l.remove(dst); err != nil {
 			return err
 		}
-		if err := os.Rename(src, dst); err != nil && !gone(err) {
+		l.between()
+		if err := os.Rename(src, dst); err != nil && !l.st.noteVanished(err) {
 			return err
 		}
 	}
@@ -190,7 +217,8 @@ func (l *loggingRotator) rollover() error {
 		return err
 	}
 	if exists(l.path) {
-		if err := os.Rename(l.path, l.slot(1)); err != nil && !gone(err) {
+		l.between()
+		if err := os.Rename(l.path, l.slot(1)); err != nil && !l.st.noteVanished(err) {
 			return err
 		}
 	}
