@@ -34,6 +34,8 @@ func Run(t *testing.T, h *Harness) {
 		{"LiveWriters", s.liveWriters},
 		{"DiskFull", s.diskFull},
 		{"Ownership", s.ownership},
+		{"Xattrs", s.xattrs},
+		{"XattrRefused", s.xattrRefused},
 		{"RecoverAfterCommit", s.recoverAfterCommit},
 		{"CrashPoints", s.crashPoints},
 		{"KillLoop", s.killLoop},

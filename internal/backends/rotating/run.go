@@ -194,7 +194,7 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 
 // prepareRewrite writes the kept lines of rotated segment p to a fsynced temp file.
 func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepared, error) {
-	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.fi, id)
+	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.f, id)
 	if err != nil {
 		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
 	}
