@@ -159,3 +159,38 @@ func TestReplacedStoreExits75(t *testing.T) {
 		}
 	}
 }
+
+// TestHardLinkedStore: a store file with a second name is refused (exit 1, the error naming
+// the file and its link count, the store untouched), json and rotating alike, unless
+// --allow-hard-links says otherwise.
+func TestHardLinkedStore(t *testing.T) {
+	old := `{"kind": "event", "timestamp": 978307200.0}` + "\n"
+	fresh := `{"kind": "event", "timestamp": 4102444800.0}` + "\n"
+	for _, backend := range []string{"json", "rotating"} {
+		t.Run(backend, func(t *testing.T) {
+			dir := t.TempDir()
+			store := filepath.Join(dir, "events.ndjson")
+			if err := os.WriteFile(store, []byte(old+fresh), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(store, filepath.Join(t.TempDir(), "second")); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"compact", "--backend", backend, "--path", store, "--max-age", "1d", "--state-dir", filepath.Join(dir, "state")}
+			code, out, stderr := runCLI(t, false, args...)
+			if code != ExitFailed || !strings.Contains(out+stderr, store) || !strings.Contains(out+stderr, "2 hard links") {
+				t.Fatalf("exit %d, want %d naming %s and its 2 hard links: %s %s", code, ExitFailed, store, out, stderr)
+			}
+			if b, _ := os.ReadFile(store); string(b) != old+fresh {
+				t.Errorf("the refused run changed the store: %q", b)
+			}
+			code, out, stderr = runCLI(t, false, append(args, "--allow-hard-links")...)
+			if code != ExitOK {
+				t.Fatalf("with --allow-hard-links: exit %d: %s %s", code, out, stderr)
+			}
+			if b, _ := os.ReadFile(store); string(b) != fresh {
+				t.Errorf("with --allow-hard-links the store holds %q, want the fresh record", b)
+			}
+		})
+	}
+}

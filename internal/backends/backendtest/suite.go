@@ -36,6 +36,7 @@ func Run(t *testing.T, h *Harness) {
 		{"Ownership", s.ownership},
 		{"Xattrs", s.xattrs},
 		{"XattrRefused", s.xattrRefused},
+		{"HardLinks", s.hardLinks},
 		{"RecoverAfterCommit", s.recoverAfterCommit},
 		{"CrashPoints", s.crashPoints},
 		{"KillLoop", s.killLoop},

@@ -43,6 +43,8 @@ type Config struct {
 	PapyraTemps    []string
 	PapyraActivity time.Duration
 	Drain          livefile.DrainOptions
+	// AllowHardLinks lets a run compact files that have more than one name (see CheckLinks).
+	AllowHardLinks bool
 	Quarantine     string          // directory of quarantine files
 	Archive        *archive.Config // nil when the store has no archive
 	Log            *zap.Logger     // already naming the store

@@ -41,6 +41,8 @@ type Config struct {
 	// Summaries is the file where what runs learn about rotated segments is kept (in the
 	// state directory); "" keeps nothing, and every run reads the whole set.
 	Summaries string
+	// AllowHardLinks lets a run compact files of the set that have more than one name.
+	AllowHardLinks bool
 }
 
 // Store compacts and scans one rotating store.
@@ -103,7 +105,8 @@ func New(cfg Config, log *zap.Logger, now func() time.Time) *Store {
 func (s *Store) files() *filerun.Runner {
 	return filerun.New(filerun.Config{
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path,
-		Drain: s.cfg.Drain, Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
+		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks,
+		Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }
 
@@ -181,6 +184,11 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 			sg.f.Close()
 		}
 	}()
+	for _, sg := range segs {
+		if err := fr.CheckLinks(sg.name, sg.fi); err != nil {
+			return err
+		}
+	}
 	plans, plan, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
 	if err != nil {
 		return err
