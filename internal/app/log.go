@@ -50,6 +50,8 @@ func logRun(log *zap.Logger, r report.Report, err error) {
 		log.Warn("compaction deferred: not enough disk space", append(fields, zap.Error(err))...)
 	case errors.Is(err, context.Canceled):
 		log.Warn("compaction interrupted by shutdown; the store is whole", append(fields, zap.Error(err))...)
+	case errors.Is(err, errs.ErrReplaced):
+		log.Warn("compaction deferred: another program replaced the store during the run; nothing changed, it is tried again later", append(fields, zap.Error(err))...)
 	case err != nil && r.Result != report.ResultSkipped:
 		log.Error("compaction failed", append(fields, zap.String("cause", metrics.Cause(err)), zap.Error(err))...)
 	case err != nil:

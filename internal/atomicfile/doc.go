@@ -7,7 +7,8 @@
 // directory fsynced; a reader sees the old content or the new, never a part. Replace puts a
 // fully written temp file at a name by exchanging the two (renameat2 RENAME_EXCHANGE), so the
 // name never lacks a file, and renames where the filesystem cannot exchange. MkdirAll fsyncs
-// every directory it creates and the existing one it creates them in.
+// every directory it creates and the existing one it creates them in. CopyXattrs gives a
+// rewritten file the extended attributes (ACLs included) of the file it replaces.
 //
 // Every file papyrad keeps beside a store is hidden and named ".papyrad.<base>.<run>.<kind>"
 // (HiddenPrefix, IsOwn), so that Papyra's own scan of "<base>*" files never sees them.

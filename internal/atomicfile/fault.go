@@ -16,6 +16,7 @@ const (
 	OpLink     Op = "link"
 	OpRemove   Op = "remove"
 	OpMkdir    Op = "mkdir"
+	OpSetxattr Op = "setxattr" // setting or removing an extended attribute
 )
 
 // fault is consulted before every operation; it is nil in production. An atomic pointer
@@ -34,9 +35,9 @@ func check(op Op, name string) error {
 // file's name, until the test ends; a non-nil error from f is returned by the operation
 // (wrapped as the real error would be) and the operation does not happen. For tests only.
 //
-// The name is the file the operation acts on: the temp file for create, write and sync, the
-// directory for syncdir and mkdir, and for rename, exchange and link the name that receives
-// the file (the second name).
+// The name is the file the operation acts on: the temp file for create, write, sync and
+// setxattr, the directory for syncdir and mkdir, and for rename, exchange and link the name
+// that receives the file (the second name).
 func InjectFaults(t interface {
 	Helper()
 	Cleanup(func())

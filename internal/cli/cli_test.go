@@ -3,10 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/report"
 )
 
 func runCLI(t *testing.T, terminal bool, args ...string) (int, string, string) {
@@ -108,5 +112,85 @@ stores:
 	}
 	if b, _ := os.ReadFile(files[0]); string(b) != old {
 		t.Errorf("archive holds %q, want the dropped record %q", b, old)
+	}
+}
+
+// TestReplacedStoreExits75: when another program (Papyra's own compaction) replaces the store
+// during the run, the run gives up without changing anything and the command says "busy, try
+// later" (75), not "failed" (1); the store keeps what that program put there.
+func TestReplacedStoreExits75(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "events.ndjson")
+	old := `{"kind": "event", "timestamp": 978307200.0}` + "\n"
+	fresh := `{"kind": "event", "timestamp": 4102444800.0}` + "\n"
+	if err := os.WriteFile(store, []byte(old+fresh), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	theirs := filepath.Join(dir, "events.ndjson.compact.tmp")
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, _ string) error {
+		if op == atomicfile.OpLink {
+			// Papyra's compaction commits just before papyrad's.
+			if err := os.WriteFile(theirs, []byte(fresh), 0o644); err != nil {
+				return err
+			}
+			return os.Rename(theirs, store)
+		}
+		return nil
+	})
+	code, out, stderr := runCLI(t, false, "compact", "--backend", "json", "--path", store, "--max-age", "1d",
+		"--state-dir", filepath.Join(dir, "state"), "--json")
+	if code != ExitTempFail {
+		t.Fatalf("exit %d, want %d: %s %s", code, ExitTempFail, out, stderr)
+	}
+	var got report.Compaction
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if len(got.Stores) != 1 || got.Stores[0].Result != report.ResultSkipped || got.Stores[0].Reason != "replaced" {
+		t.Errorf("report %+v, want skipped, reason replaced", got.Stores)
+	}
+	if b, _ := os.ReadFile(store); string(b) != fresh {
+		t.Errorf("store holds %q, want what the other program wrote", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); n != "events.ndjson" && !strings.HasSuffix(n, ".lock") && n != "state" {
+			t.Errorf("%s left beside the store", n)
+		}
+	}
+}
+
+// TestHardLinkedStore: a store file with a second name is refused (exit 1, the error naming
+// the file and its link count, the store untouched), json and rotating alike, unless
+// --allow-hard-links says otherwise.
+func TestHardLinkedStore(t *testing.T) {
+	old := `{"kind": "event", "timestamp": 978307200.0}` + "\n"
+	fresh := `{"kind": "event", "timestamp": 4102444800.0}` + "\n"
+	for _, backend := range []string{"json", "rotating"} {
+		t.Run(backend, func(t *testing.T) {
+			dir := t.TempDir()
+			store := filepath.Join(dir, "events.ndjson")
+			if err := os.WriteFile(store, []byte(old+fresh), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(store, filepath.Join(t.TempDir(), "second")); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"compact", "--backend", backend, "--path", store, "--max-age", "1d", "--state-dir", filepath.Join(dir, "state")}
+			code, out, stderr := runCLI(t, false, args...)
+			if code != ExitFailed || !strings.Contains(out+stderr, store) || !strings.Contains(out+stderr, "2 hard links") {
+				t.Fatalf("exit %d, want %d naming %s and its 2 hard links: %s %s", code, ExitFailed, store, out, stderr)
+			}
+			if b, _ := os.ReadFile(store); string(b) != old+fresh {
+				t.Errorf("the refused run changed the store: %q", b)
+			}
+			code, out, stderr = runCLI(t, false, append(args, "--allow-hard-links")...)
+			if code != ExitOK {
+				t.Fatalf("with --allow-hard-links: exit %d: %s %s", code, out, stderr)
+			}
+			if b, _ := os.ReadFile(store); string(b) != fresh {
+				t.Errorf("with --allow-hard-links the store holds %q, want the fresh record", b)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/config"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/stores"
 	"github.com/papyrad/papyrad/internal/units"
@@ -36,6 +38,7 @@ func (a *adHoc) register(c *cobra.Command) {
 	f.StringVar(&a.ArchiveMaxAge, "archive-max-age", "", "remove archive files older than this after a successful run (default: keep them)")
 	f.StringVar(&a.PartialLineGrace, "partial-line-grace", units.FormatDuration(config.DefaultPartialLineGrace), "an unterminated last line younger than this is a write in progress")
 	f.StringVar(&a.DrainTimeout, "drain-timeout", units.FormatDuration(config.DefaultDrainTimeout), "how long to wait for writers still holding the replaced file")
+	f.BoolVar(&a.AllowHardLinks, "allow-hard-links", false, "compact a store file that has more than one hard link (its other names keep the old records)")
 }
 
 // storeFlags registers the flags that say which store: its kind, file or streams, and name.
@@ -74,7 +77,7 @@ func newCompactCmd(e *env) *cobra.Command {
 		Short: "Compact stores now, once",
 		Long: `Compact the named stores of a config file (all of them when none is named), or one
 store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
-64 usage error, 75 refused for now (store locked or being compacted by Papyra), 78 bad config.`,
+64 usage error, 75 refused for now (store locked, being compacted by Papyra, or replaced during the run), 78 bad config.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			log := newLogger(e.stderr, logLevel)
 			defer func() { _ = log.Sync() }()
@@ -127,7 +130,13 @@ func compactOne(c *cobra.Command, s *config.Store, stateDir string, log *zap.Log
 	if prog != nil {
 		prog.clear()
 	}
-	if err != nil && rep.Result != report.ResultSkipped {
+	switch {
+	case err == nil || rep.Result == report.ResultSkipped:
+	case errors.Is(err, errs.ErrReplaced):
+		// Another program replaced the store during the run, which left it as it was: busy,
+		// try again later (75), not a failure.
+		rep.Result, rep.Reason = report.ResultSkipped, "replaced"
+	default:
 		rep.Result = report.ResultError
 	}
 	if err != nil && rep.Error == "" {

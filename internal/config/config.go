@@ -523,6 +523,16 @@ func (r *reader) backendKeys(m map[string]any, f field, s *Store, d *Daemon) {
 		r.add(f.key("path"), "not used by backend %s (only json and rotating stores have a path)", b)
 	}
 
+	if v, has := get(m, "allow_hard_links"); b.IsFile() {
+		if has {
+			if x, ok := r.boolean(v, f.key("allow_hard_links")); ok {
+				s.AllowHardLinks = x
+			}
+		}
+	} else if has {
+		r.add(f.key("allow_hard_links"), "only for file backends (json, rotating)")
+	}
+
 	if v, has := get(m, "rotation"); b == BackendRotating {
 		s.Rotation = Rotation{MaxFiles: DefaultMaxFiles, Naming: DefaultNaming}
 		rf := f.key("rotation")

@@ -202,6 +202,7 @@ stores:
 		"quarantine_dir":     s.QuarantineDir == "/var/lib/papyrad/quarantine",
 		"partial_line_grace": s.PartialLineGrace == 10*time.Second,
 		"drain_timeout":      s.DrainTimeout == 5*time.Second,
+		"allow_hard_links":   !s.AllowHardLinks,
 		"consumer_groups":    s.ConsumerGroups == ConsumerGroupsIgnore,
 		"consumer_group_age": s.ConsumerGroupMaxAge == 0,
 		"age_basis":          s.AgeBasis == AgeBasisTimestamp,
@@ -569,6 +570,9 @@ func TestProblems(t *testing.T) {
 		{"trim_step on json", "stores:\n  - {name: a, backend: json, path: /srv/x, trim_step: 5, retention: none}\n", []string{"stores[0] (a): trim_step: only for backend redis"}},
 		{"consumer_groups on rotating", "stores:\n  - {name: a, backend: rotating, path: /srv/x, consumer_groups: acked, retention: none}\n", []string{"stores[0] (a): consumer_groups: only for backend redis"}},
 		{"drain_timeout on redis", "stores:\n  - {name: c, backend: redis, redis: {url: 'redis://h'}, drain_timeout: 1s, retention: none}\n", []string{"stores[0] (c): drain_timeout: only for file backends (json, rotating)"}},
+		{"allow_hard_links on redis", "stores:\n  - {name: c, backend: redis, redis: {url: 'redis://h'}, allow_hard_links: true, retention: none}\n", []string{"stores[0] (c): allow_hard_links: only for file backends (json, rotating)"}},
+		{"allow_hard_links type", "stores:\n  - {name: a, backend: json, path: /srv/x, allow_hard_links: 1, retention: none}\n", []string{"stores[0] (a): allow_hard_links: must be true or false, not "}},
+		{"allow_hard_links in defaults", "defaults:\n  allow_hard_links: true\nstores:\n  - {name: a, backend: json, path: /srv/x, retention: none}\n", []string{"defaults: unknown key \"allow_hard_links\""}},
 
 		// Store conflicts.
 		{"same path", "stores:\n  - {name: a, backend: json, path: /srv/x/events.ndjson, retention: none}\n  - {name: b, backend: rotating, path: /srv/x/../x/events.ndjson/, retention: none}\n", []string{"stores[1] (b): path: /srv/x/events.ndjson is also the path of stores[0] (a)"}},
@@ -777,6 +781,11 @@ stores:
     backend: json
     path: /srv/k/x.ndjson
     retention: none
+  - name: linked
+    backend: rotating
+    path: /srv/l/x.ndjson
+    allow_hard_links: true
+    retention: none
   - name: c
     backend: redis
     redis: {url: "redis://user:s3cret@h/0"}
@@ -798,6 +807,8 @@ stores:
 		"windows: []",
 		"partial_line_grace: 10s",
 		"trim_step: 10000",
+		"allow_hard_links: false",
+		"allow_hard_links: true",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("effective config lacks %q:\n%s", want, s)
@@ -810,9 +821,12 @@ stores:
 		t.Errorf("effective config has a defaults section:\n%s", s)
 	}
 	// Settings of other backends are left out.
-	keep := s[strings.Index(s, "name: keep"):strings.Index(s, "name: c\n")]
+	keep := s[strings.Index(s, "name: keep"):strings.Index(s, "name: linked\n")]
 	if strings.Contains(keep, "trim_step") || strings.Contains(keep, "consumer_groups") {
 		t.Errorf("json store shows redis settings:\n%s", keep)
+	}
+	if redis := s[strings.Index(s, "name: c\n"):]; strings.Contains(redis, "allow_hard_links") {
+		t.Errorf("redis store shows allow_hard_links:\n%s", redis)
 	}
 }
 

@@ -74,6 +74,23 @@ func (r *reader) str(v any, f field) (string, bool) {
 	return "", false
 }
 
+// boolean reads true or false; a value from the environment is the text "true" or "false".
+func (r *reader) boolean(v any, f field) (bool, bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	r.add(f, "must be true or false, not %s", describe(v))
+	return false, false
+}
+
 func (r *reader) nonEmpty(v any, f field) (string, bool) {
 	s, ok := r.str(v, f)
 	if ok && strings.TrimSpace(s) == "" {

@@ -48,6 +48,7 @@ type (
 		QuarantineDir       string         `yaml:"quarantine_dir"`
 		PartialLineGrace    string         `yaml:"partial_line_grace,omitempty"`
 		DrainTimeout        string         `yaml:"drain_timeout,omitempty"`
+		AllowHardLinks      *bool          `yaml:"allow_hard_links,omitempty"`
 		ConsumerGroups      ConsumerGroups `yaml:"consumer_groups,omitempty"`
 		ConsumerGroupMaxAge string         `yaml:"consumer_group_max_age,omitempty"`
 		AgeBasis            AgeBasis       `yaml:"age_basis,omitempty"`
@@ -139,6 +140,7 @@ func (c *Config) Effective() ([]byte, error) {
 		if s.Backend.IsFile() {
 			e.PartialLineGrace = units.FormatDuration(s.PartialLineGrace)
 			e.DrainTimeout = units.FormatDuration(s.DrainTimeout)
+			e.AllowHardLinks = &s.AllowHardLinks
 		}
 		if s.Retention.None {
 			e.Retention = "none"

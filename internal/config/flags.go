@@ -39,6 +39,7 @@ type Flags struct {
 	ArchiveDir, ArchiveCompress, ArchiveMaxAge string
 
 	PartialLineGrace, DrainTimeout string // json, rotating
+	AllowHardLinks                 bool   // json, rotating
 }
 
 // flagNames maps the store keys the flags fill to the flags' names, so that
@@ -62,6 +63,7 @@ var flagNames = map[string]string{
 	"archive.max_age":           "--archive-max-age",
 	"partial_line_grace":        "--partial-line-grace",
 	"drain_timeout":             "--drain-timeout",
+	"allow_hard_links":          "--allow-hard-links",
 }
 
 // FromFlags resolves a store described by flags into a configuration of one
@@ -169,6 +171,9 @@ func (fl Flags) store(b Backend) map[string]any {
 		put(m, "path", fl.Path)
 		put(m, "partial_line_grace", fl.PartialLineGrace)
 		put(m, "drain_timeout", fl.DrainTimeout)
+		if fl.AllowHardLinks {
+			m["allow_hard_links"] = true
+		}
 	}
 	if b == BackendRotating {
 		rot := map[string]any{}

@@ -60,7 +60,9 @@ var (
 		"backend":  nil,
 		"path":     nil,
 		"rotation": rotationKeys,
-		"redis":    redisKeys,
+		// allow_hard_links is per store: an operator opts in for the store they linked.
+		"allow_hard_links": nil,
+		"redis":            redisKeys,
 	}
 
 	storeKeys = func() keys {

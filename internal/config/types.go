@@ -96,6 +96,9 @@ type Store struct {
 	// DrainTimeout is how long to wait for writers still holding a replaced
 	// file (file stores).
 	DrainTimeout time.Duration
+	// AllowHardLinks lets a run compact a store file (or segment) that has more
+	// than one name; off, such a store is refused (file stores).
+	AllowHardLinks bool
 
 	// ConsumerGroups, ConsumerGroupMaxAge, AgeBasis and TrimStep apply to
 	// redis stores. ConsumerGroupMaxAge 0 means groups always win.

@@ -37,6 +37,10 @@ var (
 	// ErrNoSlot means a rotated segment taken out of its set by mistake could not be put
 	// back: every name it could go to is taken. It is kept whole under a hidden name.
 	ErrNoSlot = errors.New("no free name to put a segment back")
+	// ErrHardLinked means a store file has more than one name (hard link): compacting it
+	// under one name would leave the old records under the others, and a writer using another
+	// name would not be seen. Refused unless the store says allow_hard_links.
+	ErrHardLinked = errors.New("store file has more than one hard link")
 )
 
 // Kernel file leases (package lease).

@@ -38,8 +38,8 @@ type Rewrite struct {
 }
 
 // Begin creates the temp file that will replace the store at path, whose open descriptor is
-// old. The temp gets the store's owner, group and mode before any content; if that is not
-// possible the error says so and nothing is left behind.
+// old. The temp gets the store's owner, group, mode and extended attributes before any
+// content; if that is not possible the error says so and nothing is left behind.
 func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 	fi, err := old.Stat()
 	if err != nil {
@@ -49,7 +49,7 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 	if st == nil {
 		return nil, fmt.Errorf("stat %s: no inode information", path)
 	}
-	tmp, err := CreateTemp(path, fi, runID)
+	tmp, err := CreateTemp(path, old, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +66,16 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 }
 
 // CreateTemp creates papyrad's hidden temp file for run runID beside the store at path
-// (".papyrad.<base>.<run>.tmp", O_EXCL, never following a link) with the owner, group and mode
-// of like. If they cannot be given, the error says so and nothing is left behind. Recover
-// removes such a file when its run died before using it.
-func CreateTemp(path string, like os.FileInfo, runID string) (*os.File, error) {
-	st := statOf(like)
+// (".papyrad.<base>.<run>.tmp", O_EXCL, never following a link) with the owner, group, mode
+// and extended attributes (ACLs included) of like, an open descriptor of the file it will
+// replace. If they cannot all be given, the error names what could not, and nothing is left
+// behind. Recover removes such a file when its run died before using it.
+func CreateTemp(path string, like *os.File, runID string) (*os.File, error) {
+	fi, err := like.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", like.Name(), err)
+	}
+	st := statOf(fi)
 	if st == nil {
 		return nil, fmt.Errorf("stat %s: no inode information", path)
 	}
@@ -89,8 +94,10 @@ func CreateTemp(path string, like os.FileInfo, runID string) (*os.File, error) {
 		return fail("stat temp file", err)
 	}
 	// The mode first, while papyrad still owns the file (no privilege needed), then the owner
-	// (CAP_CHOWN when it is another user), then set-id bits, which a chown clears.
-	mode := like.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
+	// (CAP_CHOWN when it is another user), then set-id bits, which a chown clears. The
+	// extended attributes last: setting an ACL sets the mode's group bits to its mask, and a
+	// chmod after it would set the mask to the mode's group bits.
+	mode := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
 	if err := tmp.Chmod(mode &^ (os.ModeSetuid | os.ModeSetgid)); err != nil {
 		return fail(fmt.Sprintf("give the rewritten file the store's mode %v", mode), err)
 	}
@@ -103,6 +110,16 @@ func CreateTemp(path string, like os.FileInfo, runID string) (*os.File, error) {
 		if err := tmp.Chmod(mode); err != nil {
 			return fail(fmt.Sprintf("give the rewritten file the store's mode %v", mode), err)
 		}
+	}
+	if err := atomicfile.CopyXattrs(like, tmp); err != nil {
+		return fail("give the rewritten file the store's extended attributes", err)
+	}
+	if err := unix.Fstat(int(tmp.Fd()), &tst); err != nil {
+		return fail("stat temp file", err)
+	}
+	if tst.Mode&07777 != st.Mode&07777 {
+		return fail("give the rewritten file the store's mode and ACL",
+			fmt.Errorf("its mode is %#o after the extended attributes were copied, the store's is %#o", tst.Mode&07777, st.Mode&07777))
 	}
 	return tmp, nil
 }

@@ -62,7 +62,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	m := &Metrics{
 		runs:        counter("runs_total", "Compaction runs by result (ok, error, skipped).", "result"),
-		deferrals:   counter("deferrals_total", "Requests held back, by reason (window, traffic, disk, lock, max_concurrent).", "reason"),
+		deferrals:   counter("deferrals_total", "Requests held back, by reason (window, traffic, disk, lock, replaced, max_concurrent).", "reason"),
 		scanned:     counter("records_scanned_total", "Records read by compaction runs."),
 		dropped:     counter("records_dropped_total", "Records removed because retention no longer keeps them."),
 		quarantined: counter("records_quarantined_total", "Lines that were not records, moved to quarantine."),

@@ -16,8 +16,11 @@ const (
 	ReasonTraffic = "traffic"
 	ReasonDisk    = "disk"
 	ReasonLock    = "lock"
-	ReasonSlot    = "max_concurrent"
-	ReasonStop    = "shutdown"
+	// ReasonReplaced: another program (Papyra's own compaction) replaced the store during
+	// the run, which changed nothing; the run is tried again later.
+	ReasonReplaced = "replaced"
+	ReasonSlot     = "max_concurrent"
+	ReasonStop     = "shutdown"
 )
 
 // Traffic is a store's traffic guard: above either rate, a run waits. Zero rates: no check.
@@ -280,10 +283,11 @@ type Outcome int
 
 // Outcomes.
 const (
-	Done        Outcome = iota // ran (successfully or not): the request is served
-	RefusedDisk                // the disk guard refused: try again later, never forced through
-	RefusedLock                // another process held the store: try again later
-	Interrupted                // stopped by a shutdown at a safe point: not a run, caught up after a restart
+	Done            Outcome = iota // ran (successfully or not): the request is served
+	RefusedDisk                    // the disk guard refused: try again later, never forced through
+	RefusedLock                    // another process held the store: try again later
+	RefusedReplaced                // another program replaced the store mid-run: try again later
+	Interrupted                    // stopped by a shutdown at a safe point: not a run, caught up after a restart
 )
 
 // finished records the end of a store's run at now.
@@ -299,7 +303,7 @@ func (c *core) finished(name string, out Outcome, runErr string, since time.Time
 		return
 	}
 	switch out {
-	case RefusedDisk, RefusedLock, Interrupted:
+	case RefusedDisk, RefusedLock, RefusedReplaced, Interrupted:
 		// The request comes back, as old as it was; a pending one coalesces into it.
 		if j.pending == nil || j.pending.since.After(since) {
 			f := j.pending != nil && j.pending.forced
@@ -309,6 +313,8 @@ func (c *core) finished(name string, out Outcome, runErr string, since time.Time
 		switch out {
 		case RefusedLock:
 			j.reason = ReasonLock
+		case RefusedReplaced:
+			j.reason = ReasonReplaced
 		case Interrupted:
 			j.reason = ReasonStop
 		}

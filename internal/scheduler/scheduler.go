@@ -251,6 +251,11 @@ func (s *Scheduler) run(ctx context.Context, job Job, since time.Time) {
 		out = RefusedDisk
 	case errors.Is(err, context.Canceled):
 		out = Interrupted
+	case errors.Is(err, errs.ErrReplaced):
+		// Whatever the backend made of it, a run abandoned because another program replaced
+		// the store changed nothing: a deferral, reported as skipped.
+		out = RefusedReplaced
+		rep.Result, rep.Reason = report.ResultSkipped, ReasonReplaced
 	case rep.Result == report.ResultSkipped:
 		out = RefusedLock
 	}

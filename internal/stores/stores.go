@@ -52,26 +52,28 @@ func Open(st *config.Store, stateDir string, log *zap.Logger) (Store, error) {
 	switch st.Backend {
 	case config.BackendJSON:
 		return jsonfile.New(jsonfile.Config{
-			Name:       st.Name,
-			Path:       st.Path,
-			Policy:     pol,
-			Grace:      st.PartialLineGrace,
-			Drain:      drain,
-			Quarantine: st.QuarantineDir,
-			Archive:    arch,
+			Name:           st.Name,
+			Path:           st.Path,
+			Policy:         pol,
+			Grace:          st.PartialLineGrace,
+			Drain:          drain,
+			Quarantine:     st.QuarantineDir,
+			Archive:        arch,
+			AllowHardLinks: st.AllowHardLinks,
 		}, log, time.Now), nil
 	case config.BackendRotating:
 		return rotating.New(rotating.Config{
-			Name:       st.Name,
-			Path:       st.Path,
-			Naming:     rotating.Naming(st.Rotation.Naming),
-			MaxFiles:   st.Rotation.MaxFiles,
-			Policy:     pol,
-			Grace:      st.PartialLineGrace,
-			Drain:      drain,
-			Quarantine: st.QuarantineDir,
-			Summaries:  filepath.Join(stateDir, "segments", st.Name+".json"),
-			Archive:    arch,
+			Name:           st.Name,
+			Path:           st.Path,
+			Naming:         rotating.Naming(st.Rotation.Naming),
+			MaxFiles:       st.Rotation.MaxFiles,
+			Policy:         pol,
+			Grace:          st.PartialLineGrace,
+			Drain:          drain,
+			Quarantine:     st.QuarantineDir,
+			Summaries:      filepath.Join(stateDir, "segments", st.Name+".json"),
+			Archive:        arch,
+			AllowHardLinks: st.AllowHardLinks,
 		}, log, time.Now), nil
 	case config.BackendMemory:
 		return memory.New(st.Name), nil

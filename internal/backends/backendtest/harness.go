@@ -26,6 +26,8 @@ type Params struct {
 	// DrainTimeout bounds a run's wait for writers that still hold a replaced file, and
 	// MinDrain is its shortest wait (livefile.DrainOptions); zero MinDrain is the default.
 	DrainTimeout, MinDrain time.Duration
+	// AllowHardLinks lets runs compact files that have more than one name.
+	AllowHardLinks bool
 }
 
 // Harness is what a backend's test tells the suite about its kind of store.

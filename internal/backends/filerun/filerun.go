@@ -43,6 +43,8 @@ type Config struct {
 	PapyraTemps    []string
 	PapyraActivity time.Duration
 	Drain          livefile.DrainOptions
+	// AllowHardLinks lets a run compact files that have more than one name (see CheckLinks).
+	AllowHardLinks bool
 	Quarantine     string          // directory of quarantine files
 	Archive        *archive.Config // nil when the store has no archive
 	Log            *zap.Logger     // already naming the store
@@ -71,7 +73,13 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 	cfg := r.cfg
 	start := cfg.Now()
 	rep = report.Report{Store: cfg.Name, Backend: cfg.Kind, DryRun: opts.DryRun, Result: report.ResultOK}
-	defer func() { rep.Finish(time.Since(start), err) }()
+	defer func() {
+		if errors.Is(err, errs.ErrReplaced) {
+			// Nothing changed: the store is busy, not broken, and the run is tried later.
+			rep.Result, rep.Reason = report.ResultSkipped, "replaced"
+		}
+		rep.Finish(time.Since(start), err)
+	}()
 	exists, err := checkPath(cfg.Path, cfg.OneFile)
 	if err != nil {
 		return rep, err

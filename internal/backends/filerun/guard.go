@@ -3,6 +3,7 @@ package filerun
 import (
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/papyrad/papyrad/internal/errs"
@@ -56,4 +57,21 @@ func PapyraActive(names []string, now time.Time, within time.Duration) string {
 		}
 	}
 	return ""
+}
+
+// CheckLinks refuses the store file name, whose open descriptor's stat is fi, when it has
+// more than one hard link, unless the store allows them: a rewrite would put the compacted
+// content under name alone, the other names would keep the old records, and a writer
+// appending through another name would not be seen. It is given the open descriptor's stat,
+// not the name's, so that what is checked is what the run reads.
+func (run *Run) CheckLinks(name string, fi os.FileInfo) error {
+	if run.r.cfg.AllowHardLinks {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink <= 1 {
+		return nil
+	}
+	return fmt.Errorf("store %s: %s has %d hard links; compacting it under one name would leave the old records under the others (set allow_hard_links: true to compact it anyway): %w",
+		run.r.cfg.Name, name, st.Nlink, errs.ErrHardLinked)
 }

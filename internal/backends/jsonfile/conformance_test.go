@@ -31,7 +31,8 @@ func harness() *backendtest.Harness {
 		New: func(p backendtest.Params) backendtest.Store {
 			return jsonfile.New(jsonfile.Config{
 				Name: "events", Path: p.Path, Policy: p.Policy, Quarantine: p.Quarantine,
-				Drain: livefile.DrainOptions{Timeout: p.DrainTimeout, MinDrain: p.MinDrain},
+				Drain:          livefile.DrainOptions{Timeout: p.DrainTimeout, MinDrain: p.MinDrain},
+				AllowHardLinks: p.AllowHardLinks,
 			}, zap.NewNop(), time.Now)
 		},
 		Writers: []backendtest.WriterStyle{backendtest.PerRecord, backendtest.LongLived},

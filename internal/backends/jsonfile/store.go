@@ -38,6 +38,8 @@ type Config struct {
 	// PapyraActivity is how recent Papyra's own *.compact.tmp / *.recovered.tmp must be for the
 	// store to count as busy; 10 minutes if zero.
 	PapyraActivity time.Duration
+	// AllowHardLinks lets a run compact the file when it has more than one name.
+	AllowHardLinks bool
 }
 
 // Store compacts and scans one json store.
@@ -79,7 +81,8 @@ func (s *Store) files() *filerun.Runner {
 	return filerun.New(filerun.Config{
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path, OneFile: true,
 		PapyraTemps: papyraTemps(s.cfg.Path), PapyraActivity: s.cfg.PapyraActivity,
-		Drain: s.cfg.Drain, Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
+		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks,
+		Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }
 
@@ -152,6 +155,9 @@ func (s *Store) compact(ctx context.Context, run *filerun.Run) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
+	}
+	if err := run.CheckLinks(s.cfg.Path, fi); err != nil {
+		return err
 	}
 	p := &pass{
 		s: s, run: run, f: f, size: fi.Size(), release: func() {},

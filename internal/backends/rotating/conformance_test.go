@@ -42,6 +42,7 @@ func harness(naming rotating.Naming) *backendtest.Harness {
 			return rotating.New(rotating.Config{
 				Name: "edge", Path: p.Path, Naming: naming, MaxFiles: maxFiles, Policy: p.Policy,
 				Quarantine: p.Quarantine, Drain: livefile.DrainOptions{Timeout: p.DrainTimeout, MinDrain: p.MinDrain},
+				AllowHardLinks: p.AllowHardLinks,
 			}, zap.NewNop(), time.Now)
 		},
 		Writers: []backendtest.WriterStyle{backendtest.PerRecord, backendtest.LongLived},

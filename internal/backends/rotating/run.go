@@ -220,7 +220,7 @@ func (r *run) prepareEmpty(p *segPlan, id string) (prepared, error) {
 // prepareTemp creates the temp file of rotated segment p with its owner and mode, fills it
 // with fill and fsyncs it.
 func (r *run) prepareTemp(p *segPlan, id string, fill func(*os.File) error) (prepared, error) {
-	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.fi, id)
+	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.f, id)
 	if err != nil {
 		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
 	}

@@ -45,6 +45,8 @@ type Config struct {
 	// file of the set (<file>.compact.tmp, <file>.recovered.tmp) must be for the store to count
 	// as busy; 10 minutes if zero.
 	PapyraActivity time.Duration
+	// AllowHardLinks lets a run compact files of the set that have more than one name.
+	AllowHardLinks bool
 }
 
 // Store compacts and scans one rotating store.
@@ -112,7 +114,8 @@ func (s *Store) files() *filerun.Runner {
 	return filerun.New(filerun.Config{
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path,
 		PapyraTemps: s.l.papyraTemps(), PapyraActivity: s.cfg.PapyraActivity,
-		Drain: s.cfg.Drain, Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
+		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks,
+		Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }
 
@@ -191,6 +194,11 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 			sg.f.Close()
 		}
 	}()
+	for _, sg := range segs {
+		if err := fr.CheckLinks(sg.name, sg.fi); err != nil {
+			return err
+		}
+	}
 	plans, plan, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
 	if err != nil {
 		return err
