@@ -176,11 +176,11 @@ With no daemon answering on the control socket it says so and exits 75.`,
 			if asJSON {
 				return printJSON(e.stdout, out)
 			}
-			fmt.Fprintf(e.stdout, "%-20s %6s %6s %6s %10s %10s %10s %8s %8s %12s %12s\n",
-				"STORE", "OK", "ERROR", "SKIP", "SCANNED", "DROPPED", "QUARANT.", "REWRITE", "DELETE", "RECLAIMED", "OLDEST")
+			fmt.Fprintf(e.stdout, "%-20s %6s %7s %6s %6s %10s %10s %10s %8s %8s %12s %12s\n",
+				"STORE", "OK", "PENDING", "ERROR", "SKIP", "SCANNED", "DROPPED", "QUARANT.", "REWRITE", "DELETE", "RECLAIMED", "OLDEST")
 			for _, t := range out.Stores {
-				fmt.Fprintf(e.stdout, "%-20s %6d %6d %6d %10d %10d %10d %8d %8d %12d %12s\n",
-					t.Store, t.Runs[report.ResultOK], t.Runs[report.ResultError], t.Runs[report.ResultSkipped],
+				fmt.Fprintf(e.stdout, "%-20s %6d %7d %6d %6d %10d %10d %10d %8d %8d %12d %12s\n",
+					t.Store, t.Runs[report.ResultOK], t.Runs[report.ResultPending], t.Runs[report.ResultError], t.Runs[report.ResultSkipped],
 					t.RecordsScanned, t.RecordsDropped, t.RecordsQuarantined, t.FilesRewritten, t.FilesDeleted, t.BytesReclaimed, t.OldestAge())
 			}
 			return nil

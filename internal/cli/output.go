@@ -53,6 +53,9 @@ func printReport(w io.Writer, r report.Report) {
 			fmt.Fprintf(w, "  quarantine: %s\n", r.QuarantineFile)
 		}
 	}
+	if r.Result == report.ResultPending {
+		fmt.Fprintf(w, "  pending: %d replaced file(s) still forwarded from; the next runs go on (see the warnings)\n", r.PendingFiles)
+	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}

@@ -61,7 +61,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: name, Help: help}, store)
 	}
 	m := &Metrics{
-		runs:        counter("runs_total", "Compaction runs by result (ok, error, skipped).", "result"),
+		runs:        counter("runs_total", "Compaction runs by result (ok, pending, error, skipped).", "result"),
 		deferrals:   counter("deferrals_total", "Requests held back, by reason (window, traffic, disk, lock, replaced, max_concurrent).", "reason"),
 		scanned:     counter("records_scanned_total", "Records read by compaction runs."),
 		dropped:     counter("records_dropped_total", "Records removed because retention no longer keeps them."),
@@ -98,7 +98,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 // Store makes a store's series exist (at zero) before its first run, so that alerts and
 // dashboards see it from the start.
 func (m *Metrics) Store(name, backend string) {
-	for _, r := range []string{report.ResultOK, report.ResultError, report.ResultSkipped} {
+	for _, r := range []string{report.ResultOK, report.ResultPending, report.ResultError, report.ResultSkipped} {
 		m.runs.WithLabelValues(name, backend, r)
 	}
 	for _, c := range causes {

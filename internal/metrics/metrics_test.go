@@ -30,10 +30,11 @@ func TestARunThatDrops100Counts100(t *testing.T) {
 # HELP papyrad_records_dropped_total Records removed because retention no longer keeps them.
 # TYPE papyrad_records_dropped_total counter
 papyrad_records_dropped_total{backend="json",store="orders"} 100
-# HELP papyrad_runs_total Compaction runs by result (ok, error, skipped).
+# HELP papyrad_runs_total Compaction runs by result (ok, pending, error, skipped).
 # TYPE papyrad_runs_total counter
 papyrad_runs_total{backend="json",result="error",store="orders"} 0
 papyrad_runs_total{backend="json",result="ok",store="orders"} 1
+papyrad_runs_total{backend="json",result="pending",store="orders"} 0
 papyrad_runs_total{backend="json",result="skipped",store="orders"} 1
 # HELP papyrad_bytes_reclaimed_total Bytes by which compaction made stores smaller.
 # TYPE papyrad_bytes_reclaimed_total counter

@@ -7,7 +7,11 @@ import "time"
 
 // Results of a run.
 const (
-	ResultOK      = "ok"
+	ResultOK = "ok"
+	// ResultPending is a run that did its work but could not let go of a replaced file
+	// (PendingFiles): its late lines keep being forwarded, and ok would claim more than is
+	// known.
+	ResultPending = "pending"
 	ResultError   = "error"
 	ResultSkipped = "skipped"
 )
@@ -72,10 +76,14 @@ type Report struct {
 }
 
 // Finish records a run's duration and, when it ended with err, the error: the result becomes
-// error unless the run was skipped (a lock or a busy store), which stays skipped.
+// error unless the run was skipped (a lock or a busy store), which stays skipped. A run that
+// ended well with replaced files pending becomes pending.
 func (r *Report) Finish(d time.Duration, err error) {
 	r.Duration = d.Seconds()
 	if err == nil {
+		if r.Result == ResultOK && r.PendingFiles > 0 {
+			r.Result = ResultPending
+		}
 		return
 	}
 	r.Error = err.Error()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -93,9 +94,11 @@ func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer stri
 		o := run(when)
 		if o.Pending > 0 {
 			sawPending = true
-			if o.Result == "ok" && len(o.Warnings) == 0 {
-				t.Errorf("%s: %d replaced files pending, and the run says nothing", when, o.Pending)
+			if o.Result != report.ResultPending || len(o.Warnings) == 0 {
+				t.Errorf("%s: %d replaced files pending, and the run says %q with warnings %q", when, o.Pending, o.Result, o.Warnings)
 			}
+		} else if o.Result != report.ResultOK {
+			t.Errorf("%s: result %q with nothing pending", when, o.Result)
 		}
 		for _, warn := range o.Warnings {
 			if !strings.Contains(warn, "held open") && !strings.Contains(warn, "rotated during the run") {
@@ -118,8 +121,8 @@ func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer stri
 	}
 	written := f.stop(t)
 	o := run("final run")
-	if o.Pending > 0 || len(o.Warnings) > 0 {
-		t.Errorf("final run, with the writer stopped: %d pending, warnings %q", o.Pending, o.Warnings)
+	if o.Pending > 0 || len(o.Warnings) > 0 || o.Result != report.ResultOK {
+		t.Errorf("final run, with the writer stopped: result %q, %d pending, warnings %q", o.Result, o.Pending, o.Warnings)
 	}
 	c := f.check(t, "at the end")
 	f.checkExactly(t, c, written, "at the end")

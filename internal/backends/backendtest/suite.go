@@ -218,8 +218,8 @@ func (f *fixture) compact(t *testing.T, when string) report.Report {
 	if err != nil {
 		t.Fatalf("%s: Compact: %v (report %+v)", when, err, rep)
 	}
-	if rep.Result != report.ResultOK {
-		t.Fatalf("%s: Compact: result %q, want ok (report %+v)", when, rep.Result, rep)
+	if want := wantResult(rep); rep.Result != want {
+		t.Fatalf("%s: Compact: result %q, want %s (report %+v)", when, rep.Result, want, rep)
 	}
 	return rep
 }
@@ -507,4 +507,13 @@ func iterations(t *testing.T, n int) int {
 		t.Fatalf("PAPYRAD_TORTURE_ITERATIONS=%q: want a positive number", v)
 	}
 	return i
+}
+
+// wantResult is the result a run that did not fail must have: pending exactly when it could
+// not let go of a replaced file.
+func wantResult(rep report.Report) string {
+	if rep.PendingFiles > 0 {
+		return report.ResultPending
+	}
+	return report.ResultOK
 }
