@@ -140,7 +140,9 @@ func (r *run) readUnacked(ctx context.Context, sp *streamPlan, c cut) ([]unacked
 	out := make([]unacked, 0, len(groups))
 	for _, g := range groups {
 		u := unacked{name: g.name, lastDelivered: g.lastDelivered}
-		start := "-"
+		// Pending entries below the first one read were removed before this run (a dead
+		// consumer's list can be long): the scan starts at the stream's head.
+		start := sp.ids.at(0).String()
 		for g.pending > 0 {
 			if err := r.step(ctx, "pending", sp.key); err != nil {
 				return nil, err

@@ -119,6 +119,40 @@ func TestGroupsKeepUnacknowledged(t *testing.T) {
 	}
 }
 
+// TestGroupsCountOnce: the pending entries a group keeps in its list after a run trimmed them
+// are not counted again by the next run, which counts only what it trims itself.
+func TestGroupsCountOnce(t *testing.T) {
+	srv := redisserver.Start(t)
+	c := client(t, srv)
+	ctx := context.Background()
+	xs := xadd(t, c, evKey, nil, records(50, old))
+	if err := c.XGroupCreate(ctx, evKey, "papyra", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "papyra", Consumer: "c1", Streams: []string{evKey, ">"}, Count: 50}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.XAck(ctx, evKey, "papyra", xs[:20]...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, srv, retention.Policy{MaxAge: time.Hour}, func(c *Config) { c.ConsumerGroups = GroupsIgnore })
+	if rep := compact(t, s, false); rep.RecordsTrimmedPastGroups != 30 {
+		t.Fatalf("first run: records_trimmed_past_groups %d, want the 30 pending", rep.RecordsTrimmedPastGroups)
+	}
+	// The 30 stay in the group's pending list; 10 new entries, never delivered, expire too.
+	xadd(t, c, evKey, nil, records(10, old))
+	if n, _ := c.XPending(ctx, evKey, "papyra").Result(); n == nil || n.Count != 30 {
+		t.Fatalf("pending list: %+v", n)
+	}
+	rep := compact(t, s, false)
+	if rep.RecordsDropped != 10 || rep.RecordsTrimmedPastGroups != 10 {
+		t.Errorf("second run: dropped %d, records_trimmed_past_groups %d; want 10 and 10", rep.RecordsDropped, rep.RecordsTrimmedPastGroups)
+	}
+	if !hasWarning(rep, "trimmed 10 entries consumer group papyra had not acknowledged (10 never delivered, 0 pending)") {
+		t.Errorf("warnings %q", rep.Warnings)
+	}
+}
+
 // trimmedPastGroups reads papyrad_group_entries_trimmed_total, the one series of reg's store.
 func trimmedPastGroups(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
