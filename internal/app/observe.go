@@ -28,11 +28,14 @@ type StoreTotals struct {
 	RecordsQuarantined int64            `json:"records_quarantined"`
 	RecordsArchived    int64            `json:"records_archived"`
 	RecordsUnreclaimed int64            `json:"records_unreclaimed"`
-	FilesRewritten     int64            `json:"files_rewritten"`
-	FilesDeleted       int64            `json:"files_deleted"`
-	BytesReclaimed     int64            `json:"bytes_reclaimed"`
-	Errors             map[string]int64 `json:"errors"`
-	LastSuccess        time.Time        `json:"last_success,omitzero"`
+	// RecordsTrimmedPastGroups adds up the Redis entries trimmed that a consumer group had
+	// not acknowledged (papyrad_group_entries_trimmed_total).
+	RecordsTrimmedPastGroups int64            `json:"records_trimmed_past_groups"`
+	FilesRewritten           int64            `json:"files_rewritten"`
+	FilesDeleted             int64            `json:"files_deleted"`
+	BytesReclaimed           int64            `json:"bytes_reclaimed"`
+	Errors                   map[string]int64 `json:"errors"`
+	LastSuccess              time.Time        `json:"last_success,omitzero"`
 	// OldestRecordTimestamp is the last successful run's report field: the timestamp of the
 	// oldest record the store held when that run ended.
 	OldestRecordTimestamp *float64 `json:"oldest_record_timestamp,omitempty"`
@@ -99,6 +102,7 @@ func (o *observer) run(job string, r report.Report, err error) {
 	t.RecordsQuarantined += r.RecordsQuarantined
 	t.RecordsArchived += r.RecordsArchived
 	t.RecordsUnreclaimed = r.RecordsUnreclaimed
+	t.RecordsTrimmedPastGroups += r.RecordsTrimmedPastGroups
 	t.FilesRewritten += int64(r.FilesRewritten)
 	t.FilesDeleted += int64(r.FilesDeleted)
 	t.BytesReclaimed += r.BytesReclaimed()

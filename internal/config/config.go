@@ -45,7 +45,7 @@ func Load(path string, environ []string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Warnings = secretWarnings(cfg)
+	cfg.Warnings = append(secretWarnings(cfg), cfg.Warnings...)
 	return cfg, nil
 }
 
@@ -154,6 +154,7 @@ func parse(data []byte, environ []string, path, base string) (*Config, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	cfg.Warnings = groupWarnings(cfg)
 	return cfg, nil
 }
 
@@ -492,7 +493,7 @@ func (r *reader) settings(m map[string]any, f field, s *Store, defaults *layer, 
 	s.PartialLineGrace = pick(l.partialLineGrace, defaults.partialLineGrace, DefaultPartialLineGrace)
 	s.DrainTimeout = pick(l.drainTimeout, defaults.drainTimeout, DefaultDrainTimeout)
 	s.ConsumerGroups = pick(l.consumerGroups, defaults.consumerGroups, DefaultConsumerGroups)
-	s.ConsumerGroupMaxAge = pick(l.consumerGroupMaxAge, defaults.consumerGroupMaxAge, 0)
+	s.ConsumerGroupMaxAge = pick(l.consumerGroupMaxAge, defaults.consumerGroupMaxAge, DefaultConsumerGroupMaxAge)
 	s.AgeBasis = pick(l.ageBasis, defaults.ageBasis, DefaultAgeBasis)
 	s.TrimStep = pick(l.trimStep, defaults.trimStep, DefaultTrimStep)
 

@@ -203,8 +203,8 @@ stores:
 		"partial_line_grace": s.PartialLineGrace == 10*time.Second,
 		"drain_timeout":      s.DrainTimeout == 5*time.Second,
 		"allow_hard_links":   !s.AllowHardLinks,
-		"consumer_groups":    s.ConsumerGroups == ConsumerGroupsIgnore,
-		"consumer_group_age": s.ConsumerGroupMaxAge == 0,
+		"consumer_groups":    s.ConsumerGroups == ConsumerGroupsAcked,
+		"consumer_group_age": s.ConsumerGroupMaxAge == 7*units.Day,
 		"age_basis":          s.AgeBasis == AgeBasisTimestamp,
 		"trim_step":          s.TrimStep == 10000,
 	}
@@ -899,5 +899,87 @@ func TestRedisURLErrorsHideThePassword(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("error shows the password: %v", err)
 		}
+	}
+}
+
+// TestConsumerGroupDefaults: a redis store respects consumer groups unless told otherwise, for
+// a week by default; "none" and 0 let groups always win; the effective config prints each;
+// ignore and delivered are warned about, acked is not.
+func TestConsumerGroupDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name, keys string
+		mode       ConsumerGroups
+		maxAge     time.Duration
+		printed    []string
+		warn       string // "" for no warning
+	}{
+		{"defaults", "", ConsumerGroupsAcked, 7 * units.Day,
+			[]string{"consumer_groups: acked", "consumer_group_max_age: 7d"}, ""},
+		{"none", "consumer_group_max_age: none", ConsumerGroupsAcked, 0,
+			[]string{"consumer_group_max_age: none"}, ""},
+		{"zero", "consumer_group_max_age: 0", ConsumerGroupsAcked, 0,
+			[]string{"consumer_group_max_age: none"}, ""},
+		{"hours", "consumer_group_max_age: 36h", ConsumerGroupsAcked, 36 * time.Hour,
+			[]string{"consumer_group_max_age: 36h"}, ""},
+		{"ignore", "consumer_groups: ignore", ConsumerGroupsIgnore, 7 * units.Day,
+			[]string{"consumer_groups: ignore"},
+			"stores[0] (c): consumer_groups: ignore: entries a consumer group has not been delivered or has not acknowledged will be trimmed"},
+		{"delivered", "consumer_groups: delivered", ConsumerGroupsDelivered, 7 * units.Day,
+			[]string{"consumer_groups: delivered"},
+			"stores[0] (c): consumer_groups: delivered: entries delivered to a consumer group that it has not acknowledged will be trimmed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, where := range []string{"store", "defaults"} {
+				store := "stores:\n  - name: c\n    backend: redis\n    redis: {url: \"redis://h/0\"}\n    retention: {max_age: 1d}\n"
+				var d string
+				if tc.keys != "" {
+					if where == "store" {
+						store += "    " + tc.keys + "\n"
+					} else {
+						d = "defaults:\n  " + tc.keys + "\n"
+					}
+				}
+				c := mustParse(t, doc(d, store, "  - {name: j, backend: json, path: /srv/j/events.ndjson, retention: none}"))
+				s := mustStore(t, c, "c")
+				if s.ConsumerGroups != tc.mode || s.ConsumerGroupMaxAge != tc.maxAge {
+					t.Errorf("%s: consumer_groups %s, consumer_group_max_age %v; want %s, %v", where, s.ConsumerGroups, s.ConsumerGroupMaxAge, tc.mode, tc.maxAge)
+				}
+				out, err := c.Effective()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, want := range tc.printed {
+					if !strings.Contains(string(out), want) {
+						t.Errorf("%s: effective config lacks %q:\n%s", where, want, out)
+					}
+				}
+				back, err := Parse(out, nil)
+				if err != nil {
+					t.Fatalf("%s: effective config does not parse: %v\n%s", where, err, out)
+				}
+				if b := mustStore(t, back, "c"); b.ConsumerGroups != s.ConsumerGroups || b.ConsumerGroupMaxAge != s.ConsumerGroupMaxAge {
+					t.Errorf("%s: effective config parses back as %s, %v:\n%s", where, b.ConsumerGroups, b.ConsumerGroupMaxAge, out)
+				}
+				switch {
+				case tc.warn == "" && len(c.Warnings) > 0:
+					t.Errorf("%s: warnings %q, want none", where, c.Warnings)
+				case tc.warn != "" && (len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], tc.warn)):
+					t.Errorf("%s: warnings %q, want one starting %q", where, c.Warnings, tc.warn)
+				}
+			}
+		})
+	}
+
+	// Load keeps them beside the file's own warnings.
+	path := filepath.Join(t.TempDir(), "papyrad.yaml")
+	if err := os.WriteFile(path, doc("stores:\n  - {name: c, backend: redis, redis: {url: \"redis://h/0\"}, retention: none, consumer_groups: ignore}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "consumer_groups: ignore") {
+		t.Errorf("Load warnings %q", c.Warnings)
 	}
 }

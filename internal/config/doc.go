@@ -56,6 +56,14 @@
 // working directory. Path checks are lexical: symbolic links are not
 // followed.
 //
+// Redis stores respect consumer groups by default (consumer_groups: acked):
+// an entry a group has not been delivered or has not acknowledged is not
+// trimmed until it is older than consumer_group_max_age (default 7d, long
+// enough to notice and restart a stopped consumer, short enough that a dead
+// group cannot hold a stream forever); "none" (or 0) lets groups always win.
+// ignore and delivered trim what a group has not acknowledged, and the
+// configuration's Warnings say so.
+//
 // Durations take Go's form plus days and weeks ("90s", "12h", "7d", "2w");
 // a bare 0 is allowed. Sizes take bytes or units ("6000", "512MiB",
 // "1GB"; see package units); traffic.max_bytes_per_second may end in "/s".

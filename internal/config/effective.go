@@ -133,7 +133,10 @@ func (c *Config) Effective() ([]byte, error) {
 		case BackendRedis:
 			e.Redis = &effRedis{URL: redactURL(s.Redis.URL), Prefix: s.Redis.Prefix, SystemID: s.Redis.SystemID, PasswordFile: s.Redis.PasswordFile}
 			e.ConsumerGroups = s.ConsumerGroups
-			e.ConsumerGroupMaxAge = units.FormatDuration(s.ConsumerGroupMaxAge)
+			e.ConsumerGroupMaxAge = "none"
+			if s.ConsumerGroupMaxAge > 0 {
+				e.ConsumerGroupMaxAge = units.FormatDuration(s.ConsumerGroupMaxAge)
+			}
 			e.AgeBasis = s.AgeBasis
 			e.TrimStep = s.TrimStep
 		}

@@ -118,17 +118,23 @@ func (r *reader) layer(m map[string]any, f field) *layer {
 		key      string
 		dst      *opt[time.Duration]
 		positive bool
+		none     bool // "none" is accepted for 0
 	}{
-		{"max_deferral", &l.maxDeferral, true},
-		{"jitter", &l.jitter, false},
-		{"min_interval", &l.minInterval, false},
-		{"partial_line_grace", &l.partialLineGrace, false},
-		{"drain_timeout", &l.drainTimeout, false},
-		{"consumer_group_max_age", &l.consumerGroupMaxAge, false},
+		{"max_deferral", &l.maxDeferral, true, false},
+		{"jitter", &l.jitter, false, false},
+		{"min_interval", &l.minInterval, false, false},
+		{"partial_line_grace", &l.partialLineGrace, false, false},
+		{"drain_timeout", &l.drainTimeout, false, false},
+		// none: no age after which retention wins; groups always do.
+		{"consumer_group_max_age", &l.consumerGroupMaxAge, false, true},
 	}
 	for _, d := range durations {
 		v, ok := get(m, d.key)
 		if !ok {
+			continue
+		}
+		if d.none && isNone(v) {
+			*d.dst = some(time.Duration(0))
 			continue
 		}
 		read := r.nonNegDuration

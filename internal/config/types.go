@@ -101,7 +101,7 @@ type Store struct {
 	AllowHardLinks bool
 
 	// ConsumerGroups, ConsumerGroupMaxAge, AgeBasis and TrimStep apply to
-	// redis stores. ConsumerGroupMaxAge 0 means groups always win.
+	// redis stores. ConsumerGroupMaxAge 0 ("none") means groups always win.
 	ConsumerGroups      ConsumerGroups
 	ConsumerGroupMaxAge time.Duration
 	AgeBasis            AgeBasis
@@ -263,13 +263,19 @@ const (
 	DefaultCompress         = CompressZstd
 	DefaultPartialLineGrace = 10 * time.Second
 	DefaultDrainTimeout     = 5 * time.Second
-	DefaultConsumerGroups   = ConsumerGroupsIgnore
-	DefaultAgeBasis         = AgeBasisTimestamp
-	DefaultTrimStep         = 10000
-	DefaultMaxFiles         = 5
-	DefaultNaming           = NamingSuffix
-	DefaultRedisPrefix      = "papyra"
-	DefaultRedisSystemID    = "local"
+	DefaultConsumerGroups   = ConsumerGroupsAcked
+	// DefaultConsumerGroupMaxAge bounds how long a consumer group that
+	// stopped reading holds back retention: a week covers a consumer down
+	// over a long weekend or a holiday with time to notice (the held-back
+	// entries are warned about at every run), and keeps a dead group from
+	// making a stream grow without bound.
+	DefaultConsumerGroupMaxAge = 7 * 24 * time.Hour
+	DefaultAgeBasis            = AgeBasisTimestamp
+	DefaultTrimStep            = 10000
+	DefaultMaxFiles            = 5
+	DefaultNaming              = NamingSuffix
+	DefaultRedisPrefix         = "papyra"
+	DefaultRedisSystemID       = "local"
 
 	// controlSocketName and quarantineDirName are placed in the state
 	// directory unless configured.
@@ -299,22 +305,23 @@ func DefaultDaemon() Daemon {
 // the result has not been validated.
 func DefaultStore(d Daemon, name string, backend Backend) Store {
 	s := Store{
-		Name:             name,
-		Backend:          backend,
-		Schedule:         DefaultSchedule,
-		Cron:             mustDefaultCron(),
-		MaxDeferral:      DefaultMaxDeferral,
-		Jitter:           DefaultJitter,
-		MinInterval:      DefaultMinInterval,
-		Traffic:          Traffic{Sample: DefaultTrafficSample},
-		Disk:             Disk{Reserve: DefaultDiskReserve, Factor: DefaultDiskFactor},
-		Retention:        Retention{SizeBasis: DefaultSizeBasis},
-		QuarantineDir:    filepath.Join(d.StateDir, quarantineDirName),
-		PartialLineGrace: DefaultPartialLineGrace,
-		DrainTimeout:     DefaultDrainTimeout,
-		ConsumerGroups:   DefaultConsumerGroups,
-		AgeBasis:         DefaultAgeBasis,
-		TrimStep:         DefaultTrimStep,
+		Name:                name,
+		Backend:             backend,
+		Schedule:            DefaultSchedule,
+		Cron:                mustDefaultCron(),
+		MaxDeferral:         DefaultMaxDeferral,
+		Jitter:              DefaultJitter,
+		MinInterval:         DefaultMinInterval,
+		Traffic:             Traffic{Sample: DefaultTrafficSample},
+		Disk:                Disk{Reserve: DefaultDiskReserve, Factor: DefaultDiskFactor},
+		Retention:           Retention{SizeBasis: DefaultSizeBasis},
+		QuarantineDir:       filepath.Join(d.StateDir, quarantineDirName),
+		PartialLineGrace:    DefaultPartialLineGrace,
+		DrainTimeout:        DefaultDrainTimeout,
+		ConsumerGroups:      DefaultConsumerGroups,
+		ConsumerGroupMaxAge: DefaultConsumerGroupMaxAge,
+		AgeBasis:            DefaultAgeBasis,
+		TrimStep:            DefaultTrimStep,
 	}
 	switch backend {
 	case BackendRotating:

@@ -25,6 +25,7 @@ type Metrics struct {
 	quarantined     *prometheus.CounterVec
 	archived        *prometheus.CounterVec
 	unreclaimed     *prometheus.GaugeVec
+	pastGroups      *prometheus.CounterVec
 	rewritten       *prometheus.CounterVec
 	deleted         *prometheus.CounterVec
 	reclaimed       *prometheus.CounterVec
@@ -68,10 +69,12 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		quarantined: counter("records_quarantined_total", "Lines that were not records, moved to quarantine."),
 		archived:    counter("records_archived_total", "Dropped records written to an archive first."),
 		unreclaimed: gauge("records_unreclaimed", "Records retention drops but the last run could not remove (Redis: after a kept entry)."),
-		rewritten:   counter("files_rewritten_total", "Files rewritten by compaction."),
-		deleted:     counter("files_deleted_total", "Files deleted whole by compaction."),
-		reclaimed:   counter("bytes_reclaimed_total", "Bytes by which compaction made stores smaller."),
-		errors:      counter("errors_total", "Failed runs by cause ("+strings.Join(causes, ", ")+").", "reason"),
+		pastGroups: counter("group_entries_trimmed_total", "Redis entries trimmed that a consumer group had not been delivered or had not acknowledged "+
+			"(past consumer_group_max_age, or with consumer_groups ignore or delivered); each entry once."),
+		rewritten: counter("files_rewritten_total", "Files rewritten by compaction."),
+		deleted:   counter("files_deleted_total", "Files deleted whole by compaction."),
+		reclaimed: counter("bytes_reclaimed_total", "Bytes by which compaction made stores smaller."),
+		errors:    counter("errors_total", "Failed runs by cause ("+strings.Join(causes, ", ")+").", "reason"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "papyrad", Name: "run_duration_seconds",
 			Help: "Duration of compaction runs.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, store),
 		lastSuccess:   gauge("last_success_timestamp_seconds", "When the store was last compacted successfully (unix time)."),
@@ -88,7 +91,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
 		buildInfo:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "build_info", Help: "papyrad's version; always 1."}, []string{"version"}),
 	}
-	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed,
+	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed, m.pastGroups,
 		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
 		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, m.buildInfo)
 	m.buildInfo.WithLabelValues(version).Set(1)
@@ -104,7 +107,7 @@ func (m *Metrics) Store(name, backend string) {
 	for _, c := range causes {
 		m.errors.WithLabelValues(name, backend, c)
 	}
-	for _, c := range []*prometheus.CounterVec{m.scanned, m.dropped, m.quarantined, m.archived, m.rewritten, m.deleted, m.reclaimed} {
+	for _, c := range []*prometheus.CounterVec{m.scanned, m.dropped, m.quarantined, m.archived, m.pastGroups, m.rewritten, m.deleted, m.reclaimed} {
 		c.WithLabelValues(name, backend)
 	}
 	m.pendingFiles.WithLabelValues(name, backend)
@@ -142,6 +145,7 @@ func (m *Metrics) Run(backend string, r report.Report, err error, now time.Time)
 	m.archived.WithLabelValues(l...).Add(float64(r.RecordsArchived))
 	m.unreclaimed.WithLabelValues(l...).Set(float64(r.RecordsUnreclaimed))
 	m.pendingFiles.WithLabelValues(l...).Set(float64(r.PendingFiles))
+	m.pastGroups.WithLabelValues(l...).Add(float64(r.RecordsTrimmedPastGroups))
 	m.rewritten.WithLabelValues(l...).Add(float64(r.FilesRewritten))
 	m.deleted.WithLabelValues(l...).Add(float64(r.FilesDeleted))
 	m.reclaimed.WithLabelValues(l...).Add(float64(r.BytesReclaimed()))

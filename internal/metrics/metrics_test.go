@@ -39,7 +39,7 @@ papyrad_runs_total{backend="json",result="skipped",store="orders"} 1
 # HELP papyrad_bytes_reclaimed_total Bytes by which compaction made stores smaller.
 # TYPE papyrad_bytes_reclaimed_total counter
 papyrad_bytes_reclaimed_total{backend="json",store="orders"} 4000
-# HELP papyrad_deferrals_total Requests held back, by reason (window, traffic, disk, lock, max_concurrent).
+# HELP papyrad_deferrals_total Requests held back, by reason (window, traffic, disk, lock, replaced, max_concurrent).
 # TYPE papyrad_deferrals_total counter
 papyrad_deferrals_total{backend="json",reason="window",store="orders"} 1
 # HELP papyrad_last_success_timestamp_seconds When the store was last compacted successfully (unix time).
@@ -170,5 +170,38 @@ func TestPendingFiles(t *testing.T) {
 	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK}, nil, time.Now())
 	if got := testutil.ToFloat64(g); got != 0 {
 		t.Errorf("after a run that let them go: %v", got)
+	}
+}
+
+// TestGroupEntriesTrimmed: papyrad_group_entries_trimmed_total exists at zero from a store's
+// start and adds up what runs trimmed past a consumer group, a run that failed part-way
+// included, a dry run excluded.
+func TestGroupEntriesTrimmed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	m.Store("cluster", "redis")
+	want := func(n int) string {
+		return fmt.Sprintf(`# HELP papyrad_group_entries_trimmed_total Redis entries trimmed that a consumer group had not been delivered or had not acknowledged (past consumer_group_max_age, or with consumer_groups ignore or delivered); each entry once.
+# TYPE papyrad_group_entries_trimmed_total counter
+papyrad_group_entries_trimmed_total{backend="redis",store="cluster"} %d
+`, n)
+	}
+	check := func(what string, n int) {
+		t.Helper()
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want(n)), "papyrad_group_entries_trimmed_total"); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	check("before any run", 0)
+	m.Run("redis", report.Report{Store: "cluster", Result: report.ResultOK, RecordsDropped: 220, RecordsTrimmedPastGroups: 180}, nil, time.Now())
+	check("after a run", 180)
+	m.Run("redis", report.Report{Store: "cluster", Result: report.ResultOK, DryRun: true, RecordsTrimmedPastGroups: 50}, nil, time.Now())
+	check("after a dry run", 180)
+	m.Run("redis", report.Report{Store: "cluster", Result: report.ResultError, RecordsTrimmedPastGroups: 7}, errs.Mark(errors.New("connection reset"), errs.ErrRedis), time.Now())
+	check("after a run that failed part-way", 187)
+	m.Run("redis", report.Report{Store: "cluster", Result: report.ResultOK}, nil, time.Now())
+	check("after a run that trimmed nothing past a group", 187)
+	if n, err := testutil.GatherAndLint(reg); err != nil || len(n) > 0 {
+		t.Errorf("lint: %v %v", n, err)
 	}
 }

@@ -32,6 +32,11 @@ type Report struct {
 	RecordsQuarantined int64 `json:"records_quarantined"`
 	RecordsArchived    int64 `json:"records_archived"`
 	RecordsUnreclaimed int64 `json:"records_unreclaimed"`
+	// RecordsTrimmedPastGroups counts the Redis entries the run trimmed that a consumer group
+	// had not been delivered or had not acknowledged (each entry once, however many groups):
+	// past consumer_group_max_age, or with consumer_groups ignore or delivered. A warning names
+	// the stream, the group and the count.
+	RecordsTrimmedPastGroups int64 `json:"records_trimmed_past_groups"`
 
 	// OldestRecordTimestamp is the timestamp (unix seconds, as Papyra writes it) of the oldest
 	// record the store holds after the run, the records retention kept; absent when none of

@@ -184,7 +184,7 @@ func (cfg *Config) defaults() {
 		cfg.AgeBasis = AgeByTimestamp
 	}
 	if cfg.ConsumerGroups == "" {
-		cfg.ConsumerGroups = GroupsIgnore
+		cfg.ConsumerGroups = GroupsAcked
 	}
 	if cfg.TrimStep <= 0 {
 		cfg.TrimStep = 10000

@@ -68,15 +68,22 @@
 //
 // # Consumer groups
 //
-// With `consumer_groups: delivered`, an entry a group has not been delivered yet (above its
+// Papyra's own Redis backend consumes through groups, so `acked` is the default. With
+// `consumer_groups: delivered`, an entry a group has not been delivered yet (above its
 // last-delivered-id, from XINFO GROUPS) is never trimmed; with `acked`, neither is an entry
 // delivered but not acknowledged (from the oldest pending ID of XPENDING). The lowest of those
 // floors over all groups caps the trim target; entries retention drops that the floor holds
 // back are counted as unreclaimed and named in a warning. The floors are read again before
 // every trim step, so a group created during a run is respected from the next step on. With
 // `consumer_group_max_age`, an entry older than that (by its ID's time) no longer holds back
-// retention: a group that has not consumed it by then loses it, and the run logs it at warn
-// level and says so in the report's warnings.
+// retention: a group that has not consumed it by then loses it.
+//
+// Whatever the mode, just before each trim the run reads what every group has not acknowledged
+// below the planned cut (above its last-delivered-id, and its pending entries by XPENDING's
+// range form); once the trim is done, every trimmed entry among them is counted: a warning per
+// group names the stream, the group, the count (never delivered, pending) and why (past
+// consumer_group_max_age, or the mode), logged at warn level, and records_trimmed_past_groups
+// counts each such entry once. A dry run reports what it would trim of them.
 //
 // # Figures
 //

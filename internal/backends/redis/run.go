@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -64,7 +63,8 @@ type streamResult struct {
 	retCut  cut // what retention alone would remove
 	final   cut // what the run removes (or would, in a dry run)
 	floors  []groupFloor
-	trimmed int64 // entries the server reported removed
+	unacked []unacked // what each group had not acknowledged below final, before the trim
+	trimmed int64     // entries the server reported removed
 }
 
 func (r *run) compact(ctx context.Context) error {
@@ -113,6 +113,13 @@ func (r *run) compact(ctx context.Context) error {
 		res.floors = fl
 		if lim, ok := r.limit(fl); ok && lim.less(res.final.target) {
 			res.final = res.sp.cutBelow(lim)
+		}
+		if rep.DryRun {
+			// What the run would trim that a group has not acknowledged (a real run reads
+			// it again just before its trim).
+			if res.unacked, err = r.readUnacked(ctx, res.sp, res.final); err != nil {
+				return s.wrap("consumer groups", err)
+			}
 		}
 	}
 
@@ -176,7 +183,12 @@ func (r *run) trim(ctx context.Context, res *streamResult) error {
 	if r.s.hook != nil {
 		r.s.hook("before-trim", sp.key)
 	}
-	err := t.run(ctx)
+	// What the groups have not acknowledged, as the trim begins: what they lose if it goes.
+	var err error
+	if res.unacked, err = r.readUnacked(ctx, sp, res.final); err != nil {
+		return fmt.Errorf("consumer groups: %w", err)
+	}
+	err = t.run(ctx)
 	res.trimmed = t.deleted
 	if t.target != res.final.target {
 		// A group appeared or moved back during the trim: the trim stopped below the plan,
@@ -273,7 +285,7 @@ func (r *run) fill(results []*streamResult, memBefore []int64, memOK bool, memAf
 	rep := r.rep
 	var dataBefore, dataRemoved int64
 	var leftNonRecords int64
-	var overridden bool
+	var lost []string
 	for i, res := range results {
 		sp := res.sp
 		final := res.final
@@ -303,10 +315,14 @@ func (r *run) fill(results []*streamResult, memBefore []int64, memOK bool, memAf
 			}
 		}
 		if complete && len(res.floors) > 0 {
-			notes, over := r.groupNotes(sp, res.floors, res.retCut, res.final)
-			rep.Warnings = append(rep.Warnings, notes...)
-			overridden = overridden || over
+			if note, ok := r.heldNote(sp, res.floors, res.retCut, res.final); ok {
+				rep.Warnings = append(rep.Warnings, note)
+			}
 		}
+		// Entries a group had not acknowledged are lost to it once trimmed, also by a trim
+		// that failed part-way.
+		rep.RecordsTrimmedPastGroups += lostAny(sp, res.unacked, final)
+		lost = append(lost, r.lostNotes(sp, res.unacked, final)...)
 	}
 	rep.RecordsAfter = rep.RecordsBefore - rep.RecordsDropped
 	r.oldest(results, complete)
@@ -316,11 +332,10 @@ func (r *run) fill(results []*streamResult, memBefore []int64, memOK bool, memAf
 	if rep.RecordsUnreclaimed > 0 && complete {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d records that retention drops stay: a stream can only lose a prefix, and they follow a kept entry or are held by a consumer group", rep.RecordsUnreclaimed))
 	}
-	if overridden {
-		for _, w := range rep.Warnings {
-			if strings.Contains(w, "retention won") {
-				r.s.log.Warn(w)
-			}
+	rep.Warnings = append(rep.Warnings, lost...)
+	if !rep.DryRun {
+		for _, w := range lost {
+			r.s.log.Warn(w)
 		}
 	}
 	if !memOK {

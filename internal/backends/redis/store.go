@@ -60,9 +60,11 @@ type Config struct {
 	Prefix, SystemID string
 	Policy           retention.Policy
 	AgeBasis         AgeBasis
-	ConsumerGroups   GroupMode
+	// ConsumerGroups is how consumer groups limit trimming (GroupsAcked if empty).
+	ConsumerGroups GroupMode
 	// ConsumerGroupMaxAge is how old (by entry ID) an entry a group still holds may get before
-	// retention wins over the group; 0 means groups always win.
+	// retention wins over the group; 0 means groups always win. Every entry trimmed that a
+	// group had not acknowledged is warned about and counted (RecordsTrimmedPastGroups).
 	ConsumerGroupMaxAge time.Duration
 	// TrimStep is the LIMIT of each approximate trim (10000 if zero). The server frees whole
 	// radix-tree nodes only, so the step used is never below the server's node size.

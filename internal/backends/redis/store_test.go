@@ -359,14 +359,16 @@ func TestConsumerGroups(t *testing.T) {
 		mode   GroupMode
 		maxAge time.Duration
 		left   int // entries left, from the end
+		lost   int64
 		warn   string
 	}{
-		{GroupsIgnore, 0, 0, ""},
-		{GroupsDelivered, 0, 20, "20 entries that retention drops are kept for consumer group(s) shipper"},
-		{GroupsAcked, 0, 35, "35 entries that retention drops are kept"},
+		// The 20 never delivered and the 13 pending (5..7, 10..19) go.
+		{GroupsIgnore, 0, 0, 33, "trimmed 33 entries consumer group shipper had not acknowledged (20 never delivered, 13 pending): consumer_groups: ignore"},
+		{GroupsDelivered, 0, 20, 13, "20 entries that retention drops are kept for consumer group(s) shipper"},
+		{GroupsAcked, 0, 35, 0, "35 entries that retention drops are kept"},
 		// Entries older than 30 minutes (the first 20) lose their protection.
-		{GroupsAcked, 30 * time.Minute, 20, "consumer group shipper had not acknowledged 15 trimmed entries older than consumer_group_max_age 30m0s: retention won"},
-		{GroupsDelivered, 45 * time.Minute, 20, "20 entries that retention drops are kept"},
+		{GroupsAcked, 30 * time.Minute, 20, 13, "trimmed 13 entries consumer group shipper had not acknowledged (0 never delivered, 13 pending): older than consumer_group_max_age 30m, retention won"},
+		{GroupsDelivered, 45 * time.Minute, 20, 13, "trimmed 13 entries consumer group shipper had not acknowledged (0 never delivered, 13 pending): consumer_groups: delivered does not wait for acknowledgements"},
 	} {
 		t.Run(fmt.Sprintf("%s/%v", tc.mode, tc.maxAge), func(t *testing.T) {
 			xs := load(t)
@@ -383,6 +385,9 @@ func TestConsumerGroups(t *testing.T) {
 			}
 			if dry.RecordsDropped != rep.RecordsDropped {
 				t.Errorf("dry run would drop %d, the run dropped %d", dry.RecordsDropped, rep.RecordsDropped)
+			}
+			if rep.RecordsTrimmedPastGroups != tc.lost || dry.RecordsTrimmedPastGroups != tc.lost {
+				t.Errorf("records_trimmed_past_groups %d (dry run %d), want %d", rep.RecordsTrimmedPastGroups, dry.RecordsTrimmedPastGroups, tc.lost)
 			}
 			if tc.warn != "" && !hasWarning(rep, tc.warn) {
 				t.Errorf("no warning %q in %q", tc.warn, rep.Warnings)
