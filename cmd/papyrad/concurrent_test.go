@@ -36,8 +36,8 @@ func TestConcurrentWriters(t *testing.T) {
 			appendFile(t, store, records(name, 0, batch, oldStamp))
 		}
 		rep, r := compactJSON(t, args...)
-		if r.code != 0 || rep.Result != report.ResultOK {
-			t.Fatalf("round %d: want exit 0 and result ok\n%s", i, r)
+		if r.code != 0 || !succeeded(rep) {
+			t.Fatalf("round %d: want exit 0 and result ok (pending while a writer holds a replaced file)\n%s", i, r)
 		}
 		wantDropped := batch
 		if i == 0 {

@@ -110,8 +110,8 @@ func crashLoop(t *testing.T, iterations int, batch int64, hold bool) {
 		resume()
 
 		rep, r := compactJSON(t, flags...)
-		if r.code != 0 || rep.Result != report.ResultOK {
-			t.Fatalf("%s: the next run must recover: want exit 0, result ok\n%s", when, r)
+		if r.code != 0 || !succeeded(rep) {
+			t.Fatalf("%s: the next run must recover: want exit 0, result ok (pending while a writer holds a replaced file)\n%s", when, r)
 		}
 		runs = append(runs, r.dur)
 		if rep.RecordsQuarantined != 0 {

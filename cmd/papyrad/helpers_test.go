@@ -1559,3 +1559,12 @@ func phaseOf(t *testing.T, store string, earlier []string) string {
 	}
 	return "scanning, recovering or done"
 }
+
+// succeeded reports whether rep is a run that did its work: pending exactly when it could not
+// let go of a replaced file (a writer still holds it), ok otherwise.
+func succeeded(rep report.Report) bool {
+	if rep.PendingFiles > 0 {
+		return rep.Result == report.ResultPending
+	}
+	return rep.Result == report.ResultOK
+}

@@ -365,16 +365,16 @@ func TestDaemonMetrics(t *testing.T) {
 		f := strings.Fields(line)
 		rows[f[0]] = f
 	}
-	if h := rows["STORE"]; r.code != 0 || len(h) != 11 || h[5] != "DROPPED" || h[10] != "OLDEST" {
-		t.Fatalf("metrics: want exit 0 and a header of 11 columns\n%s", r)
+	if h := rows["STORE"]; r.code != 0 || len(h) != 12 || h[2] != "PENDING" || h[6] != "DROPPED" || h[11] != "OLDEST" {
+		t.Fatalf("metrics: want exit 0 and a header of 12 columns\n%s", r)
 	}
-	wantA := []string{"a", "1", "0", "0", "150", "100", "3", "1", "0", strconv.FormatInt(int64(reclaimed), 10)}
-	if got := rows["a"]; len(got) != 11 || !reflect.DeepEqual(got[:10], wantA) {
+	wantA := []string{"a", "1", "0", "0", "0", "150", "100", "3", "1", "0", strconv.FormatInt(int64(reclaimed), 10)}
+	if got := rows["a"]; len(got) != 12 || !reflect.DeepEqual(got[:11], wantA) {
 		t.Errorf("metrics: row of a %q, want %q and the oldest record's age\n%s", got, wantA, r)
-	} else if age, err := time.ParseDuration(got[10]); err != nil || age < time.Hour || age > time.Hour+time.Minute {
-		t.Errorf("metrics: oldest record of a %q, want about 1h0m49s", got[10])
+	} else if age, err := time.ParseDuration(got[11]); err != nil || age < time.Hour || age > time.Hour+time.Minute {
+		t.Errorf("metrics: oldest record of a %q, want about 1h0m49s", got[11])
 	}
-	if got := rows["cluster"]; len(got) != 11 || got[2] != "1" || got[10] != "-" {
+	if got := rows["cluster"]; len(got) != 12 || got[3] != "1" || got[11] != "-" {
 		t.Errorf("metrics: row of cluster %q, want one error and no oldest record", got)
 	}
 

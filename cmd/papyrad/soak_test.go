@@ -510,7 +510,8 @@ func TestDaemonSoak(t *testing.T) {
 	done := time.Now()    // every run has ended
 	atRest := d.status(t) // when each store's last run ended
 	text := metricsText(t, addr)
-	runsOK, runsFailed := sumSeries(text, "papyrad_runs_total", `result="ok"`), sumSeries(text, "papyrad_runs_total", `result="error"`)
+	runsOK := sumSeries(text, "papyrad_runs_total", `result="ok"`) + sumSeries(text, "papyrad_runs_total", `result="pending"`)
+	runsFailed := sumSeries(text, "papyrad_runs_total", `result="error"`)
 	t.Logf("at rest after %v of soak: %s (after warm-up: %s); the stores hold %s; %.0f runs ok, %.0f failed, %.0f records dropped, %.0f files rewritten, %.0f deleted",
 		soak, after, before, soakBytes(t, s), runsOK, runsFailed, sumSeries(text, "papyrad_records_dropped_total"),
 		sumSeries(text, "papyrad_files_rewritten_total"), sumSeries(text, "papyrad_files_deleted_total"))
@@ -526,7 +527,10 @@ func TestDaemonSoak(t *testing.T) {
 	// Every store had its share of the runs: none waited for a slot while others ran.
 	fewest, least := -1.0, ""
 	for _, st := range stores {
-		if n := sumSeries(text, "papyrad_runs_total", `result="ok"`, `store="`+st.name+`"`); fewest < 0 || n < fewest {
+		// A pending run (a long-lived writer still holds a file it replaced) did its work too.
+		n := sumSeries(text, "papyrad_runs_total", `result="ok"`, `store="`+st.name+`"`) +
+			sumSeries(text, "papyrad_runs_total", `result="pending"`, `store="`+st.name+`"`)
+		if fewest < 0 || n < fewest {
 			fewest, least = n, st.name
 		}
 	}

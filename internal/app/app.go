@@ -124,8 +124,9 @@ func (a *App) start(reg *prometheus.Registry) error {
 		StateFile:     filepath.Join(cfg.Daemon.StateDir, "runs.json"),
 		Log:           a.log,
 		OnRun: func(job string, rep report.Report, err error) {
-			logRun(a.log, rep, err)
+			// Metrics first: once a run's summary line is out, the metrics say the same.
 			a.obs.run(job, rep, err)
+			logRun(a.log, rep, err)
 		},
 		OnDefer: a.obs.deferred,
 	}, js)
