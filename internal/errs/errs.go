@@ -41,6 +41,9 @@ var (
 	// under one name would leave the old records under the others, and a writer using another
 	// name would not be seen. Refused unless the store says allow_hard_links.
 	ErrHardLinked = errors.New("store file has more than one hard link")
+	// ErrNoStore means the store's name is gone (the application moved it away) while
+	// papyrad had lines to forward to it; papyrad never creates a store, and the lines wait.
+	ErrNoStore = errors.New("the store file is gone")
 )
 
 // Kernel file leases (package lease).

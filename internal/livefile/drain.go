@@ -59,6 +59,9 @@ type DrainResult struct {
 	Pending  bool
 	Holders  []Holder
 	Unproven string
+	// NoStore is true when the store's name was gone (moved away by the application) so that
+	// nothing could be forwarded: papyrad never creates it.
+	NoStore bool
 }
 
 // maxForward bounds one forwarded block, so a long backlog is journaled in steps.
@@ -77,11 +80,21 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 	var res DrainResult
 	deadline := time.Now().Add(opts.Timeout)
 	for {
-		if err := d.forwardAll(ctx, false, opts.Grace, &res); err != nil {
+		err := d.forwardAll(ctx, false, opts.Grace, &res)
+		if errors.Is(err, errs.ErrNoStore) {
+			// Nowhere to forward to: the old inode keeps what arrives until a later run.
+			res.Pending, res.NoStore = true, true
+			return res, nil
+		}
+		if err != nil {
 			return res, err
 		}
 		if d.committed.IsZero() || time.Since(d.committed) >= opts.MinDrain {
 			done, err := d.release(ctx, opts, &res)
+			if errors.Is(err, errs.ErrNoStore) {
+				res.Pending, res.NoStore = true, true
+				return res, nil
+			}
 			if err != nil || done {
 				return res, err
 			}
@@ -232,14 +245,15 @@ func countLines(b []byte) int {
 	return bytes.Count(b, []byte{'\n'}) + bytes.Count(b, []byte{'\r'}) - bytes.Count(b, []byte("\r\n"))
 }
 
-// openDest opens the store for appending, creating it with the old inode's mode if the
-// application removed it.
+// openDest opens the store for appending. It never creates it: a store papyrad created would
+// be papyrad's, with papyrad's owner, and the application could no longer write it. When the
+// application has moved the store away, the error wraps errs.ErrNoStore and the lines wait in
+// the old inode until the application makes the store again.
 func (d *drainer) openDest() (*os.File, error) {
-	mode := os.FileMode(0o644)
-	if fi, err := d.old.Stat(); err == nil {
-		mode = fi.Mode().Perm()
+	f, err := os.OpenFile(d.j.Store, os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0)
+	if os.IsNotExist(err) {
+		return nil, fmt.Errorf("forward late appends to %s: %w", d.j.Store, errs.ErrNoStore)
 	}
-	f, err := os.OpenFile(d.j.Store, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscallNoFollow, mode)
 	if err != nil {
 		return nil, fmt.Errorf("open %s to forward late appends: %w", d.j.Store, err)
 	}

@@ -651,3 +651,53 @@ func TestRecoverUndoesAnExchangeThatTookAnotherFile(t *testing.T) {
 	}
 	assertClean(t, path)
 }
+
+// TestStoreMovedAwayIsNeverCreated: when the application moved the store away, lines written
+// to the replaced file wait in it (pending) instead of a store papyrad would create and own;
+// once the application makes the store again they are forwarded there.
+func TestStoreMovedAwayIsNeverCreated(t *testing.T) {
+	path, old := setup(t, "a\nb\n")
+	holder := startShellWriter(t, path)
+	rw, err := Begin(path, old, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Write([]byte("b\n"))
+	if err := rw.commit(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+	holder.write(t, "h1")
+	if err := os.Rename(path, path+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rw.drain(context.Background(), fastDrain)
+	if err != nil || !res.Pending || !res.NoStore {
+		t.Fatalf("drain = %+v, %v; want pending with the store gone", res, err)
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Fatalf("the store name exists again (%v): papyrad created it", err)
+	}
+	holder.close()
+	rec, err := Recover(context.Background(), path, fastDrain)
+	if err != nil || rec.Pending != 1 || !rec.NoStore {
+		t.Fatalf("Recover without a store = %+v, %v; want still pending", rec, err)
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Fatalf("recovery created the store (%v)", err)
+	}
+	// The application makes its store again; the waiting lines follow.
+	if err := os.WriteFile(path, []byte("new\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	rec, err = Recover(context.Background(), path, fastDrain)
+	if err != nil || rec.Pending != 0 || rec.Resumed != 1 {
+		t.Fatalf("Recover = %+v, %v; want resumed", rec, err)
+	}
+	if got := read(t, path); got != "new\nh1\n" {
+		t.Errorf("store = %q, want the application's line then the waiting one", got)
+	}
+	if got := read(t, path+".moved"); got != "b\n" {
+		t.Errorf("moved store = %q", got)
+	}
+	assertClean(t, path)
+}

@@ -22,6 +22,7 @@ type RecoverResult struct {
 	Pending        int // old inodes still held open by a writer, or not proven free of one
 	Holders        []Holder
 	Unproven       string // why no proof could be had, when that kept one pending
+	NoStore        bool   // the store's name was gone: nothing could be forwarded
 }
 
 // Recover finishes or undoes what earlier runs left beside the store at path. It must be called
@@ -169,6 +170,7 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		if dr.Unproven != "" {
 			res.Unproven = dr.Unproven
 		}
+		res.NoStore = res.NoStore || dr.NoStore
 	} else if err == nil {
 		res.Resumed++
 	}

@@ -143,7 +143,11 @@ func (rc *Recovery) LiveFile(ctx context.Context, name string) error {
 	rc.rep.LinesAppended += int64(res.ForwardedLines)
 	if res.Pending > 0 {
 		rc.rep.PendingFiles += res.Pending
-		rc.rep.Warnings = append(rc.rep.Warnings, pendingWarning(rc.cfg.fileName(name), res.Holders, res.Unproven, true))
+		if res.NoStore {
+			rc.rep.Warnings = append(rc.rep.Warnings, noStoreWarning(rc.cfg.fileName(name)))
+		} else {
+			rc.rep.Warnings = append(rc.rep.Warnings, pendingWarning(rc.cfg.fileName(name), res.Holders, res.Unproven, true))
+		}
 	}
 	if err != nil {
 		return err

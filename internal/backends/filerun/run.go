@@ -42,6 +42,14 @@ func pendingWarning(name string, hs []livefile.Holder, unproven string, recovere
 	return "the replaced " + name + " is still " + by + "; its new lines are forwarded by later runs"
 }
 
+// noStoreWarning says that lines wait in a replaced file because the store itself is gone.
+func noStoreWarning(name string) string {
+	if name == "" {
+		name = "store file"
+	}
+	return "the " + name + " is gone (moved away by another program) while lines written to the file it replaced wait to be forwarded; papyrad never creates a store: they are forwarded once the application makes it again"
+}
+
 // Run is one compaction run, as the skeleton hands it to Backend.Run.
 type Run struct {
 	ID     string    // the run's id: names its temp, quarantine and archive files
@@ -97,7 +105,11 @@ func (run *Run) Replace(ctx context.Context, rw *livefile.Rewrite, from int64, n
 	rep.LinesAppended += res.CarriedLines + int64(res.Drain.ForwardedLines)
 	if res.Drain.Pending {
 		rep.PendingFiles++
-		rep.Warnings = append(rep.Warnings, pendingWarning(cfg.fileName(name), res.Drain.Holders, res.Drain.Unproven, false))
+		if res.Drain.NoStore {
+			rep.Warnings = append(rep.Warnings, noStoreWarning(cfg.fileName(name)))
+		} else {
+			rep.Warnings = append(rep.Warnings, pendingWarning(cfg.fileName(name), res.Drain.Holders, res.Drain.Unproven, false))
+		}
 	}
 	if res.DrainErr != nil {
 		rep.Warnings = append(rep.Warnings, "draining the replaced file was interrupted: "+res.DrainErr.Error())
