@@ -1095,6 +1095,13 @@ func (s *rotSet) rotate(t *testing.T) {
 	if err := os.Rename(s.store, s.slot(1)); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
+	// Papyra's next append opens the active file with open(path, "a"), which makes it again:
+	// papyrad never does (lines waiting to be forwarded wait for it).
+	f, err := os.OpenFile(s.store, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 }
 
 // startRotWriter starts a rotating writer (mode "papyra" or "logging") on the suffix set s and

@@ -68,7 +68,10 @@ func TestReplacedStoreIsDeferred(t *testing.T) {
 	// The run's end is recorded right after OnRun returns.
 	var status Status
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if status = s.Status()[0]; status.State == "pending" {
+		mu.Lock()
+		told := len(reasons) > 0
+		mu.Unlock()
+		if status = s.Status()[0]; status.State == "pending" && told {
 			break
 		}
 	}
