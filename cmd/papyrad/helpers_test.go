@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -422,30 +421,10 @@ func filesUnder(t *testing.T, dir string) []string {
 	return out
 }
 
-// writerProc is a running papyrawriter.
+// writerProc is a running papyrawriter (testutil.Writer, with this package's names).
 type writerProc struct {
-	name  string
-	cmd   *exec.Cmd
-	lines chan string
-	errs  *syncBuffer
-	done  bool
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*testutil.Writer
+	name string
 }
 
 // startWriter starts a writer appending to path (mode "append" or "hold") and waits until it
@@ -455,119 +434,26 @@ func startWriter(t *testing.T, path, name, mode string, interval time.Duration) 
 	return startWriterProc(t, name, "-path", path, "-mode", mode, "-interval", interval.String())
 }
 
-// startWriterProc starts papyrawriter as writer name with args and waits for its "ready". Its
-// standard input is a pipe the test keeps open, and the test binary's death kills it (a
-// -timeout panic runs no cleanup): a test that fails or dies leaves no writer appending.
+// startWriterProc starts papyrawriter as writer name with args and waits for its "ready"
+// (testutil.StartWriter: a test that fails or dies leaves no writer appending).
 func startWriterProc(t *testing.T, name string, args ...string) *writerProc {
 	t.Helper()
-	cmd := exec.Command(writerBin, append([]string{"-writer", name, "-stdin"}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &writerProc{name: name, cmd: cmd, lines: make(chan string, 4), errs: &syncBuffer{}}
-	cmd.Stderr = w.errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			w.lines <- sc.Text()
-		}
-		close(w.lines)
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		if !w.done {
-			_ = cmd.Process.Signal(syscall.SIGCONT)
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	select {
-	case l, ok := <-w.lines:
-		if !ok || l != "ready" {
-			t.Fatalf("writer %s did not start: %q %s", name, l, w.errs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("writer %s wrote nothing within 20s: %s", name, w.errs)
-	}
-	return w
+	return &writerProc{Writer: testutil.StartWriter(t, writerBin, name, args...), name: name}
 }
 
-func (w *writerProc) pid() int { return w.cmd.Process.Pid }
+func (w *writerProc) pid() int { return w.PID() }
 
-// pause stops the writer between two system calls (SIGSTOP), so that the store can be read
-// without a write in flight, and waits until every thread has stopped.
-func (w *writerProc) pause(t *testing.T) {
-	t.Helper()
-	if err := w.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !allStopped(w.pid()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("writer %s did not stop", w.name)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+// pause stops the writer between two system calls, so that the store can be read without a
+// write in flight.
+func (w *writerProc) pause(t *testing.T) { t.Helper(); w.Pause(t) }
 
-func (w *writerProc) resume(t *testing.T) {
-	t.Helper()
-	if err := w.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// allStopped reports whether every thread of pid is in the stopped state.
-func allStopped(pid int) bool {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return false
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-		if err != nil {
-			return false
-		}
-		// The state follows the command name, which is in parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
-			return false
-		}
-	}
-	return true
-}
+func (w *writerProc) resume(t *testing.T) { t.Helper(); w.Resume(t) }
 
 // stop ends the writer and returns how many records it wrote (seqs 0..n-1).
 func (w *writerProc) stop(t *testing.T) int64 {
 	t.Helper()
-	_ = w.cmd.Process.Signal(syscall.SIGCONT)
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	var last string
-	for l := range w.lines {
-		last = l
-	}
-	err := w.cmd.Wait()
-	w.done = true
-	if err != nil {
-		t.Fatalf("writer %s: %v: %s", w.name, err, w.errs)
-	}
-	n, ok := strings.CutPrefix(last, "written ")
-	count, err := strconv.ParseInt(n, 10, 64)
-	if !ok || err != nil {
-		t.Fatalf("writer %s ended with %q, want \"written N\"", w.name, last)
-	}
-	return count
+	n, _ := w.Stop(t)
+	return n
 }
 
 // span summarises one writer's records in a store.
@@ -853,8 +739,8 @@ func (e logEntry) String() string { b, _ := json.Marshal(e); return string(b) }
 type runningDaemon struct {
 	setup  daemonSetup
 	cmd    *exec.Cmd
-	stderr *syncBuffer
-	stdout *syncBuffer
+	stderr *testutil.SyncBuffer
+	stdout *testutil.SyncBuffer
 	exited chan struct{}
 	code   int       // valid once exited is closed
 	end    time.Time // when it exited
@@ -863,7 +749,7 @@ type runningDaemon struct {
 // startDaemon starts `papyrad run` on the setup's config and waits until it says it started.
 func startDaemon(t *testing.T, s daemonSetup, env ...string) *runningDaemon {
 	t.Helper()
-	d := &runningDaemon{setup: s, stderr: &syncBuffer{}, stdout: &syncBuffer{}, exited: make(chan struct{})}
+	d := &runningDaemon{setup: s, stderr: &testutil.SyncBuffer{}, stdout: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(papyradBin, "run", "--config", s.cfg)
 	d.cmd.Env = daemonEnv(env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
@@ -1388,29 +1274,13 @@ type rotStats struct{ rotations, deleted, blocked, vanished int64 }
 // A name that vanished under the writer fails the test: papyrad must never make one.
 func (w *rotWriter) stop(t *testing.T) (int64, rotStats) {
 	t.Helper()
-	_ = w.cmd.Process.Signal(syscall.SIGCONT)
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for l := range w.lines {
-		lines = append(lines, l)
-	}
-	err := w.cmd.Wait()
-	w.done = true
-	if err != nil {
-		t.Fatalf("writer %s: %v: %s", w.name, err, w.errs)
-	}
-	var n int64
+	n, lines := w.Stop(t)
 	var st rotStats
-	if len(lines) < 2 {
-		t.Fatalf("writer %s ended with %q, want its counts and \"written N\"", w.name, lines)
+	if len(lines) < 1 {
+		t.Fatalf("writer %s printed no counts before \"written N\"", w.name)
 	}
-	if _, err := fmt.Sscanf(lines[len(lines)-1], "written %d", &n); err != nil {
-		t.Fatalf("writer %s ended with %q, want \"written N\"", w.name, lines[len(lines)-1])
-	}
-	if _, err := fmt.Sscanf(lines[len(lines)-2], "rotations %d deleted %d blocked %d vanished %d", &st.rotations, &st.deleted, &st.blocked, &st.vanished); err != nil {
-		t.Fatalf("writer %s: no counts in %q", w.name, lines[len(lines)-2])
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "rotations %d deleted %d blocked %d vanished %d", &st.rotations, &st.deleted, &st.blocked, &st.vanished); err != nil {
+		t.Fatalf("writer %s: no counts in %q", w.name, lines[len(lines)-1])
 	}
 	if st.vanished > 0 {
 		t.Errorf("writer %s: %d of its renames or removals found the name it had just seen gone: Papyra would have raised FileNotFoundError into the application", w.name, st.vanished)
@@ -1422,14 +1292,14 @@ func (w *rotWriter) stop(t *testing.T) (int64, rotStats) {
 type compactProc struct {
 	args  []string
 	cmd   *exec.Cmd
-	out   *syncBuffer
+	out   *testutil.SyncBuffer
 	done  chan error
 	start time.Time
 }
 
 func startCompact(t *testing.T, args []string) *compactProc {
 	t.Helper()
-	p := &compactProc{args: append([]string{"compact"}, args...), out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &compactProc{args: append([]string{"compact"}, args...), out: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(papyradBin, p.args...)
 	p.cmd.Env = papyradEnv(t)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -78,6 +78,15 @@ func StartWriterCmd(tb testing.TB, name string, cmd *exec.Cmd) *Writer {
 	return w
 }
 
+// Alive returns an error, with what the writer printed on its standard error, once it has
+// exited.
+func (w *Writer) Alive() error {
+	if err := w.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		return fmt.Errorf("%w: %s", err, w.errs)
+	}
+	return nil
+}
+
 // PID is the writer's process id.
 func (w *Writer) PID() int { return w.cmd.Process.Pid }
 
