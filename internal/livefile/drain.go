@@ -101,9 +101,7 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 		}
 		if !time.Now().Before(deadline) {
 			res.Pending = true
-			// The old inode is only read from here on, and only past Copied: give the
-			// space of the forwarded prefix back to the filesystem. Best effort.
-			_ = punchHole(d.old, d.j.Copied)
+			d.punch()
 			return res, nil
 		}
 		select {
@@ -177,6 +175,25 @@ func (d *drainer) drainUnlinked(ctx context.Context, opts DrainOptions, res *Dra
 		}
 		time.Sleep(opts.Poll)
 	}
+}
+
+// punch gives the space of the old inode's forwarded prefix back to the filesystem: from
+// here on it is only read past Copied. fallocate needs a writable descriptor, so the old
+// inode is opened for writing by its hidden name, and only while that is its one name: the
+// other name of a hard-linked store must keep its content. Best effort.
+func (d *drainer) punch() {
+	if st := statOf(mustStat(d.old)); st == nil || st.Nlink != 1 {
+		return
+	}
+	w, err := os.OpenFile(d.oldName(), os.O_WRONLY|syscallNoFollow, 0)
+	if err != nil {
+		return
+	}
+	defer w.Close()
+	if st := statOf(mustStat(w)); st == nil || st.Ino != d.j.OldIno || st.Nlink != 1 {
+		return
+	}
+	_ = punchHole(w, d.j.Copied)
 }
 
 // holders names the processes this one can see holding the old inode: a hint for the

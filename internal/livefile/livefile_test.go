@@ -3,6 +3,7 @@ package livefile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -700,4 +701,56 @@ func TestStoreMovedAwayIsNeverCreated(t *testing.T) {
 		t.Errorf("moved store = %q", got)
 	}
 	assertClean(t, path)
+}
+
+// TestPendingOldFileGivesItsSpaceBack: a replaced file a writer keeps open stays pending, and
+// the blocks of its forwarded prefix go back to the filesystem (du shrinks), unless the file
+// has another name, whose content must stay.
+func TestPendingOldFileGivesItsSpaceBack(t *testing.T) {
+	for _, linked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hard-linked %v", linked), func(t *testing.T) {
+			big := strings.Repeat(`{"timestamp": 1, "pad": "`+strings.Repeat("x", 200)+`"}`+"\n", 5000)
+			path, old := setup(t, big)
+			if linked {
+				if err := os.Link(path, path+".other"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			holder := startShellWriter(t, path)
+			rw, err := Begin(path, old, "r1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rw.Write([]byte("kept\n"))
+			fi, err := old.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rw.commit(context.Background(), fi.Size()); err != nil {
+				t.Fatal(err)
+			}
+			blocks := func() int64 { return statOf(mustStat(old)).Blocks }
+			before := blocks()
+			holder.write(t, "late")
+			res, err := rw.drain(context.Background(), DrainOptions{MinDrain: time.Millisecond, Timeout: 50 * time.Millisecond, Poll: time.Millisecond})
+			if err != nil || !res.Pending {
+				t.Fatalf("drain = %+v, %v; want pending", res, err)
+			}
+			after := blocks()
+			if linked && after != before {
+				t.Errorf("a hard-linked replaced file lost blocks: %d -> %d", before, after)
+			}
+			if !linked && after*4 > before {
+				t.Errorf("the replaced file kept its forwarded prefix: %d blocks before, %d after", before, after)
+			}
+			if got := read(t, path); got != "kept\nlate\n" {
+				t.Errorf("store = %q", got)
+			}
+			if linked {
+				if got := read(t, path+".other"); !strings.HasPrefix(got, big) {
+					t.Errorf("the other name's content changed")
+				}
+			}
+		})
+	}
 }
