@@ -100,13 +100,13 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 			}
 		}
 		if !time.Now().Before(deadline) {
-			res.Pending = true
+			d.pending(&res)
 			d.punch()
 			return res, nil
 		}
 		select {
 		case <-ctx.Done():
-			res.Pending = true
+			d.pending(&res)
 			return res, ctx.Err()
 		case <-time.After(opts.Poll):
 		}
@@ -116,19 +116,17 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 // release ends the drain if the kernel proves that nobody holds the old inode open for
 // writing: under a read lease (which any open for writing, in any process, user or PID
 // namespace, would have been refused or would break), it forwards what is left, removes the
-// old inode's name and the journal. It reports false, with res.Holders and res.Unproven
-// saying why, when a writer holds the inode or when no lease can be had (papyrad neither owns
+// old inode's name and the journal. It reports false, with res.Unproven saying why when that
+// is the reason, when a writer holds the inode or when no lease can be had (papyrad neither owns
 // the file nor has CAP_LEASE, or the filesystem has no leases): then nothing is removed.
 func (d *drainer) release(ctx context.Context, opts DrainOptions, res *DrainResult) (bool, error) {
 	l, err := lease.Take(d.old, lease.Read)
 	switch {
 	case errors.Is(err, errs.ErrHeld):
 		res.Unproven = ""
-		res.Holders = writers(d.holders())
 		return false, nil
 	case err != nil:
 		res.Unproven = err.Error()
-		res.Holders = writers(d.holders())
 		return false, nil
 	}
 	defer l.Release()
@@ -196,11 +194,13 @@ func (d *drainer) punch() {
 	_ = punchHole(w, d.j.Copied)
 }
 
-// holders names the processes this one can see holding the old inode: a hint for the
-// operator, never a proof that there are no others.
-func (d *drainer) holders() []Holder {
+// pending marks the drain as ending with the old inode kept, naming the writers this process
+// can see: a hint for the operator, never a proof that there are no others. /proc is walked
+// once, here, not at every poll: the lease alone decides.
+func (d *drainer) pending(res *DrainResult) {
+	res.Pending = true
 	hs, _ := openers(d.j.Dev, d.j.OldIno, d.j.Store)
-	return hs
+	res.Holders = writers(hs)
 }
 
 // forwardAll appends every complete line of the old inode past Copied to the store. With final
