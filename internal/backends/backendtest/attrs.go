@@ -113,12 +113,12 @@ func (s *suite) xattrRefused(t *testing.T) {
 				}
 			}
 			before := f.snapshot(t)
-			atomicfile.InjectFaults(t, func(op atomicfile.Op, _ string) error {
+			injectFaults(t, func(op atomicfile.Op, _ string) error {
 				if op == atomicfile.OpSetxattr {
 					return errno
 				}
 				return nil
-			})
+			}, f.dir, f.params.Quarantine)
 			_, err := f.store.Compact(context.Background(), backends.Options{})
 			if err == nil {
 				t.Fatal("the run succeeded though the rewritten file could not get the store's attribute")

@@ -31,6 +31,7 @@ type seam struct {
 	failAt int      // -1: none
 	from   bool
 	errno  syscall.Errno
+	fail   func(op atomicfile.Op, name string) error // consulted first when set
 }
 
 func (s *seam) owns(name string) bool {
@@ -47,6 +48,11 @@ func (s *seam) hook(op atomicfile.Op, name string) error {
 	defer s.mu.Unlock()
 	i := len(s.ops)
 	s.ops = append(s.ops, string(op)+" "+filepath.Base(name))
+	if s.fail != nil {
+		if err := s.fail(op, name); err != nil {
+			return err
+		}
+	}
 	if s.failAt >= 0 && (i == s.failAt || (s.from && i > s.failAt)) {
 		return s.errno
 	}
@@ -83,7 +89,20 @@ type forever struct{}
 func (forever) Helper()        {}
 func (forever) Cleanup(func()) {}
 
+// injectFaults makes atomicfile's operations on the files of dirs call fail first until the
+// test ends, as atomicfile.InjectFaults does, without taking the package's one seam from
+// the cases of other harnesses that run at the same time.
+func injectFaults(t *testing.T, fail func(op atomicfile.Op, name string) error, dirs ...string) {
+	t.Helper()
+	sm := register(t, dirs...)
+	sm.mu.Lock()
+	sm.fail = fail
+	sm.mu.Unlock()
+}
+
 // register routes the operations on the files of dirs to a new seam until the test ends.
+// Every case of the suite injects through it: atomicfile.InjectFaults would replace the
+// router, and with it the faults of cases running in parallel.
 func register(t *testing.T, dirs ...string) *seam {
 	t.Helper()
 	seams.once.Do(func() {
