@@ -17,6 +17,8 @@ const (
 	OpRemove   Op = "remove"
 	OpMkdir    Op = "mkdir"
 	OpSetxattr Op = "setxattr" // setting or removing an extended attribute
+	OpReserve  Op = "reserve"  // allocating space ahead of a write
+	OpTruncate Op = "truncate"
 )
 
 // fault is consulted before every operation; it is nil in production. An atomic pointer
@@ -33,7 +35,8 @@ func check(op Op, name string) error {
 
 // InjectFaults makes every operation of this package call f first, with the operation and the
 // file's name, until the test ends; a non-nil error from f is returned by the operation
-// (wrapped as the real error would be) and the operation does not happen. For tests only.
+// (wrapped as the real error would be) and the operation does not happen, except that a
+// *Torn returned for a write makes it write part of its bytes first. For tests only.
 //
 // The name is the file the operation acts on: the temp file for create, write, sync and
 // setxattr, the directory for syncdir and mkdir, and for rename, exchange and link the name

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,9 +26,56 @@ func Create(name string, perm os.FileMode) (*os.File, error) {
 // Write writes p to f.
 func Write(f *os.File, p []byte) (int, error) {
 	if err := check(OpWrite, f.Name()); err != nil {
-		return 0, &os.PathError{Op: "write", Path: f.Name(), Err: err}
+		var torn *Torn
+		if !errors.As(err, &torn) {
+			return 0, &os.PathError{Op: "write", Path: f.Name(), Err: err}
+		}
+		n, werr := f.Write(p[:min(torn.N, len(p))])
+		if torn.After != nil {
+			torn.After()
+		}
+		if werr == nil {
+			werr = torn.Err
+		}
+		return n, &os.PathError{Op: "write", Path: f.Name(), Err: werr}
 	}
 	return f.Write(p)
+}
+
+// Torn, returned by a test's fault function for a write, makes the write put only its first
+// N bytes in the file, call After if set (a test may kill its own process there, as a SIGKILL
+// between two pages of a write(2) would), and fail with Err, as a disk that fills up would.
+type Torn struct {
+	N     int
+	Err   error
+	After func()
+}
+
+func (t *Torn) Error() string { return fmt.Sprintf("torn after %d bytes: %v", t.N, t.Err) }
+
+// Reserve allocates the blocks of f's bytes [off, off+n) without changing its size, so that
+// writing them later cannot fail for want of space (fallocate FALLOC_FL_KEEP_SIZE). It fails
+// with ENOSPC when the filesystem lacks the space, and with an error for which IsUnsupported
+// is true on a filesystem that cannot reserve.
+func Reserve(f *os.File, off, n int64) error {
+	if err := check(OpReserve, f.Name()); err != nil {
+		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	}
+	if n <= 0 {
+		return nil
+	}
+	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, off, n); err != nil {
+		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+// Truncate cuts f, open for writing, down to size bytes.
+func Truncate(f *os.File, size int64) error {
+	if err := check(OpTruncate, f.Name()); err != nil {
+		return &os.PathError{Op: "truncate", Path: f.Name(), Err: err}
+	}
+	return f.Truncate(size)
 }
 
 // Writer returns an io.Writer that writes to f through Write.

@@ -5,14 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/lease"
-	"github.com/papyrad/papyrad/internal/ndjson"
 )
 
 // DrainOptions bound how long a run waits for writers that still hold the replaced inode.
@@ -277,8 +275,14 @@ func (d *drainer) openDest() (*os.File, error) {
 	return f, nil
 }
 
+// reserveSlack is reserved beyond a forwarded block: a writer that appends between the
+// reservation and the forward's write takes its bytes from there, not from the block's.
+const reserveSlack = 64 << 10
+
 // appendBlock appends block (old[Copied:to], plus a newline if addNewline) to the store with
-// one O_APPEND write, journaled before and after.
+// one O_APPEND write, journaled before and after. The block's space is reserved first, so that
+// a full disk refuses the forward whole rather than tearing it; a write cut short all the same
+// is handled by untear.
 func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
 	dest, err := d.openDest()
 	if err != nil {
@@ -289,13 +293,16 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", d.j.Store, err)
 	}
+	if err := atomicfile.Reserve(dest, fi.Size(), int64(len(block))+reserveSlack); err != nil && !atomicfile.IsUnsupported(err) {
+		return fmt.Errorf("reserve space to forward late appends to %s: %w", d.j.Store, err)
+	}
 	st := statOf(fi)
 	d.j.Forward = &forwardStep{From: d.j.Copied, To: to, DestIno: st.Ino, DestSize: fi.Size(), AddNewline: addNewline}
 	if err := d.j.save(); err != nil {
 		return err
 	}
-	if err := writeAll(dest, block); err != nil {
-		return fmt.Errorf("append late lines to %s: %w", d.j.Store, err)
+	if n, err := writeAll(dest, block); err != nil {
+		return d.untear(dest, n, fmt.Errorf("append late lines to %s: %w", d.j.Store, err))
 	}
 	if err := atomicfile.Sync(dest); err != nil {
 		return fmt.Errorf("fsync %s: %w", d.j.Store, err)
@@ -304,111 +311,15 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
 	return d.j.save()
 }
 
-func writeAll(f *os.File, b []byte) error {
-	for len(b) > 0 {
-		n, err := atomicfile.Write(f, b)
+// writeAll writes b to f, returning how much was written.
+func writeAll(f *os.File, b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := atomicfile.Write(f, b[done:])
+		done += n
 		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
-// resolveForward settles a forward step that a crash interrupted: the block is looked for at a
-// line boundary of the store after the size recorded before the write. Found whole: the step
-// was done. Found as a prefix that ends the store: the write was torn, and its rest is
-// appended. Otherwise the block is forwarded again.
-func (d *drainer) resolveForward(locate func(uint64) (string, bool)) error {
-	fw := d.j.Forward
-	if fw == nil {
-		return nil
-	}
-	block := make([]byte, fw.To-fw.From, fw.To-fw.From+1)
-	if _, err := d.old.ReadAt(block, fw.From); err != nil {
-		return fmt.Errorf("read %s: %w", d.oldName(), err)
-	}
-	if fw.AddNewline {
-		block = append(block, '\n')
-	}
-	destName := d.j.Store
-	if ino, err := inodeOf(destName); (err != nil || ino != fw.DestIno) && locate != nil {
-		if name, ok := locate(fw.DestIno); ok {
-			destName = name // rotated since: the block went to the file now called name
+			return done, err
 		}
 	}
-	dest, err := os.Open(destName)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("open %s: %w", destName, err)
-	}
-	found, rest := false, []byte(nil)
-	if dest != nil {
-		defer dest.Close()
-		fi, err := dest.Stat()
-		if err != nil {
-			return fmt.Errorf("stat %s: %w", destName, err)
-		}
-		if st := statOf(fi); st.Ino == fw.DestIno && fi.Size() >= fw.DestSize {
-			found, rest, err = findBlock(dest, fw.DestSize, fi.Size(), block)
-			if err != nil {
-				return fmt.Errorf("look for forwarded lines in %s: %w", destName, err)
-			}
-		}
-	}
-	switch {
-	case found && rest == nil:
-		d.j.Copied = fw.To
-	case found:
-		// The torn block ends the file it went to: complete it there.
-		w, err := os.OpenFile(destName, os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0)
-		if err != nil {
-			return fmt.Errorf("complete a torn forward in %s: %w", destName, err)
-		}
-		err = writeAll(w, rest)
-		if err == nil {
-			err = atomicfile.Sync(w)
-		}
-		_ = w.Close()
-		if err != nil {
-			return fmt.Errorf("complete a torn forward in %s: %w", destName, err)
-		}
-		d.j.Copied = fw.To
-	}
-	d.j.Forward = nil
-	return d.j.save()
-}
-
-// findBlock looks for block at a line boundary of f[from:size]. It reports found with rest ==
-// nil for a whole match, and found with the missing suffix for a prefix of block that ends f.
-func findBlock(f *os.File, from, size int64, block []byte) (found bool, rest []byte, err error) {
-	firstEnd := bytes.IndexAny(block, "\r\n")
-	if firstEnd < 0 {
-		firstEnd = len(block)
-	}
-	first := block[:firstEnd]
-	cand := make([]byte, len(block))
-	sc := ndjson.NewScanner(io.NewSectionReader(f, from, size-from), from, 1<<16, len(block)+1)
-	sc.FinalCR = true
-	for {
-		line, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			return false, nil, nil
-		}
-		if err != nil {
-			return false, nil, err
-		}
-		if line.Oversize || !bytes.HasPrefix(first, line.Data()) {
-			continue
-		}
-		n, err := f.ReadAt(cand, line.Off)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return false, nil, err
-		}
-		if bytes.Equal(cand[:n], block) {
-			return true, nil, nil
-		}
-		if line.Off+int64(n) == size && bytes.Equal(cand[:n], block[:n]) {
-			return true, block[n:], nil
-		}
-	}
+	return done, nil
 }

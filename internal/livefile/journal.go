@@ -34,6 +34,15 @@ type forwardStep struct {
 	DestSize int64  `json:"dest_size"`
 	// AddNewline marks the forward of an unterminated remnant, moved with a newline added.
 	AddNewline bool `json:"add_newline,omitempty"`
+	// Torn, when the forward was cut short and papyrad lived to see it, is where its bytes
+	// went: recovery then knows the cut exactly instead of inferring it.
+	Torn *tornWrite `json:"torn,omitempty"`
+}
+
+// tornWrite is the part of a forwarded block that reached the store: Written bytes from At.
+type tornWrite struct {
+	At      int64 `json:"at"`
+	Written int64 `json:"written"`
 }
 
 // Sidecar is a file written for a run in another directory (quarantine, archive) that must

@@ -23,6 +23,23 @@ type RecoverResult struct {
 	Holders        []Holder
 	Unproven       string // why no proof could be had, when that kept one pending
 	NoStore        bool   // the store's name was gone: nothing could be forwarded
+	// Glued counts lines a forward cut short by a crash left glued to another writer's
+	// record, where the cut could not be told apart: the next run quarantines them.
+	Glued int
+}
+
+// addDrain counts what a drain (or a repair's drain) did.
+func (res *RecoverResult) addDrain(dr DrainResult) {
+	res.ForwardedBytes += dr.ForwardedBytes
+	res.ForwardedLines += dr.ForwardedLines
+	if dr.Pending {
+		res.Pending++
+		res.Holders = append(res.Holders, dr.Holders...)
+		if dr.Unproven != "" {
+			res.Unproven = dr.Unproven
+		}
+		res.NoStore = res.NoStore || dr.NoStore
+	}
 }
 
 // Recover finishes or undoes what earlier runs left beside the store at path. It must be called
@@ -158,20 +175,15 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		return fmt.Errorf("%s is not the inode the journal describes; left in place", oldName)
 	}
 	d := &drainer{j: j, old: old}
-	if err := d.resolveForward(opts.Locate); err != nil {
+	rdr, glued, err := d.resolveForward(ctx, opts)
+	res.addDrain(rdr)
+	res.Glued += glued
+	if err != nil {
 		return err
 	}
 	dr, err := d.run(ctx, opts)
-	res.ForwardedBytes += dr.ForwardedBytes
-	res.ForwardedLines += dr.ForwardedLines
-	if dr.Pending {
-		res.Pending++
-		res.Holders = append(res.Holders, dr.Holders...)
-		if dr.Unproven != "" {
-			res.Unproven = dr.Unproven
-		}
-		res.NoStore = res.NoStore || dr.NoStore
-	} else if err == nil {
+	res.addDrain(dr)
+	if !dr.Pending && err == nil {
 		res.Resumed++
 	}
 	return err

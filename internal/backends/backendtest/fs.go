@@ -21,26 +21,6 @@ import (
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
-// mountTmpfs mounts a tmpfs of the given size (mount's size= syntax) on a fresh temporary
-// directory and unmounts it when the test ends. Without the privilege to mount the test is
-// skipped, except under CI=true, where mounting must work.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size="+size+",mode=0755"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount a %s tmpfs on CI: %v", size, err)
-		}
-		t.Skipf("cannot mount a tmpfs here (%v): needs root or CAP_SYS_ADMIN", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-	return dir
-}
-
 // memDir returns a directory on a fresh tmpfs, unmounted when the test ends, or where no
 // tmpfs can be mounted, a temporary directory.
 func memDir(t *testing.T) string {
@@ -61,7 +41,7 @@ func memDir(t *testing.T) string {
 // file of the store is as it was, nothing of the run is left, and once there is room again
 // the same run succeeds.
 func (s *suite) diskFull(t *testing.T) {
-	mnt := mountTmpfs(t, "1m")
+	mnt := testutil.Tmpfs(t, "1m")
 	dir := filepath.Join(mnt, "store")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)

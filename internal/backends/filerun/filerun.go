@@ -149,6 +149,9 @@ func (rc *Recovery) LiveFile(ctx context.Context, name string) error {
 			rc.rep.Warnings = append(rc.rep.Warnings, pendingWarning(rc.cfg.fileName(name), res.Holders, res.Unproven, true))
 		}
 	}
+	if res.Glued > 0 {
+		rc.rep.Warnings = append(rc.rep.Warnings, fmt.Sprintf("%s: a forward cut short by a crash left %d line(s) glued to the application's next record where the cut could not be found; the next run quarantines them", rc.cfg.fileName(name), res.Glued))
+	}
 	if err != nil {
 		return err
 	}
