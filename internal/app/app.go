@@ -34,6 +34,7 @@ type App struct {
 	environ  []string
 	version  string
 	obs      *observer
+	fwd      *forwarder
 	sched    *scheduler.Scheduler
 	jobs     []scheduler.Job
 	ctl      *controlServer
@@ -117,6 +118,8 @@ func (a *App) start(reg *prometheus.Registry) error {
 	}
 	a.obs = newObserver(reg, a.version)
 	a.obs.setStores(cfg)
+	a.fwd = newForwarder(a.log, a.obs.pending)
+	a.fwd.setJobs(js)
 	a.obs.m.Reload(true, time.Now())
 	a.sched = scheduler.New(scheduler.Config{
 		Location:      cfg.Daemon.Location,
@@ -127,6 +130,9 @@ func (a *App) start(reg *prometheus.Registry) error {
 			// Metrics first: once a run's summary line is out, the metrics say the same.
 			a.obs.run(job, rep, err)
 			logRun(a.log, rep, err)
+			if rep.PendingFiles > 0 {
+				a.fwd.mark(job)
+			}
 		},
 		OnDefer: a.obs.deferred,
 	}, js)
@@ -173,8 +179,13 @@ func (a *App) Run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	// Before any run: journals of runs that died, and forwards a stop left pending, are
-	// finished now rather than at each store's next scheduled run.
-	recoverAll(runCtx, a.log, a.jobs)
+	// finished now rather than at each store's next scheduled run; then what stays pending
+	// is forwarded every second until the kernel proves nobody holds it.
+	a.fwd.all(runCtx)
+	var fwdDone sync.WaitGroup
+	fwdDone.Go(func() { a.fwd.run(runCtx) })
+	defer fwdDone.Wait()
+	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- a.sched.Run(runCtx) }()
 	a.log.Info("papyrad started", zap.String("config", a.config().Path), zap.Int("stores", len(a.jobs)), zap.String("version", a.version))
@@ -280,6 +291,7 @@ func (a *App) Reload() error {
 	a.obs.setStores(cfg)
 	a.obs.m.Reload(true, time.Now())
 	a.sched.Reload(js)
+	a.fwd.setJobs(js)
 	a.log.Info("configuration reloaded", zap.String("config", path), zap.Int("stores", len(js)))
 	if changed := restartOnly(a.cfg.Daemon, cfg.Daemon); len(changed) > 0 {
 		a.log.Warn("daemon settings changed that take effect only after a restart; the running values stay", zap.Strings("settings", changed))
@@ -334,25 +346,6 @@ func restartOnly(a, b config.Daemon) []string {
 	check("daemon.log", a.Log == b.Log)
 	check("daemon.control_socket", a.ControlSocket == b.ControlSocket)
 	return out
-}
-
-// recoverer is what stores whose runs can leave work behind (file stores) offer.
-type recoverer interface {
-	Recover(ctx context.Context) error
-}
-
-// recoverAll finishes what earlier runs left behind, store by store. A store another process
-// is compacting is skipped: that run does the same.
-func recoverAll(ctx context.Context, log *zap.Logger, js []scheduler.Job) {
-	for _, j := range js {
-		r, ok := j.Store.(recoverer)
-		if !ok {
-			continue
-		}
-		if err := r.Recover(ctx); err != nil && !errors.Is(err, errs.ErrLocked) && ctx.Err() == nil {
-			log.Warn("recovering earlier runs failed", zap.String("store", j.Name), zap.Error(err))
-		}
-	}
 }
 
 // monotonicUsec is CLOCK_MONOTONIC in microseconds, as systemd expects for MONOTONIC_USEC.

@@ -114,6 +114,14 @@ func (o *observer) run(job string, r report.Report, err error) {
 	}
 }
 
+// pending publishes the number of job's replaced files still pending, as the forwarder
+// finds them between runs.
+func (o *observer) pending(job string, files int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.m.Pending(job, o.backend[job], files)
+}
+
 func (o *observer) deferred(job, reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

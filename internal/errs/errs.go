@@ -31,6 +31,9 @@ var (
 	// ErrReplaced means another program (Papyra's own compaction, say) replaced the store
 	// file while papyrad worked on it; the run was abandoned and nothing changed.
 	ErrReplaced = errors.New("store file was replaced by another program during the run")
+	// ErrOpenedDuringCommit means a writer opened the store by its old name in the instant
+	// of the commit; the commit was undone so that its record lands in order, and retried.
+	ErrOpenedDuringCommit = errors.New("a writer opened the store during the commit")
 	// ErrNotOwn means a file that recovery would act on was not written by papyrad: a link,
 	// not a regular file, or owned by another user. Recovery leaves it in place and fails.
 	ErrNotOwn = errors.New("not a file this papyrad wrote")

@@ -57,6 +57,11 @@ type DrainResult struct {
 	Pending  bool
 	Holders  []Holder
 	Unproven string
+	// Overtaken counts forwarded lines that went after lines the application had added to
+	// the new file meanwhile, where no lease guarded the commit: a writer's records may be
+	// out of order there (papyrad had no way to keep a writer from opening the old file
+	// in the instant of the commit).
+	Overtaken int
 	// NoStore is true when the store's name was gone (moved away by the application) so that
 	// nothing could be forwarded: papyrad never creates it.
 	NoStore bool
@@ -69,6 +74,11 @@ type drainer struct {
 	j         *journal
 	old       *os.File
 	committed time.Time // zero when resumed by recovery: MinDrain has long passed
+	// unordered says the commit was not guarded by a lease, so that a forward that follows
+	// lines the application added to the new file may put a writer's records out of order;
+	// destEnd is the new file's size after papyrad's last write to it (0: unknown).
+	unordered bool
+	destEnd   int64
 }
 
 func (d *drainer) oldName() string { return hiddenName(d.j.Store, d.j.RunID, suffixOld) }
@@ -248,8 +258,12 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 		if addNewline {
 			block = append(block, '\n')
 		}
-		if err := d.appendBlock(block, end, addNewline); err != nil {
+		overtaken, err := d.appendBlock(block, end, addNewline)
+		if err != nil {
 			return err
+		}
+		if overtaken {
+			res.Overtaken += countLines(block)
 		}
 		res.ForwardedBytes += int64(len(block))
 		res.ForwardedLines += countLines(block)
@@ -282,33 +296,36 @@ const reserveSlack = 64 << 10
 // appendBlock appends block (old[Copied:to], plus a newline if addNewline) to the store with
 // one O_APPEND write, journaled before and after. The block's space is reserved first, so that
 // a full disk refuses the forward whole rather than tearing it; a write cut short all the same
-// is handled by untear.
-func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
+// is handled by untear. overtaken reports that the block went after lines the application
+// added to the new file since papyrad last wrote to it, with no lease to prove their order.
+func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) (overtaken bool, err error) {
 	dest, err := d.openDest()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer dest.Close()
 	fi, err := dest.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", d.j.Store, err)
+		return false, fmt.Errorf("stat %s: %w", d.j.Store, err)
 	}
 	if err := atomicfile.Reserve(dest, fi.Size(), int64(len(block))+reserveSlack); err != nil && !atomicfile.IsUnsupported(err) {
-		return fmt.Errorf("reserve space to forward late appends to %s: %w", d.j.Store, err)
+		return false, fmt.Errorf("reserve space to forward late appends to %s: %w", d.j.Store, err)
 	}
 	st := statOf(fi)
 	d.j.Forward = &forwardStep{From: d.j.Copied, To: to, DestIno: st.Ino, DestSize: fi.Size(), AddNewline: addNewline}
 	if err := d.j.save(); err != nil {
-		return err
+		return false, err
 	}
 	if n, err := writeAll(dest, block); err != nil {
-		return d.untear(dest, n, fmt.Errorf("append late lines to %s: %w", d.j.Store, err))
+		return false, d.untear(dest, n, fmt.Errorf("append late lines to %s: %w", d.j.Store, err))
 	}
 	if err := atomicfile.Sync(dest); err != nil {
-		return fmt.Errorf("fsync %s: %w", d.j.Store, err)
+		return false, fmt.Errorf("fsync %s: %w", d.j.Store, err)
 	}
+	overtaken = d.unordered && d.destEnd > 0 && fi.Size() > d.destEnd
+	d.destEnd = fi.Size() + int64(len(block))
 	d.j.Copied, d.j.Forward = to, nil
-	return d.j.save()
+	return overtaken, d.j.save()
 }
 
 // writeAll writes b to f, returning how much was written.

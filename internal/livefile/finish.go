@@ -2,6 +2,11 @@ package livefile
 
 import (
 	"context"
+	"errors"
+	"time"
+
+	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/lease"
 )
 
 // Catch-up rounds: each copies what arrived during the previous one, and they stop when one
@@ -10,6 +15,34 @@ const (
 	catchUpRounds = 8
 	catchUpEnough = 64 << 10
 )
+
+// A commit is tried under a lease at most orderedTries times; a writer that has the file open
+// keeps the lease from being had for at most orderedWait before the commit goes on without:
+// a long-lived writer's lines are forwarded in its own order anyway.
+const (
+	orderedTries = 5
+	orderedWait  = 20 * time.Millisecond
+)
+
+// orderLease takes a read lease on the old file, waiting up to orderedWait for a writer that
+// has it open to close it. While it is held, nobody can open the old file for writing without
+// the kernel holding the opener back and telling (the lease breaks): the last catch-up then
+// takes every line, and none that reaches the old file after it can be overtaken by a later
+// one in the new file. It returns nil when no lease can be had: a writer holds the file, or
+// leases are not available here.
+func (r *Rewrite) orderLease(ctx context.Context) *lease.Lease {
+	deadline := time.Now().Add(orderedWait)
+	for {
+		l, err := lease.Take(r.old, lease.Read)
+		if err == nil {
+			return l
+		}
+		if !errors.Is(err, errs.ErrHeld) || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return nil
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
 
 // FinishOptions bound the drain and let the caller act at the two moments of a replacement
 // that concern files of its own.
@@ -34,6 +67,9 @@ type FinishResult struct {
 	// CarriedLines is the number of lines appended during the run and copied into the new
 	// store before the commit.
 	CarriedLines int64
+	// Reopened counts the commits undone because a writer opened the store by its old name
+	// in their instant (it then wrote there, in order, and the commit was tried again).
+	Reopened int
 	// Drain is what the drain forwarded, and whether the replaced inode is still pending.
 	Drain DrainResult
 	// DrainErr is the error that stopped the drain. The store is committed and whole; what
@@ -69,14 +105,21 @@ func (r *Rewrite) Finish(ctx context.Context, from int64, opts FinishOptions) (F
 			return res, err
 		}
 	}
-	err := r.commit(ctx, copied)
+	var err error
+	for try := 0; ; try++ {
+		copied, err = r.commit(ctx, copied, try < orderedTries)
+		if !errors.Is(err, errs.ErrOpenedDuringCommit) {
+			break
+		}
+		r.reopened++
+	}
 	if opts.AfterCommit != nil {
 		opts.AfterCommit(err)
 	}
 	if err != nil {
 		return res, err
 	}
-	res.Committed, res.CarriedLines = true, r.carried
+	res.Committed, res.CarriedLines, res.Reopened = true, r.carried, r.reopened
 	res.Drain, res.DrainErr = r.drain(context.WithoutCancel(ctx), opts.Drain)
 	return res, nil
 }

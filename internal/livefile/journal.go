@@ -21,8 +21,11 @@ type journal struct {
 	// Copied is the offset in the old inode up to which its content is in the store.
 	Copied int64 `json:"copied"`
 	// Forward is set while a block of the old inode is being appended to the store.
-	Forward  *forwardStep `json:"forward,omitempty"`
-	Sidecars []Sidecar    `json:"sidecars,omitempty"`
+	Forward *forwardStep `json:"forward,omitempty"`
+	// Final, while set, says the commit's last catch-up may have put lines of the old file
+	// from Copied on into the new file from Final.DestSize, not yet known to be durable.
+	Final    *finalStep `json:"final,omitempty"`
+	Sidecars []Sidecar  `json:"sidecars,omitempty"`
 	// Finalized records that the sidecars have been renamed to their final names.
 	Finalized bool `json:"finalized,omitempty"`
 }
@@ -37,6 +40,11 @@ type forwardStep struct {
 	// Torn, when the forward was cut short and papyrad lived to see it, is where its bytes
 	// went: recovery then knows the cut exactly instead of inferring it.
 	Torn *tornWrite `json:"torn,omitempty"`
+}
+
+// finalStep is where the commit's last catch-up started in the new file.
+type finalStep struct {
+	DestSize int64 `json:"dest_size"`
 }
 
 // tornWrite is the part of a forwarded block that reached the store: Written bytes from At.

@@ -153,7 +153,7 @@ func TestCommitKeepsModeAndCarriesAppends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rw.commit(context.Background(), copied); err != nil {
+	if _, err := rw.commit(context.Background(), copied, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := late.WriteString("e\n"); err != nil {
@@ -189,7 +189,7 @@ func TestENOSPCLeavesStoreUntouched(t *testing.T) {
 	}
 	_, err = rw.Write([]byte(strings.Repeat("x", 2<<20)))
 	if err == nil {
-		err = rw.commit(context.Background(), 7000)
+		_, err = rw.commit(context.Background(), 7000, false)
 	}
 	if !errs.IsNoSpace(err) {
 		t.Fatalf("error = %v, want ENOSPC", err)
@@ -258,7 +258,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			rw.Write([]byte("keep\n"))
-			err = rw.commit(context.Background(), 15)
+			_, err = rw.commit(context.Background(), 15, false)
 			if err == nil {
 				// The crash point is in the drain: a late line makes the drain forward.
 				late.WriteString("late\n")
@@ -312,7 +312,7 @@ func TestCrashAtEveryOperation(t *testing.T) {
 		if _, err := rw.Write([]byte("keep\n")); err != nil {
 			return err
 		}
-		if err := rw.commit(context.Background(), 15); err != nil {
+		if _, err := rw.commit(context.Background(), 15, false); err != nil {
 			return err
 		}
 		appendLine(t, hiddenName(path, "r1", suffixOld), "late\n") // a writer of the old inode
@@ -390,7 +390,7 @@ func TestAbortAfterTheExchangeKeepsTheJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("keep\n"))
-	if err := rw.commit(context.Background(), 9); !errors.Is(err, syscall.EIO) {
+	if _, err := rw.commit(context.Background(), 9, false); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Commit = %v, want the failed removal", err)
 	}
 	if !rw.Committed() {
@@ -468,7 +468,7 @@ func TestLongLivedWriterStaysPendingThenCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("b\n"))
-	if err := rw.commit(context.Background(), 5); err != nil {
+	if _, err := rw.commit(context.Background(), 5, false); err != nil {
 		t.Fatal(err)
 	}
 	holder.write(t, "h1")
@@ -498,7 +498,7 @@ func TestTornForwardIsCompleted(t *testing.T) {
 	late, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	rw, _ := Begin(path, old, "r1")
 	rw.Write([]byte("x\n"))
-	if err := rw.commit(context.Background(), 2); err != nil {
+	if _, err := rw.commit(context.Background(), 2, false); err != nil {
 		t.Fatal(err)
 	}
 	late.WriteString("first-late-line\nsecond\n")
@@ -603,7 +603,7 @@ func TestReplacedAtTheLastInstant(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("b\n"))
-	if err := rw.commit(context.Background(), 4); !errors.Is(err, errs.ErrReplaced) {
+	if _, err := rw.commit(context.Background(), 4, false); !errors.Is(err, errs.ErrReplaced) {
 		t.Fatalf("Commit = %v, want errs.ErrReplaced", err)
 	}
 	rw.Abort()
@@ -637,7 +637,7 @@ func TestRecoverUndoesAnExchangeThatTookAnotherFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("keep\n"))
-	if err := rw.commit(context.Background(), int64(len("old1\nkeep\n"))); !errors.Is(err, errCrash) {
+	if _, err := rw.commit(context.Background(), int64(len("old1\nkeep\n")), false); !errors.Is(err, errCrash) {
 		t.Fatalf("Commit = %v, want the crash", err)
 	}
 	c.revive()
@@ -664,7 +664,7 @@ func TestStoreMovedAwayIsNeverCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte("b\n"))
-	if err := rw.commit(context.Background(), 5); err != nil {
+	if _, err := rw.commit(context.Background(), 5, false); err != nil {
 		t.Fatal(err)
 	}
 	holder.write(t, "h1")
@@ -726,7 +726,7 @@ func TestPendingOldFileGivesItsSpaceBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := rw.commit(context.Background(), fi.Size()); err != nil {
+			if _, err := rw.commit(context.Background(), fi.Size(), false); err != nil {
 				t.Fatal(err)
 			}
 			blocks := func() int64 { return statOf(mustStat(old)).Blocks }

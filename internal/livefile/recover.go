@@ -174,6 +174,23 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 	if st := statOf(mustStat(old)); st == nil || st.Ino != j.OldIno || uint64(st.Dev) != j.Dev {
 		return fmt.Errorf("%s is not the inode the journal describes; left in place", oldName)
 	}
+	if j.Final != nil {
+		// Died between the exchange and the journal's word that the last catch-up is
+		// durable: its lines may be in the new file, whole, in part or not at all. They are
+		// looked for there as for a forward, with every line of the old file since Copied.
+		fi, err := old.Stat()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", oldName, err)
+		}
+		to, err := lastLineEnd(old, j.Copied, min(fi.Size(), j.Copied+maxForward), false)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", oldName, err)
+		}
+		if to > j.Copied && j.Forward == nil {
+			j.Forward = &forwardStep{From: j.Copied, To: to, DestIno: j.NewIno, DestSize: j.Final.DestSize}
+		}
+		j.Final = nil
+	}
 	d := &drainer{j: j, old: old}
 	rdr, glued, err := d.resolveForward(ctx, opts)
 	res.addDrain(rdr)

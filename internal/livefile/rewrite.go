@@ -14,6 +14,7 @@ import (
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/lease"
 )
 
 // Rewrite is one replacement of a store file: a temp file being filled (Write), then
@@ -35,6 +36,9 @@ type Rewrite struct {
 	j         *journal
 	committed time.Time
 	done      bool
+	reopened  int
+	leased    bool  // the commit that stood was guarded by a lease
+	newSize   int64 // the new file's size at the commit
 }
 
 // Begin creates the temp file that will replace the store at path, whose open descriptor is
@@ -206,52 +210,88 @@ func (r *Rewrite) Prepare() error {
 
 // commit makes the temp file the store. copied is the offset in the old file up to which its
 // content is now in the temp file; what lies after it is forwarded by drain. On error before
-// the rename the store is untouched and the caller must call Abort.
-func (r *Rewrite) commit(ctx context.Context, copied int64) error {
+// the exchange the store is untouched and the caller must call Abort.
+//
+// With ordered set, the last catch-up and the exchange happen under a read lease on the old
+// file (see orderLease), and in as short a window as possible: everything slow (the fsync of
+// the temp file, the ".old" name, the journal) happens before the lease is taken; the lines
+// of the last catch-up are fsynced after the exchange, and until the journal says they are,
+// recovery looks for them in the new file as for a forward. If a writer opens the old file
+// for writing in that window, the exchange is undone and the error is
+// errs.ErrOpenedDuringCommit: the store is the old file again, its record lands there in
+// order, and the caller commits again from the offset returned.
+func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return copied, err
 	}
 	if err := r.buf.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", r.tmpName, err)
+		return copied, fmt.Errorf("write %s: %w", r.tmpName, err)
 	}
 	if err := atomicfile.Sync(r.tmp); err != nil {
-		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
+		return copied, fmt.Errorf("fsync %s: %w", r.tmpName, err)
 	}
 	var tst unix.Stat_t
 	if err := unix.Fstat(int(r.tmp.Fd()), &tst); err != nil {
-		return fmt.Errorf("stat %s: %w", r.tmpName, err)
+		return copied, fmt.Errorf("stat %s: %w", r.tmpName, err)
 	}
-	if err := r.tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", r.tmpName, err)
-	}
-	r.tmp = nil
 	oldName := hiddenName(r.path, r.id, suffixOld)
-	if err := atomicfile.LinkOpen(r.old, r.path, oldName); err != nil {
-		return fmt.Errorf("keep the old inode reachable as %s: %w", oldName, err)
+	if !r.linked {
+		if err := atomicfile.LinkOpen(r.old, r.path, oldName); err != nil {
+			return copied, fmt.Errorf("keep the old inode reachable as %s: %w", oldName, err)
+		}
+		r.linked = true
 	}
-	r.linked = true
 	r.j = &journal{
 		Version: 1, Store: r.path, RunID: r.id, Dev: r.dev,
 		OldIno: r.oldIno, NewIno: tst.Ino, Copied: copied, Sidecars: r.sidecars,
+		Final: &finalStep{DestSize: tst.Size},
 	}
 	if err := r.j.save(); err != nil {
-		return err
+		return copied, err
 	}
 	if ino, err := inodeOf(r.path); err != nil || ino != r.oldIno {
-		return errs.ErrReplaced
+		return copied, errs.ErrReplaced
 	}
-	if err := r.swapIn(); err != nil {
-		return err
+	var l *lease.Lease
+	if ordered {
+		l = r.orderLease(ctx)
 	}
+	final := copied
+	if l != nil {
+		var err error
+		final, err = r.catchUp(ctx, copied)
+		if err == nil {
+			err = r.buf.Flush()
+		}
+		if err != nil {
+			_ = l.Release()
+			return copied, fmt.Errorf("write %s: %w", r.tmpName, err)
+		}
+	}
+	err := r.swapIn(l)
+	_ = l.Release()
+	if err != nil {
+		return final, err
+	}
+	// The last catch-up copied old[copied:final] byte for byte; the application may have
+	// appended since the exchange, so the size is not asked of the file.
+	r.leased, r.newSize = l != nil, tst.Size+(final-copied)
+	if final > copied {
+		if err := atomicfile.Sync(r.tmp); err != nil {
+			return final, fmt.Errorf("fsync %s: %w", r.path, err)
+		}
+	}
+	if err := r.tmp.Close(); err != nil {
+		return final, fmt.Errorf("close %s: %w", r.path, err)
+	}
+	r.tmp = nil
+	r.j.Copied, r.j.Final = final, nil
 	if len(r.sidecars) > 0 {
 		if err := r.j.finalizeSidecars(); err != nil {
-			return err
-		}
-		if err := r.j.save(); err != nil {
-			return err
+			return final, err
 		}
 	}
-	return nil
+	return final, r.j.save()
 }
 
 // swapIn puts the temp file at the store's name. Where the filesystem can exchange two names
@@ -259,12 +299,23 @@ func (r *Rewrite) commit(ctx context.Context, copied int64) error {
 // program replaced the store in the instant since the check above, the exchange is undone and
 // the run gives up. Elsewhere it renames. Once the store holds the temp file the run has
 // committed, even if what follows fails: the journal then drives recovery.
-func (r *Rewrite) swapIn() error {
+//
+// l, if not nil, is a read lease on the old file: if it was broken the exchange is undone
+// (errs.ErrOpenedDuringCommit); otherwise it is released as soon as the exchange stands.
+func (r *Rewrite) swapIn(l *lease.Lease) error {
 	replaced, err := atomicfile.Replace(r.tmpName, r.path, func(out string) error {
 		// out holds the old inode now, which ".old" keeps reachable.
 		if ino, err := inodeOf(out); err != nil || ino != r.oldIno {
 			return errs.ErrReplaced
 		}
+		if broken(l) {
+			// A writer resolved the old name before the exchange and waits for the lease
+			// to open it: its record goes to the old file, ahead of what is in the new.
+			return errs.ErrOpenedDuringCommit
+		}
+		// Nobody waits for the old file: let writers in (they find the new one) before
+		// the directory's fsync.
+		_ = l.Release()
 		return nil
 	})
 	if replaced {
@@ -275,6 +326,15 @@ func (r *Rewrite) swapIn() error {
 		return fmt.Errorf("put the rewritten file at %s: %w", r.path, err)
 	}
 	return nil
+}
+
+// broken reports whether the lease l (nil: none) was broken by an open for writing.
+func broken(l *lease.Lease) bool {
+	if l == nil {
+		return false
+	}
+	b, err := l.Broken()
+	return b || err != nil
 }
 
 // Committed reports whether the store has been replaced.
@@ -307,7 +367,7 @@ func (r *Rewrite) drain(ctx context.Context, opts DrainOptions) (DrainResult, er
 	if r.j == nil || !r.done {
 		return DrainResult{}, errors.New("drain before commit")
 	}
-	d := &drainer{j: r.j, old: r.old, committed: r.committed}
+	d := &drainer{j: r.j, old: r.old, committed: r.committed, unordered: !r.leased, destEnd: r.newSize}
 	return d.run(ctx, opts)
 }
 

@@ -35,7 +35,7 @@ func tornRun(t *testing.T, late []string, fault func(op atomicfile.Op, name stri
 		t.Fatal(err)
 	}
 	rw.Write([]byte(rec("x")))
-	if err := rw.commit(context.Background(), int64(len(rec("x")))); err != nil {
+	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
 		t.Fatal(err)
 	}
 	block := strings.Join(late, "")
@@ -104,7 +104,7 @@ func TestTornForwardKnownCut(t *testing.T) {
 	w, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	rw, _ := Begin(path, old, "r1")
 	rw.Write([]byte(rec("x")))
-	if err := rw.commit(context.Background(), int64(len(rec("x")))); err != nil {
+	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
 		t.Fatal(err)
 	}
 	w.WriteString(strings.Join(late, ""))
@@ -200,7 +200,7 @@ func TestReserveRefusesAFullDisk(t *testing.T) {
 	w, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	rw, _ := Begin(path, old, "r1")
 	rw.Write([]byte(rec("x")))
-	if err := rw.commit(context.Background(), int64(len(rec("x")))); err != nil {
+	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
 		t.Fatal(err)
 	}
 	w.WriteString(late[0])
@@ -251,7 +251,7 @@ func TestForwardOnAFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw.Write([]byte(rec("x")))
-	if err := rw.commit(context.Background(), int64(len(rec("x")))); err != nil {
+	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
 		t.Fatal(err)
 	}
 	var late strings.Builder

@@ -113,6 +113,12 @@ func (m *Metrics) Store(name, backend string) {
 	m.pendingFiles.WithLabelValues(name, backend)
 }
 
+// Pending publishes how many replaced files of a store are still forwarded from, as the
+// daemon's forwarder finds them between runs.
+func (m *Metrics) Pending(name, backend string, files int) {
+	m.pendingFiles.WithLabelValues(name, backend).Set(float64(files))
+}
+
 // Limits publishes a store's retention limits (zero: no such limit), so that alerts can compare
 // a store's size with what its retention allows.
 func (m *Metrics) Limits(name, backend string, maxAge time.Duration, maxRecords, maxTotalBytes int64) {

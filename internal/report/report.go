@@ -54,6 +54,9 @@ type Report struct {
 	// LinesAppended were appended by the application during the run and carried over as they
 	// were (caught up before the commit or forwarded from the replaced inode after it).
 	LinesAppended int64 `json:"lines_appended_during_run"`
+	// LinesOvertaken counts lines forwarded from a replaced file after newer lines, where
+	// no file lease guarded the commit: their writer's order may not be kept.
+	LinesOvertaken int64 `json:"lines_overtaken,omitempty"`
 
 	BytesBefore    int64 `json:"bytes_before"`
 	BytesAfter     int64 `json:"bytes_after"`

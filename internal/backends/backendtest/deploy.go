@@ -74,8 +74,6 @@ func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer stri
 		f.drainFor(3 * time.Second)
 	case style.Holds:
 		f.drainFor(300 * time.Millisecond)
-	default:
-		f.reorders["W"] = true
 	}
 	run := func(when string) outcome {
 		t.Helper()

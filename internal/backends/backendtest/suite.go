@@ -65,8 +65,6 @@ func (s *suite) writer(t *testing.T, f *fixture, style WriterStyle, name string)
 	f.live = append(f.live, w)
 	if style.Holds {
 		f.drainFor(300 * time.Millisecond)
-	} else {
-		f.reorders[name] = true
 	}
 	return w
 }
@@ -144,12 +142,6 @@ type fixture struct {
 	gone map[string]bool
 	// live are the writers appending now.
 	live []*testutil.Writer
-	// reorders names the writers whose order the store may not keep: an open–append–close
-	// writer (livefile's protocol) puts the records it writes between a run's last catch-up
-	// and its commit into the replaced file, and the drain forwards them after the ones it
-	// wrote into the new file since. They are still checked for loss and duplicates.
-	reorders   map[string]bool
-	lateLogged int
 }
 
 // newFixture lays out a store from segments in a fresh directory. kept and expired describe
@@ -160,7 +152,7 @@ func (s *suite) newFixture(t *testing.T, dir string, segs [][]byte, kept, expire
 	if err != nil {
 		t.Fatalf("lay out a %s store: %v", s.h.Name, err)
 	}
-	f := &fixture{h: s.h, dir: dir, path: path, kept: kept, expired: expired, gone: map[string]bool{}, reorders: map[string]bool{}}
+	f := &fixture{h: s.h, dir: dir, path: path, kept: kept, expired: expired, gone: map[string]bool{}}
 	if f.kept == nil {
 		f.kept = map[string]int64{}
 	}
@@ -291,27 +283,19 @@ func (f *fixture) check(t *testing.T, when string) *testutil.SetContents {
 			t.Errorf("%s: expired batch %s, removed by an earlier run, is back", when, name)
 		}
 	}
+	// Every writer is sequential: a run keeps each one's order (a lease guards the commit
+	// against an open-append-close writer; a long-lived one's lines are forwarded in order).
 	last := map[string]int64{}
-	var back, late []string
+	var back []string
 	for _, k := range c.Order {
 		if prev, seen := last[k.Writer]; seen && k.Seq <= prev {
-			msg := fmt.Sprintf("%s after %s#%d", k, k.Writer, prev)
-			switch {
-			case !f.reorders[k.Writer]:
-				back = append(back, msg)
-			default:
-				late = append(late, msg)
-			}
+			back = append(back, fmt.Sprintf("%s after %s#%d", k, k.Writer, prev))
 			continue
 		}
 		last[k.Writer] = k.Seq
 	}
 	if len(back) > 0 {
 		t.Errorf("%s: %d records out of their writer's order, e.g. %v", when, len(back), back[:min(len(back), 5)])
-	}
-	if len(late) > f.lateLogged {
-		f.lateLogged = len(late)
-		t.Logf("%s: %d records forwarded from a replaced file after later ones of their writer, e.g. %v", when, len(late), late[:min(len(late), 5)])
 	}
 	return c
 }

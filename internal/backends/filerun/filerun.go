@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/papyrad/papyrad/internal/archive"
@@ -93,6 +94,14 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 		return rep, fmt.Errorf("%s is being written: %w", busy, errs.ErrBusy)
 	}
 	if !opts.DryRun {
+		// A forward of this process's own daemon gives way (see Forward); it ends within
+		// a drain's MinDrain.
+		mu := storeMutex(cfg.Path)
+		if !lockWithin(mu, yieldWait) {
+			rep.Result, rep.Reason = report.ResultSkipped, "locked"
+			return rep, fmt.Errorf("%s: a forward of this process holds it: %w", cfg.Name, errs.ErrLocked)
+		}
+		defer mu.Unlock()
 		lock, err := livefile.Acquire(cfg.Path)
 		if err != nil {
 			if errors.Is(err, errs.ErrLocked) {
@@ -120,6 +129,11 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 // It returns an error wrapping errs.ErrLocked when a run holds the store: that run does the
 // same.
 func (r *Runner) Recover(ctx context.Context) error {
+	mu := storeMutex(r.cfg.Path)
+	if !lockWithin(mu, yieldWait) {
+		return fmt.Errorf("%s: %w", r.cfg.Name, errs.ErrLocked)
+	}
+	defer mu.Unlock()
 	lock, err := livefile.Acquire(r.cfg.Path)
 	if err != nil {
 		return err
@@ -127,6 +141,55 @@ func (r *Runner) Recover(ctx context.Context) error {
 	defer lock.Release()
 	var rep report.Report
 	return r.b.Recover(ctx, &Recovery{cfg: &r.cfg, rep: &rep})
+}
+
+// Forward does once what the daemon's forwarder repeats for a store that a run left pending:
+// the recovery a run does first, with the drain bounded by its MinDrain, so that late lines
+// written into replaced files reach the store within seconds, and a replaced file is let go
+// as soon as the kernel proves nobody holds it. It returns how many replaced files are still
+// pending. A store that a run or forward holds, in this process or another, is left alone
+// (errs.ErrLocked): that one does the same.
+func (r *Runner) Forward(ctx context.Context) (pending int, err error) {
+	mu := storeMutex(r.cfg.Path)
+	if !mu.TryLock() {
+		return 0, fmt.Errorf("%s: %w", r.cfg.Name, errs.ErrLocked)
+	}
+	defer mu.Unlock()
+	lock, err := livefile.Acquire(r.cfg.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Release()
+	cfg := r.cfg
+	cfg.Drain.Timeout = cfg.Drain.MinDrain
+	var rep report.Report
+	err = r.b.Recover(ctx, &Recovery{cfg: &cfg, rep: &rep})
+	return rep.PendingFiles, err
+}
+
+// yieldWait bounds how long a run waits for a forward of its own process to end.
+const yieldWait = 2 * time.Second
+
+// storeMutexes serialize, within this process, the runs and forwards of each store (by
+// path), so that a run waits for a forward of the daemon's instead of being skipped as
+// locked by its flock. Runners are made afresh for each run, hence the package-level map.
+var storeMutexes sync.Map // path → *sync.Mutex
+
+func storeMutex(path string) *sync.Mutex {
+	m, _ := storeMutexes.LoadOrStore(path, new(sync.Mutex))
+	return m.(*sync.Mutex)
+}
+
+// lockWithin locks mu if it can within d.
+func lockWithin(mu *sync.Mutex, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !mu.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // Recovery is the recovery of one store, as the skeleton hands it to Backend.Recover.

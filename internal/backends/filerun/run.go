@@ -103,6 +103,10 @@ func (run *Run) Replace(ctx context.Context, rw *livefile.Rewrite, from int64, n
 	}
 	rep := run.Report
 	rep.LinesAppended += res.CarriedLines + int64(res.Drain.ForwardedLines)
+	if n := res.Drain.Overtaken; n > 0 {
+		rep.LinesOvertaken += int64(n)
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %d late line(s) were forwarded after newer ones, and no file lease guarded the commit: a writer's records may be out of order (give papyrad CAP_LEASE, or run it as the store's owner)", cfg.fileName(name), n))
+	}
 	if res.Drain.Pending {
 		rep.PendingFiles++
 		if res.Drain.NoStore {

@@ -126,6 +126,10 @@ func (s *Store) storeLost(p archive.Part) (archive.Keep, error) {
 // wrapping errs.ErrLocked when a run holds the store: that run does the same.
 func (s *Store) Recover(ctx context.Context) error { return s.files().Recover(ctx) }
 
+// Forward forwards, once, what writers add to replaced files earlier runs left pending, and
+// returns how many still are (see filerun.Runner.Forward).
+func (s *Store) Forward(ctx context.Context) (int, error) { return s.files().Forward(ctx) }
+
 // pass is one compaction run's state once the store is open.
 type pass struct {
 	s      *Store

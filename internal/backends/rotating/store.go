@@ -343,6 +343,10 @@ func segmentCounts(plan *retention.Plan, sizes []uint32, lo, hi int) (c retentio
 // wrapping errs.ErrLocked when a run holds the store: that run does the same.
 func (s *Store) Recover(ctx context.Context) error { return s.files().Recover(ctx) }
 
+// Forward forwards, once, what writers add to replaced files earlier runs left pending, and
+// returns how many still are (see filerun.Runner.Forward).
+func (s *Store) Forward(ctx context.Context) (int, error) { return s.files().Forward(ctx) }
+
 // Scan reports the set's anomalies with Papyra's names: orphaned files (names of the set's
 // pattern outside it, ORPHANED_ROTATED_FILE) and each segment's truncated and corrupted
 // lines. A rotated segment's last line without a newline is TRUNCATED_LINE too. papyrad's own
