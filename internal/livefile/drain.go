@@ -74,8 +74,11 @@ type drainer struct {
 	j         *journal
 	old       *os.File
 	committed time.Time // zero when resumed by recovery: MinDrain has long passed
-	// unordered says the commit was not guarded by a lease, so that a forward that follows
-	// lines the application added to the new file may put a writer's records out of order;
+	// unordered says no lease could guard the commit (none can be had here, or writers kept
+	// breaking it), so that a forward that follows lines the application added to the new
+	// file may put a writer's records out of order. (Where a writer held the old file, the
+	// commit went on without a lease too; what is forwarded then is that writer's, in its
+	// own order, and is not counted.)
 	// destEnd is the new file's size after papyrad's last write to it (0: unknown).
 	unordered bool
 	destEnd   int64

@@ -25,20 +25,20 @@ const (
 )
 
 // orderLease takes a read lease on the old file, waiting up to orderedWait for a writer that
-// has it open to close it. While it is held, nobody can open the old file for writing without
+// has it open to close it; noLease reports that none can be had here at all. While it is held, nobody can open the old file for writing without
 // the kernel holding the opener back and telling (the lease breaks): the last catch-up then
 // takes every line, and none that reaches the old file after it can be overtaken by a later
 // one in the new file. It returns nil when no lease can be had: a writer holds the file, or
 // leases are not available here.
-func (r *Rewrite) orderLease(ctx context.Context) *lease.Lease {
+func (r *Rewrite) orderLease(ctx context.Context) (l *lease.Lease, noLease bool) {
 	deadline := time.Now().Add(orderedWait)
 	for {
 		l, err := lease.Take(r.old, lease.Read)
 		if err == nil {
-			return l
+			return l, false
 		}
 		if !errors.Is(err, errs.ErrHeld) || !time.Now().Before(deadline) || ctx.Err() != nil {
-			return nil
+			return nil, errors.Is(err, errs.ErrNoLease)
 		}
 		time.Sleep(100 * time.Microsecond)
 	}

@@ -37,7 +37,7 @@ type Rewrite struct {
 	committed time.Time
 	done      bool
 	reopened  int
-	leased    bool  // the commit that stood was guarded by a lease
+	unordered bool  // the commit that stood had no lease to guard it, and none could be had
 	newSize   int64 // the new file's size at the commit
 }
 
@@ -253,8 +253,9 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 		return copied, errs.ErrReplaced
 	}
 	var l *lease.Lease
+	noLease := !ordered
 	if ordered {
-		l = r.orderLease(ctx)
+		l, noLease = r.orderLease(ctx)
 	}
 	final := copied
 	if l != nil {
@@ -275,7 +276,7 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 	}
 	// The last catch-up copied old[copied:final] byte for byte; the application may have
 	// appended since the exchange, so the size is not asked of the file.
-	r.leased, r.newSize = l != nil, tst.Size+(final-copied)
+	r.unordered, r.newSize = noLease, tst.Size+(final-copied)
 	if final > copied {
 		if err := atomicfile.Sync(r.tmp); err != nil {
 			return final, fmt.Errorf("fsync %s: %w", r.path, err)
@@ -367,7 +368,7 @@ func (r *Rewrite) drain(ctx context.Context, opts DrainOptions) (DrainResult, er
 	if r.j == nil || !r.done {
 		return DrainResult{}, errors.New("drain before commit")
 	}
-	d := &drainer{j: r.j, old: r.old, committed: r.committed, unordered: !r.leased, destEnd: r.newSize}
+	d := &drainer{j: r.j, old: r.old, committed: r.committed, unordered: r.unordered, destEnd: r.newSize}
 	return d.run(ctx, opts)
 }
 

@@ -28,7 +28,7 @@ func (s *suite) deployments(t *testing.T) {
 	for _, mode := range testutil.Modes {
 		t.Run(string(mode), func(t *testing.T) {
 			d := testutil.Deploy(t, mode)
-			for _, style := range append(slices.Clone(s.h.Writers), SlowLongLived) {
+			for _, style := range append(slices.Clone(s.h.Writers), SlowLongLived, OpensThenWaits) {
 				t.Run(style.Name, func(t *testing.T) {
 					t.Parallel() // mostly waits: for writers and drains
 					s.deployment(t, d, exe, writer, style)
@@ -42,6 +42,12 @@ func (s *suite) deployments(t *testing.T) {
 // a replaced file to stay quiet: only a proof that nobody holds the file keeps its records.
 var SlowLongLived = WriterStyle{Name: "long-lived-slow", Holds: true, Args: func(_, active string) []string {
 	return []string{"-path", active, "-mode", "hold", "-interval", "1500ms"}
+}}
+
+// OpensThenWaits opens the file for each record, waits 3 s, then writes and closes it: it
+// holds a file most of the time, and a run replaces the file under its open descriptor.
+var OpensThenWaits = WriterStyle{Name: "opens-then-waits", Holds: true, Args: func(_, active string) []string {
+	return []string{"-path", active, "-mode", "append", "-open-wait", "3s", "-interval", "0"}
 }}
 
 func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer string, style WriterStyle) {

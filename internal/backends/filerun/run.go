@@ -105,7 +105,11 @@ func (run *Run) Replace(ctx context.Context, rw *livefile.Rewrite, from int64, n
 	rep.LinesAppended += res.CarriedLines + int64(res.Drain.ForwardedLines)
 	if n := res.Drain.Overtaken; n > 0 {
 		rep.LinesOvertaken += int64(n)
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %d late line(s) were forwarded after newer ones, and no file lease guarded the commit: a writer's records may be out of order (give papyrad CAP_LEASE, or run it as the store's owner)", cfg.fileName(name), n))
+		what := "the replaced file"
+		if f := cfg.fileName(name); f != "" {
+			what = "the replaced " + f
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d late line(s) of %s were forwarded after newer ones, and no file lease guarded the commit: a writer's records may be out of order (grant CAP_LEASE, or run papyrad as the store's owner)", n, what))
 	}
 	if res.Drain.Pending {
 		rep.PendingFiles++

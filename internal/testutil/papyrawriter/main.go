@@ -5,6 +5,7 @@
 //	papyrawriter -path events.ndjson -writer A -mode papyra|logging -max-bytes 8192 -max-files 5 [-rate 2000] [-rename-pause 0]
 //
 // With -mode append each record is one open(O_APPEND)–write–close, as Papyra does; with
+// -mode append -open-wait D each record waits D between its open and its write; with
 // -mode hold one O_APPEND descriptor is opened at start and used for every record, like a
 // long-lived logger. The two rotating modes write a size-rotated set (path, path.1 newest …
 // path.{max-files-1} oldest): -mode papyra is Papyra's RotatingFilePersistence (open–append–
@@ -53,6 +54,7 @@ func run() int {
 		watchStdin   = flag.Bool("stdin", false, "also stop when standard input is closed")
 		rotLock      = flag.String("rotation-lock", "", "papyra, logging: hold an flock on this file while rotating, so that a test that stops the writer can tell it is not halfway through a rotation")
 		renamePause  = flag.Duration("rename-pause", 0, "papyra, logging: pause between looking a name up and renaming or removing it")
+		openWait     = flag.Duration("open-wait", 0, "append: pause between opening the file and writing the record")
 	)
 	flag.Parse()
 	rotating := *mode == "papyra" || *mode == "logging"
@@ -74,7 +76,11 @@ func run() int {
 	}
 
 	open := func() (*os.File, error) {
-		return os.OpenFile(*path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) // as Python's open(path, "a"): the umask decides
+		f, err := os.OpenFile(*path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) // as Python's open(path, "a"): the umask decides
+		if err == nil && *openWait > 0 {
+			time.Sleep(*openWait) // a writer that opens, then takes its time to write
+		}
+		return f, err
 	}
 	var rot rotator
 	switch *mode {
