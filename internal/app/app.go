@@ -23,10 +23,15 @@ import (
 
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/pidlock"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/scheduler"
 	"github.com/papyrad/papyrad/internal/stores"
 )
+
+// PidFile is the file in the state directory that a running daemon holds locked (flock), with
+// its pid in it: a second daemon on the same directory is refused.
+const PidFile = "papyrad.pid"
 
 // App is the running daemon. Build it with New; Run it once; Close it.
 type App struct {
@@ -36,6 +41,7 @@ type App struct {
 	obs      *observer
 	sched    *scheduler.Scheduler
 	jobs     []scheduler.Job
+	claim    *pidlock.Lock // the state directory, held from New to Close
 	ctl      *controlServer
 	metrics  *http.Server
 	shutdown time.Duration // daemon.shutdown_timeout, read once like the other daemon settings
@@ -76,9 +82,10 @@ func WithEnviron(environ []string) Option { return func(o *options) { o.environ 
 // WithVersion is the version logged at start and exported as papyrad_build_info.
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
-// New builds the daemon for cfg, loaded from the file cfg.Path, and starts serving its control
-// socket and metrics listener. An error that matches errs.ErrInvalid means a store or a
-// directory was refused; any other error, that a listener could not start.
+// New builds the daemon for cfg, loaded from the file cfg.Path, claims its state directory
+// (PidFile) and starts serving its control socket and metrics listener. An error that matches
+// errs.ErrInvalid means a store or a directory was refused; errs.ErrInUse, that another daemon
+// holds the state directory; any other error, that a listener could not start.
 func New(cfg *config.Config, opts ...Option) (*App, error) {
 	o := options{logOut: os.Stderr, version: "dev"}
 	for _, opt := range opts {
@@ -115,6 +122,13 @@ func (a *App) start(reg *prometheus.Registry) error {
 	if err := stores.CheckDirs(cfg.Daemon.StateDir, cfg.Stores, true); err != nil {
 		return err
 	}
+	// One daemon per state directory: two would share runs.json, the segment summaries and
+	// the control socket's directory, each believing it alone schedules the stores.
+	claim, err := pidlock.Acquire(filepath.Join(cfg.Daemon.StateDir, PidFile))
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", cfg.Daemon.StateDir, err)
+	}
+	a.claim = claim
 	a.obs = newObserver(reg, a.version)
 	a.obs.setStores(cfg)
 	a.obs.m.Reload(true, time.Now())
@@ -245,6 +259,7 @@ func (a *App) Close() error {
 			errList = append(errList, a.metrics.Close())
 		}
 		a.wg.Wait()
+		errList = append(errList, a.claim.Release())
 		_ = a.log.Sync()
 		a.closeErr = errors.Join(errList...)
 	})

@@ -39,6 +39,7 @@ func (a *adHoc) register(c *cobra.Command) {
 	f.StringVar(&a.PartialLineGrace, "partial-line-grace", units.FormatDuration(config.DefaultPartialLineGrace), "an unterminated last line younger than this is a write in progress")
 	f.StringVar(&a.DrainTimeout, "drain-timeout", units.FormatDuration(config.DefaultDrainTimeout), "how long to wait for writers still holding the replaced file")
 	f.BoolVar(&a.AllowHardLinks, "allow-hard-links", false, "compact a store file that has more than one hard link (its other names keep the old records)")
+	f.BoolVar(&a.MissingOK, "missing-ok", false, "a store file (or set) that does not exist is nothing to do, not an error")
 }
 
 // storeFlags registers the flags that say which store: its kind, file or streams, and name.

@@ -47,10 +47,13 @@ bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one st
 }
 
 // refusedOrFailed is the exit code for an error setting stores up: a configuration or a
-// directory refused, or a failure.
+// directory refused, a state directory another daemon holds (try later), or a failure.
 func refusedOrFailed(err error) int {
-	if errors.Is(err, errs.ErrInvalid) {
+	switch {
+	case errors.Is(err, errs.ErrInvalid):
 		return ExitConfig
+	case errors.Is(err, errs.ErrInUse):
+		return ExitTempFail
 	}
 	return ExitFailed
 }

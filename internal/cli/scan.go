@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/papyrad/papyrad/internal/config"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/stores"
 )
@@ -20,6 +22,7 @@ func newScanCmd(e *env) *cobra.Command {
 		Use:   "scan [--config FILE] [STORE...] | --path FILE",
 		Short: "Check stores for anomalies, read-only",
 		Long: `Report truncated and corrupted lines and unexpected files with Papyra's anomaly names.
+A store that does not exist could not be read, unless it says missing_ok (--missing-ok).
 Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 78 bad config.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if configPath == "" && a.Backend == "" {
@@ -42,7 +45,10 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 					an, err = st.Scan(c.Context())
 					ss.Anomalies = append(ss.Anomalies, an...)
 				}
-				if err != nil {
+				switch {
+				case errors.Is(err, errs.ErrMissing) && s.MissingOK:
+					ss.Missing = true
+				case err != nil:
 					ss.Error, failed = err.Error(), true
 				}
 				found = found || len(ss.Anomalies) > 0
@@ -74,6 +80,7 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 	f.Lookup("name").Usage = "store name in the report (default: the file's name)"
 	f.IntVar(&a.MaxFiles, "max-files", config.DefaultMaxFiles, "rotating: number of files in the set")
 	f.StringVar(&a.Naming, "naming", string(config.DefaultNaming), "rotating: suffix or sequence")
+	f.BoolVar(&a.MissingOK, "missing-ok", false, "a store file (or set) that does not exist is not an error")
 	f.BoolVar(&asJSON, "json", false, `print {"stores": [{"store", "backend", "anomalies": [...]}]}`)
 	return c
 }
@@ -82,6 +89,8 @@ func printScan(e *env, ss report.StoreScan) {
 	switch {
 	case ss.Error != "":
 		fmt.Fprintf(e.stdout, "%s: could not scan: %s\n", ss.Store, ss.Error)
+	case ss.Missing:
+		fmt.Fprintf(e.stdout, "%s: missing (missing_ok): nothing to scan\n", ss.Store)
 	case len(ss.Anomalies) == 0:
 		fmt.Fprintf(e.stdout, "%s: clean\n", ss.Store)
 	default:

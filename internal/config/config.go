@@ -534,6 +534,16 @@ func (r *reader) backendKeys(m map[string]any, f field, s *Store, d *Daemon) {
 		r.add(f.key("allow_hard_links"), "only for file backends (json, rotating)")
 	}
 
+	if v, has := get(m, "missing_ok"); b.IsFile() {
+		if has {
+			if x, ok := r.boolean(v, f.key("missing_ok")); ok {
+				s.MissingOK = x
+			}
+		}
+	} else if has {
+		r.add(f.key("missing_ok"), "only for file backends (json, rotating)")
+	}
+
 	if v, has := get(m, "rotation"); b == BackendRotating {
 		s.Rotation = Rotation{MaxFiles: DefaultMaxFiles, Naming: DefaultNaming}
 		rf := f.key("rotation")

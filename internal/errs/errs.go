@@ -19,6 +19,9 @@ var (
 	// ErrDiskRefused means the disk guard refused the space a run needs: nothing was written.
 	// The guard is never bypassed.
 	ErrDiskRefused = errors.New("not enough free disk space for the run")
+	// ErrInUse means another papyrad daemon runs on the same state directory: its lock
+	// file there is held.
+	ErrInUse = errors.New("in use by another papyrad daemon")
 )
 
 // The store cannot be compacted as it is: an operator has to look.
@@ -44,6 +47,10 @@ var (
 	// ErrNoStore means the store's name is gone (the application moved it away) while
 	// papyrad had lines to forward to it; papyrad never creates a store, and the lines wait.
 	ErrNoStore = errors.New("the store file is gone")
+	// ErrMissing means a store has no file at all: its path (or every name of its set) does
+	// not exist. Refused unless the store says missing_ok. Its text completes a sentence
+	// that names the path ("/var/lib/orders/events.ndjson does not exist").
+	ErrMissing = errors.New("does not exist")
 )
 
 // Kernel file leases (package lease).

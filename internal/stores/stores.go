@@ -60,6 +60,7 @@ func Open(st *config.Store, stateDir string, log *zap.Logger) (Store, error) {
 			Quarantine:     st.QuarantineDir,
 			Archive:        arch,
 			AllowHardLinks: st.AllowHardLinks,
+			MissingOK:      st.MissingOK,
 		}, log, time.Now), nil
 	case config.BackendRotating:
 		return rotating.New(rotating.Config{
@@ -74,6 +75,7 @@ func Open(st *config.Store, stateDir string, log *zap.Logger) (Store, error) {
 			Summaries:      filepath.Join(stateDir, "segments", st.Name+".json"),
 			Archive:        arch,
 			AllowHardLinks: st.AllowHardLinks,
+			MissingOK:      st.MissingOK,
 		}, log, time.Now), nil
 	case config.BackendMemory:
 		return memory.New(st.Name), nil

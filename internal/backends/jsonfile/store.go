@@ -40,6 +40,8 @@ type Config struct {
 	PapyraActivity time.Duration
 	// AllowHardLinks lets a run compact the file when it has more than one name.
 	AllowHardLinks bool
+	// MissingOK makes a missing file nothing to do instead of an error.
+	MissingOK bool
 }
 
 // Store compacts and scans one json store.
@@ -81,7 +83,7 @@ func (s *Store) files() *filerun.Runner {
 	return filerun.New(filerun.Config{
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path, OneFile: true,
 		PapyraTemps: papyraTemps(s.cfg.Path), PapyraActivity: s.cfg.PapyraActivity,
-		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks,
+		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks, MissingOK: s.cfg.MissingOK,
 		Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }

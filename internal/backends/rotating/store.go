@@ -2,8 +2,10 @@ package rotating
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"time"
@@ -47,6 +49,8 @@ type Config struct {
 	PapyraActivity time.Duration
 	// AllowHardLinks lets a run compact files of the set that have more than one name.
 	AllowHardLinks bool
+	// MissingOK makes a set with no file (or no directory) nothing to do instead of an error.
+	MissingOK bool
 }
 
 // Store compacts and scans one rotating store.
@@ -115,6 +119,7 @@ func (s *Store) files() *filerun.Runner {
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path,
 		PapyraTemps: s.l.papyraTemps(), PapyraActivity: s.cfg.PapyraActivity,
 		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks,
+		Present: s.l.present, MissingOK: s.cfg.MissingOK,
 		Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }
@@ -346,9 +351,13 @@ func (s *Store) Recover(ctx context.Context) error { return s.files().Recover(ct
 // Scan reports the set's anomalies with Papyra's names: orphaned files (names of the set's
 // pattern outside it, ORPHANED_ROTATED_FILE) and each segment's truncated and corrupted
 // lines. A rotated segment's last line without a newline is TRUNCATED_LINE too. papyrad's own
-// hidden files are never reported.
+// hidden files are never reported. A set with no file is an error wrapping errs.ErrMissing,
+// whatever MissingOK says: the caller decides what absence means.
 func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 	ms, orphans, err := s.l.members()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, filerun.Missing(s.cfg.Name, s.cfg.Path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -357,13 +366,16 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		out = append(out, report.Anomaly{Type: report.OrphanedRotatedFile, Path: o,
 			Detail: "file matches the store's name but is not part of its rotation set"})
 	}
+	if len(ms) == 0 && len(orphans) == 0 {
+		return nil, filerun.Missing(s.cfg.Name, s.cfg.Path)
+	}
 	for _, m := range ms {
 		f, err := os.Open(m.name)
 		if os.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
-			return out, fmt.Errorf("open %s: %w", m.name, err)
+			return out, fmt.Errorf("scan: %w", err) // the PathError names the file
 		}
 		found, err := classify.Anomalies(ctx, f, m.name)
 		f.Close()
