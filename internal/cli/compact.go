@@ -45,7 +45,7 @@ func (a *adHoc) register(c *cobra.Command) {
 // storeFlags registers the flags that say which store: its kind, file or streams, and name.
 func (a *adHoc) storeFlags(c *cobra.Command) {
 	f := c.Flags()
-	f.StringVar(&a.Backend, "backend", "", "store kind without a config file: json, rotating, redis or memory")
+	f.StringVar(&a.Backend, "backend", "", "store kind without a config file: json (the default with --path), rotating, redis or memory")
 	f.StringVar(&a.Path, "path", "", "store file (json, rotating)")
 	f.StringVar(&a.Name, "name", "", "store name in reports and quarantine (default: the file's name)")
 	f.StringVar(&a.RedisURL, "redis-url", "", "redis: server URL")
@@ -55,9 +55,6 @@ func (a *adHoc) storeFlags(c *cobra.Command) {
 
 // resolve turns the flags into a configuration of one store; bad flags are usage errors.
 func (a *adHoc) resolve(environ []string) (*config.Config, error) {
-	if a.Backend == "" {
-		return nil, usageErrorf("give --config FILE, or --backend with the store's flags")
-	}
 	cfg, err := config.FromFlags(a.Flags, environ)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
@@ -74,7 +71,7 @@ func newCompactCmd(e *env) *cobra.Command {
 		logLevel   string
 	)
 	c := &cobra.Command{
-		Use:   "compact [--config FILE] [STORE...] | --backend KIND --path FILE [limits]",
+		Use:   "compact [--config FILE] [STORE...] | [--backend KIND] --path FILE [limits]",
 		Short: "Compact stores now, once",
 		Long: `Compact the named stores of a config file (all of them when none is named), or one
 store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
@@ -82,6 +79,9 @@ store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 		RunE: func(c *cobra.Command, args []string) error {
 			log := newLogger(e.stderr, logLevel)
 			defer func() { _ = log.Sync() }()
+			if configPath == "" && a.Backend == "" && c.Flags().Changed("path") {
+				a.Backend = string(config.BackendJSON) // as scan: --path alone is a json store
+			}
 			stateDir, sts, err := selectStores(c, e, configPath, args, &a)
 			if err != nil {
 				return err
@@ -110,7 +110,7 @@ store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 		},
 	}
 	a.register(c)
-	c.Flags().StringVar(&configPath, "config", "", "config file (YAML)")
+	c.Flags().StringVar(&configPath, "config", "", configFlagUsage)
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be done; write nothing")
 	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object: {"stores": [REPORT, ...]}`)
 	c.Flags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")

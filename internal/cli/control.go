@@ -35,8 +35,8 @@ func socketFor(e *env, socket, configPath string) (string, error) {
 	if socket != "" {
 		return socket, nil
 	}
-	if configPath == "" {
-		return "", usageErrorf("give --socket, or --config to find the daemon's socket")
+	if configPath = configFile(e, configPath); configPath == "" {
+		return "", noConfig(" to find the daemon's socket, or give --socket PATH")
 	}
 	cfg, err := config.Load(configPath, e.environ)
 	if err != nil {
@@ -48,7 +48,7 @@ func socketFor(e *env, socket, configPath string) (string, error) {
 // daemonFlags registers how a client command finds the running daemon.
 func daemonFlags(c *cobra.Command, socket, configPath *string) {
 	c.Flags().StringVar(socket, "socket", "", "the daemon's control socket")
-	c.Flags().StringVar(configPath, "config", "", "config file (to find the control socket)")
+	c.Flags().StringVar(configPath, "config", "", configFlagUsage+", read to find the control socket")
 }
 
 // call sends one request to the daemon; no daemon is a clear error, exit 75.

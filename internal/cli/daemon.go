@@ -14,15 +14,16 @@ import (
 func newRunCmd(e *env) *cobra.Command {
 	var path string
 	c := &cobra.Command{
-		Use:   "run --config FILE",
+		Use:   "run [--config FILE]",
 		Short: "Run the daemon: compact every store on its schedule, within its guards",
 		Long: `Run papyrad as a daemon (systemd Type=notify). Signals: SIGHUP reloads the config (an
 invalid file keeps the running one), SIGUSR1 compacts every store now (windows and traffic
 bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one stops at once).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			path := configFile(e, path)
 			if path == "" {
-				return usageErrorf("--config is required")
+				return noConfig("")
 			}
 			cfg, err := config.Load(path, e.environ)
 			if err != nil {
@@ -42,7 +43,7 @@ bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one st
 			return withCode(ExitFailed, err)
 		},
 	}
-	c.Flags().StringVar(&path, "config", "", "config file (YAML)")
+	c.Flags().StringVar(&path, "config", "", configFlagUsage)
 	return c
 }
 

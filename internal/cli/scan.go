@@ -25,7 +25,7 @@ func newScanCmd(e *env) *cobra.Command {
 A store that does not exist could not be read, unless it says missing_ok (--missing-ok).
 Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 78 bad config.`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if configPath == "" && a.Backend == "" {
+			if configPath == "" && a.Backend == "" && c.Flags().Changed("path") {
 				a.Backend = string(config.BackendJSON)
 			}
 			a.NoRetention = true // a scan applies no retention
@@ -73,7 +73,7 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&configPath, "config", "", "config file (YAML)")
+	f.StringVar(&configPath, "config", "", configFlagUsage)
 	a.storeFlags(c)
 	f.Lookup("path").Usage = "scan this store file instead of a config's stores"
 	f.Lookup("backend").Usage = "store kind with --path (default json)"

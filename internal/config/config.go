@@ -77,6 +77,13 @@ var envVars = map[string]string{
 // variable with this prefix is an error.
 const EnvPrefix = "PAPYRAD_"
 
+// The configuration file the commands read when --config does not name one:
+// EnvConfig's value, else DefaultPath (where `make install` puts it).
+const (
+	EnvConfig   = "PAPYRAD_CONFIG"
+	DefaultPath = "/etc/papyrad/papyrad.yaml"
+)
+
 // EnvVars returns the environment variables that override daemon settings,
 // each with the setting it overrides ("PAPYRAD_LOG_LEVEL" →
 // "daemon.log.level").
@@ -117,7 +124,9 @@ func parse(data []byte, environ []string, path, base string) (*Config, error) {
 		TransformFunc: func(name, value string) (string, any) {
 			key, ok := envVars[name]
 			if !ok {
-				unknownEnv = append(unknownEnv, name)
+				if name != EnvConfig { // names the file, not a setting in it
+					unknownEnv = append(unknownEnv, name)
+				}
 				return "", nil
 			}
 			return key, value

@@ -400,6 +400,8 @@ stores:
 	if c.Daemon.ControlSocket != "/run/papyrad.sock" {
 		t.Errorf("control socket = %s", c.Daemon.ControlSocket)
 	}
+	// PAPYRAD_CONFIG names the file the commands read: known, and no setting.
+	mustParse(t, doc(`stores: [{name: s, backend: memory, retention: none}]`), EnvConfig+"=/etc/elsewhere.yaml")
 	wd, _ := os.Getwd()
 	c = mustParse(t, doc(`stores: [{name: s, backend: memory, retention: none}]`), "PAPYRAD_STATE_DIR=rel/state")
 	if want := filepath.Join(wd, "rel/state"); c.Daemon.StateDir != want {
@@ -411,7 +413,7 @@ stores:
 		want []string
 	}{
 		{"PAPYRAD_STATEDIR=/x", []string{"PAPYRAD_STATEDIR: unknown environment variable (did you mean PAPYRAD_STATE_DIR?)"}},
-		{"PAPYRAD_CONFIG=/x", []string{"PAPYRAD_CONFIG: unknown environment variable (known: PAPYRAD_CONTROL_SOCKET,"}},
+		{"PAPYRAD_CONFIGURATION=/x", []string{"PAPYRAD_CONFIGURATION: unknown environment variable (known: PAPYRAD_CONTROL_SOCKET,"}},
 		{"PAPYRAD_MAX_CONCURRENT=0", []string{"daemon.max_concurrent (from PAPYRAD_MAX_CONCURRENT): must be at least 1, not 0"}},
 		{"PAPYRAD_MAX_CONCURRENT=two", []string{"daemon.max_concurrent (from PAPYRAD_MAX_CONCURRENT): must be a whole number"}},
 		{"PAPYRAD_SHUTDOWN_TIMEOUT=60", []string{`daemon.shutdown_timeout (from PAPYRAD_SHUTDOWN_TIMEOUT): invalid duration "60": missing unit`}},
