@@ -126,7 +126,7 @@ func (a *App) start(reg *prometheus.Registry) error {
 	// the control socket's directory, each believing it alone schedules the stores.
 	claim, err := pidlock.Acquire(filepath.Join(cfg.Daemon.StateDir, PidFile))
 	if err != nil {
-		return fmt.Errorf("state directory %s: %w", cfg.Daemon.StateDir, err)
+		return errs.Wrap("state directory", cfg.Daemon.StateDir, err)
 	}
 	a.claim = claim
 	a.obs = newObserver(reg, a.version)
@@ -154,7 +154,7 @@ func (a *App) start(reg *prometheus.Registry) error {
 	if addr := cfg.Daemon.MetricsListen; addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("metrics listener %s: %w", addr, err)
+			return errs.Wrap("metrics listener", addr, err)
 		}
 		a.metrics = &http.Server{Handler: a.obs.handler(), ReadHeaderTimeout: 5 * time.Second}
 		a.serve(a.metrics, ln, "metrics listener stopped")
@@ -289,7 +289,7 @@ func (a *App) Reload() error {
 	if err != nil {
 		a.obs.m.Reload(false, time.Now())
 		a.log.Error("reload failed: keeping the running configuration", zap.String("config", path), zap.Error(err))
-		return fmt.Errorf("reload %s: %w", path, err)
+		return errs.Wrap("reload", path, err)
 	}
 	logWarnings(a.log, cfg)
 	a.obs.setStores(cfg)

@@ -77,7 +77,11 @@ func newCompactCmd(e *env) *cobra.Command {
 store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 64 usage error, 75 refused for now (store locked, being compacted by Papyra, or replaced during the run), 78 bad config.`,
 		RunE: func(c *cobra.Command, args []string) error {
-			log := newLogger(e.stderr, logLevel)
+			lvl, err := parseLogLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			log := newLogger(e.stderr, lvl)
 			defer func() { _ = log.Sync() }()
 			if configPath == "" && a.Backend == "" && c.Flags().Changed("path") {
 				a.Backend = string(config.BackendJSON) // as scan: --path alone is a json store

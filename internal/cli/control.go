@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -59,6 +60,11 @@ func call(ctx context.Context, socket, method, path string, body io.Reader, out 
 	}
 	resp, err := controlClient(socket).Do(req)
 	if err != nil {
+		// The dial's own error repeats the socket: say only why (connect: no such file ...).
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se
+		}
 		return withCode(ExitTempFail, fmt.Errorf("no papyrad daemon answers on %s: %w", socket, err))
 	}
 	defer resp.Body.Close()

@@ -113,12 +113,19 @@ func (p *progress) clear() {
 	}
 }
 
-// newLogger returns a console logger on w for the one-shot commands.
-func newLogger(w io.Writer, level string) *zap.Logger {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		lvl = zapcore.WarnLevel
+// logLevels are the levels --log-level takes.
+var logLevels = map[string]zapcore.Level{"debug": zapcore.DebugLevel, "info": zapcore.InfoLevel, "warn": zapcore.WarnLevel, "error": zapcore.ErrorLevel}
+
+// parseLogLevel reads a --log-level value; anything else is a usage error.
+func parseLogLevel(s string) (zapcore.Level, error) {
+	if lvl, ok := logLevels[s]; ok {
+		return lvl, nil
 	}
+	return 0, usageErrorf("--log-level: %q is not one of debug, info, warn, error", s)
+}
+
+// newLogger returns a console logger on w for the one-shot commands.
+func newLogger(w io.Writer, lvl zapcore.Level) *zap.Logger {
 	enc := zap.NewDevelopmentEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	ws := zapcore.AddSync(w)

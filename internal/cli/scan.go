@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/errs"
@@ -33,7 +34,7 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 			if err != nil {
 				return err
 			}
-			log := newLogger(e.stderr, "warn")
+			log := newLogger(e.stderr, zapcore.WarnLevel)
 			out := report.Scan{Stores: []report.StoreScan{}}
 			failed, found := false, false
 			for i := range sts {

@@ -22,6 +22,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	yamlv3 "go.yaml.in/yaml/v3"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/window"
 )
 
@@ -35,7 +36,7 @@ import (
 func Load(path string, environ []string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, errs.Wrap("read config", path, err)
 	}
 	data, err := file.Provider(abs).ReadBytes()
 	if err != nil {

@@ -5,6 +5,9 @@ package errs
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -106,3 +109,25 @@ type marked struct{ err, kind error }
 
 func (m marked) Error() string   { return m.err.Error() }
 func (m marked) Unwrap() []error { return []error{m.err, m.kind} }
+
+// Wrap says what was being done, and to what (a path, an address), when err happened:
+// "what subject: err". When err's text already names subject (an *fs.PathError from the call
+// on it, say) subject is left out, so that no message repeats a path ("open lock file: open
+// /x/.papyrad.events.lock: permission denied", not "... /x/.papyrad.events.lock: open
+// /x/.papyrad.events.lock: ..."), and err itself is returned when its operation is what.
+func Wrap(what, subject string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if subject == "" {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if !strings.Contains(err.Error(), subject) {
+		return fmt.Errorf("%s %s: %w", what, subject, err)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == what && pe.Path == subject && err == error(pe) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -137,7 +137,7 @@ func (d *drainer) release(ctx context.Context, opts DrainOptions, res *DrainResu
 		return false, err // a writer opened it meanwhile: go on forwarding
 	}
 	if err := atomicfile.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
-		return false, fmt.Errorf("remove %s: %w", d.oldName(), err)
+		return false, errs.Wrap("remove", d.oldName(), err)
 	}
 	if broken, err := l.Broken(); err != nil || broken {
 		// A writer that had looked the store's name up before the exchange opened the old
@@ -216,7 +216,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 		}
 		fi, err := d.old.Stat()
 		if err != nil {
-			return fmt.Errorf("stat %s: %w", d.oldName(), err)
+			return errs.Wrap("stat", d.oldName(), err)
 		}
 		size := fi.Size()
 		if size <= d.j.Copied {
@@ -225,7 +225,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 		limit := min(size, d.j.Copied+maxForward)
 		end, err := lastLineEnd(d.old, d.j.Copied, limit, final && limit == size)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", d.oldName(), err)
+			return errs.Wrap("read", d.oldName(), err)
 		}
 		addNewline := false
 		if end == d.j.Copied {
@@ -233,7 +233,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 				// One line longer than maxForward: take it whole.
 				end, err = lastLineEnd(d.old, d.j.Copied, size, final)
 				if err != nil {
-					return fmt.Errorf("read %s: %w", d.oldName(), err)
+					return errs.Wrap("read", d.oldName(), err)
 				}
 			}
 			if end == d.j.Copied {
@@ -245,7 +245,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 		}
 		block := make([]byte, end-d.j.Copied, end-d.j.Copied+1)
 		if _, err := d.old.ReadAt(block, d.j.Copied); err != nil {
-			return fmt.Errorf("read %s: %w", d.oldName(), err)
+			return errs.Wrap("read", d.oldName(), err)
 		}
 		if addNewline {
 			block = append(block, '\n')
@@ -287,7 +287,7 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
 	defer dest.Close()
 	fi, err := dest.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", d.j.Store, err)
+		return errs.Wrap("stat", d.j.Store, err)
 	}
 	st := statOf(fi)
 	d.j.Forward = &forwardStep{From: d.j.Copied, To: to, DestIno: st.Ino, DestSize: fi.Size(), AddNewline: addNewline}
@@ -295,10 +295,10 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) error {
 		return err
 	}
 	if err := writeAll(dest, block); err != nil {
-		return fmt.Errorf("append late lines to %s: %w", d.j.Store, err)
+		return errs.Wrap("append late lines to", d.j.Store, err)
 	}
 	if err := atomicfile.Sync(dest); err != nil {
-		return fmt.Errorf("fsync %s: %w", d.j.Store, err)
+		return errs.Wrap("fsync", d.j.Store, err)
 	}
 	d.j.Copied, d.j.Forward = to, nil
 	return d.j.save()
@@ -326,7 +326,7 @@ func (d *drainer) resolveForward(locate func(uint64) (string, bool)) error {
 	}
 	block := make([]byte, fw.To-fw.From, fw.To-fw.From+1)
 	if _, err := d.old.ReadAt(block, fw.From); err != nil {
-		return fmt.Errorf("read %s: %w", d.oldName(), err)
+		return errs.Wrap("read", d.oldName(), err)
 	}
 	if fw.AddNewline {
 		block = append(block, '\n')
@@ -339,19 +339,19 @@ func (d *drainer) resolveForward(locate func(uint64) (string, bool)) error {
 	}
 	dest, err := os.Open(destName)
 	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("open %s: %w", destName, err)
+		return errs.Wrap("open", destName, err)
 	}
 	found, rest := false, []byte(nil)
 	if dest != nil {
 		defer dest.Close()
 		fi, err := dest.Stat()
 		if err != nil {
-			return fmt.Errorf("stat %s: %w", destName, err)
+			return errs.Wrap("stat", destName, err)
 		}
 		if st := statOf(fi); st.Ino == fw.DestIno && fi.Size() >= fw.DestSize {
 			found, rest, err = findBlock(dest, fw.DestSize, fi.Size(), block)
 			if err != nil {
-				return fmt.Errorf("look for forwarded lines in %s: %w", destName, err)
+				return errs.Wrap("look for forwarded lines in", destName, err)
 			}
 		}
 	}
@@ -362,7 +362,7 @@ func (d *drainer) resolveForward(locate func(uint64) (string, bool)) error {
 		// The torn block ends the file it went to: complete it there.
 		w, err := os.OpenFile(destName, os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0)
 		if err != nil {
-			return fmt.Errorf("complete a torn forward in %s: %w", destName, err)
+			return errs.Wrap("complete a torn forward in", destName, err)
 		}
 		err = writeAll(w, rest)
 		if err == nil {
@@ -370,7 +370,7 @@ func (d *drainer) resolveForward(locate func(uint64) (string, bool)) error {
 		}
 		_ = w.Close()
 		if err != nil {
-			return fmt.Errorf("complete a torn forward in %s: %w", destName, err)
+			return errs.Wrap("complete a torn forward in", destName, err)
 		}
 		d.j.Copied = fw.To
 	}

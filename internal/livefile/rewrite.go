@@ -43,7 +43,7 @@ type Rewrite struct {
 func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 	fi, err := old.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
+		return nil, errs.Wrap("stat", path, err)
 	}
 	st := statOf(fi)
 	if st == nil {
@@ -73,7 +73,7 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 func CreateTemp(path string, like *os.File, runID string) (*os.File, error) {
 	fi, err := like.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", like.Name(), err)
+		return nil, errs.Wrap("stat", like.Name(), err)
 	}
 	st := statOf(fi)
 	if st == nil {
@@ -129,7 +129,7 @@ func (r *Rewrite) Write(p []byte) (int, error) {
 	n, err := r.buf.Write(p)
 	r.written += int64(n)
 	if err != nil {
-		return n, fmt.Errorf("write %s: %w", r.tmpName, err)
+		return n, errs.Wrap("write", r.tmpName, err)
 	}
 	return n, nil
 }
@@ -148,11 +148,11 @@ func (r *Rewrite) AddSidecar(s Sidecar) { r.sidecars = append(r.sidecars, s) }
 func (r *Rewrite) catchUp(ctx context.Context, from int64) (int64, error) {
 	fi, err := r.old.Stat()
 	if err != nil {
-		return from, fmt.Errorf("stat %s: %w", r.path, err)
+		return from, errs.Wrap("stat", r.path, err)
 	}
 	end, err := lastLineEnd(r.old, from, fi.Size(), false)
 	if err != nil {
-		return from, fmt.Errorf("read %s: %w", r.path, err)
+		return from, errs.Wrap("read", r.path, err)
 	}
 	if end <= from {
 		return from, nil
@@ -196,10 +196,10 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 // The commit does it too, for what the catch-up adds after.
 func (r *Rewrite) Prepare() error {
 	if err := r.buf.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", r.tmpName, err)
+		return errs.Wrap("write", r.tmpName, err)
 	}
 	if err := atomicfile.Sync(r.tmp); err != nil {
-		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
+		return errs.Wrap("fsync", r.tmpName, err)
 	}
 	return nil
 }
@@ -212,22 +212,22 @@ func (r *Rewrite) commit(ctx context.Context, copied int64) error {
 		return err
 	}
 	if err := r.buf.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", r.tmpName, err)
+		return errs.Wrap("write", r.tmpName, err)
 	}
 	if err := atomicfile.Sync(r.tmp); err != nil {
-		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
+		return errs.Wrap("fsync", r.tmpName, err)
 	}
 	var tst unix.Stat_t
 	if err := unix.Fstat(int(r.tmp.Fd()), &tst); err != nil {
-		return fmt.Errorf("stat %s: %w", r.tmpName, err)
+		return errs.Wrap("stat", r.tmpName, err)
 	}
 	if err := r.tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", r.tmpName, err)
+		return errs.Wrap("close", r.tmpName, err)
 	}
 	r.tmp = nil
 	oldName := hiddenName(r.path, r.id, suffixOld)
 	if err := atomicfile.LinkOpen(r.old, r.path, oldName); err != nil {
-		return fmt.Errorf("keep the old inode reachable as %s: %w", oldName, err)
+		return errs.Wrap("keep the old inode reachable as", oldName, err)
 	}
 	r.linked = true
 	r.j = &journal{
@@ -272,7 +272,7 @@ func (r *Rewrite) swapIn() error {
 		r.done = true
 	}
 	if err != nil {
-		return fmt.Errorf("put the rewritten file at %s: %w", r.path, err)
+		return errs.Wrap("put the rewritten file at", r.path, err)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func Acquire(path string) (*Lock, error) {
 			}
 			return nil, fmt.Errorf("%w (%s, holding %s)", errs.ErrInUse, holder, path)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, errs.Wrap("lock", path, err)
 	}
 	if err := f.Truncate(0); err != nil {
 		f.Close()

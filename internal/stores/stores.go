@@ -150,7 +150,7 @@ func CheckDirs(stateDir string, sts []config.Store, create bool) error {
 func checkPrivateDir(what, dir string, create bool) error {
 	if create {
 		if err := atomicfile.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("%s %s: %w", what, dir, err)
+			return errs.Wrap(what, dir, err)
 		}
 	}
 	fi, err := os.Stat(dir)
@@ -158,7 +158,7 @@ func checkPrivateDir(what, dir string, create bool) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", what, dir, err)
+		return errs.Wrap(what, dir, err)
 	}
 	if !fi.IsDir() {
 		return errs.Mark(fmt.Errorf("%s %s is not a directory", what, dir), errs.ErrInvalid)

@@ -15,6 +15,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/classify"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
@@ -151,12 +152,12 @@ func (s *Store) compact(ctx context.Context, run *filerun.Run) error {
 	rep, start := run.Report, run.Start
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", s.cfg.Path, err)
+		return errs.Wrap("open", s.cfg.Path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
+		return errs.Wrap("stat", s.cfg.Path, err)
 	}
 	if err := run.CheckLinks(s.cfg.Path, fi); err != nil {
 		return err
@@ -188,7 +189,7 @@ func (s *Store) compact(ctx context.Context, run *filerun.Run) error {
 		carryOff, err = p.twoPasses(ctx, pl)
 	}
 	if err != nil {
-		return fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+		return errs.Wrap("compact", s.cfg.Path, err)
 	}
 	s.log.Debug("store read", zap.Duration("elapsed", time.Since(start)), zap.Bool("one_pass", pl.Streaming()))
 	c := p.counts

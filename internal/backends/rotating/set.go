@@ -346,7 +346,7 @@ func (l layout) openAll(ms []member) ([]*segment, bool, error) {
 		if err != nil {
 			f.Close()
 			closeAll()
-			return nil, false, fmt.Errorf("stat %s: %w", at.name, err)
+			return nil, false, errs.Wrap("stat", at.name, err)
 		}
 		active := (l.naming == Suffix && m.slot == 0) || (l.naming == Sequence && i == newest)
 		if active {
@@ -379,12 +379,12 @@ func (l layout) openMember(m member) (*os.File, member, error) {
 			continue
 		}
 		if err != nil {
-			return nil, member{}, fmt.Errorf("open %s: %w", at.name, err)
+			return nil, member{}, errs.Wrap("open", at.name, err)
 		}
 		var st syscall.Stat_t
 		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 			f.Close()
-			return nil, member{}, fmt.Errorf("stat %s: %w", at.name, err)
+			return nil, member{}, errs.Wrap("stat", at.name, err)
 		}
 		if st.Ino == m.ino {
 			return f, at, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/classify"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/report"
@@ -286,7 +287,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", sg.name, err)
+			return nil, nil, errs.Wrap("read", sg.name, err)
 		}
 		p.hi, p.end = len(sizes), end
 	}
