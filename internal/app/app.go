@@ -222,9 +222,16 @@ func (a *App) Run(ctx context.Context) error {
 	}
 }
 
+// sameStop is how soon after the stop began a stop signal is the same request again: GNU
+// timeout and some supervisors send it to the process and then to its process group, so one
+// request arrives twice within microseconds.
+const sameStop = time.Second
+
 // stop cancels the runs (cancel) and waits for the scheduler to end (done), for at most
-// shutdown_timeout and until a second stop signal.
+// shutdown_timeout and until a second stop signal that comes sameStop or later after the stop
+// began.
 func (a *App) stop(cancel context.CancelFunc, done <-chan error, sigs <-chan os.Signal) error {
+	began := time.Now()
 	notify(a.log, daemon.SdNotifyStopping)
 	a.log.Info("stopping: no new runs; running ones stop at a safe point", zap.Duration("timeout", a.shutdown))
 	cancel()
@@ -237,6 +244,10 @@ func (a *App) stop(cancel context.CancelFunc, done <-chan error, sigs <-chan os.
 			return nil
 		case sig := <-sigs:
 			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+				if time.Since(began) < sameStop {
+					a.log.Info("stop signal repeated within a second: the same stop goes on", zap.String("signal", sig.String()))
+					continue
+				}
 				a.log.Warn("second signal: stopping at once")
 				return fmt.Errorf("second signal: %w", errs.ErrForcedStop)
 			}
