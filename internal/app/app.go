@@ -149,7 +149,7 @@ func (a *App) start(reg *prometheus.Registry) error {
 	if err != nil {
 		return err
 	}
-	a.ctl = &controlServer{srv: &http.Server{Handler: controlHandler(a.sched, a.obs, a.log), ReadHeaderTimeout: 5 * time.Second}, path: cfg.Daemon.ControlSocket}
+	a.ctl = &controlServer{srv: &http.Server{Handler: controlHandler(a.sched, a.obs, cfg.Daemon.Location, a.log), ReadHeaderTimeout: 5 * time.Second}, path: cfg.Daemon.ControlSocket}
 	a.serve(a.ctl.srv, ln, "control socket stopped")
 	if addr := cfg.Daemon.MetricsListen; addr != "" {
 		ln, err := net.Listen("tcp", addr)

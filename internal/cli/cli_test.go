@@ -56,7 +56,9 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		drew := strings.Contains(stderr, "\r") && strings.Contains(stderr, "%")
+		// The bar, the bytes done of the total, the rate and the time left.
+		drew := strings.Contains(stderr, "events.ndjson: ") && strings.Contains(stderr, "%") &&
+			strings.Contains(stderr, "iB/s") && strings.Contains(stderr, "MiB")
 		if drew != terminal {
 			t.Errorf("terminal=%v: progress drawn=%v (stderr %q)", terminal, drew, stderr)
 		}

@@ -320,7 +320,9 @@ func (p *pass) apply(l *ndjson.Line, d retention.Decision) error {
 }
 
 func (p *pass) progress(phase string, off int64) error {
-	if p.lines++; p.lines%65536 == 0 && p.run.Opts.Progress != nil {
+	// At the first line too, so that a display starts with the phase and measures its rate
+	// from there.
+	if p.lines++; (p.lines == 1 || p.lines%65536 == 0) && p.run.Opts.Progress != nil {
 		p.run.Opts.Progress(phase, off, p.size)
 	}
 	return nil
