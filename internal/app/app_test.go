@@ -141,7 +141,7 @@ func TestCloseWithoutRun(t *testing.T) {
 	// Another state directory, the same control socket: the socket is taken.
 	other := *cfg
 	other.Daemon.StateDir = filepath.Join(t.TempDir(), "state")
-	if _, err := New(&other, WithLogger(zap.NewNop()), WithRegistry(prometheus.NewRegistry())); err == nil || errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), "another papyrad daemon is running") {
+	if _, err := New(&other, WithLogger(zap.NewNop()), WithRegistry(prometheus.NewRegistry())); !errors.Is(err, errs.ErrInUse) || !strings.Contains(err.Error(), "control socket "+cfg.Daemon.ControlSocket) {
 		t.Fatalf("second daemon on the same socket: %v", err)
 	}
 	for i := 0; i < 2; i++ {

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/scheduler"
 )
 
@@ -44,7 +45,7 @@ func listenControl(path string) (net.Listener, error) {
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return nil, fmt.Errorf("control socket %s: another papyrad daemon is running", path)
+		return nil, fmt.Errorf("control socket %s: %w (it answers there)", path, errs.ErrInUse)
 	}
 	_ = os.Remove(path)
 	old := syscall.Umask(0o117)
