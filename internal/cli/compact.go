@@ -74,7 +74,9 @@ func newCompactCmd(e *env) *cobra.Command {
 		Use:   "compact [--config FILE] [STORE...] | [--backend KIND] --path FILE [limits]",
 		Short: "Compact stores now, once",
 		Long: `Compact the named stores of a config file (all of them when none is named), or one
-store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
+store described by flags (--path alone: a json store). Without --config or --path, the config
+file is $PAPYRAD_CONFIG, else /etc/papyrad/papyrad.yaml. A store that does not exist fails
+unless it says missing_ok (--missing-ok). Exit codes: 0 done or nothing to do, 1 a store failed,
 64 usage error, 75 refused for now (store locked, being compacted by Papyra, or replaced during the run), 78 bad config.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			lvl, err := parseLogLevel(logLevel)

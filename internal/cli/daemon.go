@@ -18,7 +18,11 @@ func newRunCmd(e *env) *cobra.Command {
 		Short: "Run the daemon: compact every store on its schedule, within its guards",
 		Long: `Run papyrad as a daemon (systemd Type=notify). Signals: SIGHUP reloads the config (an
 invalid file keeps the running one), SIGUSR1 compacts every store now (windows and traffic
-bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one stops at once).`,
+bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one, more than a
+second after the first, stops at once). Without --config, the config file is $PAPYRAD_CONFIG,
+else /etc/papyrad/papyrad.yaml. Exit codes: 0 stopped gracefully, 1 stopped before the runs did
+or could not set up, 64 usage, 75 another daemon holds the state directory (its pid named),
+78 bad config.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			path := configFile(e, path)
