@@ -182,7 +182,12 @@ func (a *App) serve(srv *http.Server, ln net.Listener, stopped string) {
 func (a *App) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
+	defer func() {
+		// A reload or a trigger that comes while the process ends is moot; unhandled, its
+		// default action would kill the process and hide how the stop went.
+		signal.Ignore(syscall.SIGHUP, syscall.SIGUSR1)
+		signal.Stop(sigs)
+	}()
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,6 +119,14 @@ func TestRunReturnsAfterCancel(t *testing.T) {
 	if logs.FilterMessage("papyrad stopped").Len() != 1 {
 		t.Errorf("no stop logged: %v", logs.All())
 	}
+	// A reload or trigger signal that comes while the process ends does not kill it (here:
+	// this test's process, by SIGHUP's default action).
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1} {
+		if err := syscall.Kill(os.Getpid(), sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
 	if err := a.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
