@@ -588,37 +588,20 @@ func stopMidRun(t *testing.T, n int64, phase string) {
 	assertOnlyLock(t, store)
 }
 
-// stuckStop holds the daemon in a stop with a traffic sample that cannot end: the store's path
-// is a named pipe that nobody writes, and opening it for the sample blocks. A single SIGTERM
-// then exits non-zero once shutdown_timeout has passed; a second one exits at once.
+// stuckStop holds the daemon in a stop with a run that cannot stop (stuckDaemon). A single
+// SIGTERM then exits non-zero once shutdown_timeout has passed; a second one, more than a
+// second after the first, exits at once.
 func stuckStop(t *testing.T) {
 	variants := []bool{false, true} // a second SIGTERM?
 	if testing.Short() {
 		variants = variants[1:]
 	}
 	for _, second := range variants {
-		s := newDaemonSetup(t)
-		store := s.store(t, "a")
-		if err := syscall.Mkfifo(store, 0o644); err != nil {
-			t.Fatal(err)
-		}
 		timeout := 2 * time.Second
 		if second {
 			timeout = time.Minute
 		}
-		s.writeConfig(t, daemonConfig{shutdownTimeout: timeout, stores: []daemonStore{{name: "a", path: store, schedule: "* * * * * *",
-			more: []string{"traffic: {sample: 1s, max_records_per_second: 50}"}}}})
-		d := startDaemon(t, s)
-		// Past the first tick and the sample's length: the sample is stuck, not slow, when
-		// it is still going and none has ended.
-		time.Sleep(2500 * time.Millisecond)
-		sampled := d.count(0, func(e logEntry) bool {
-			return e.str("store") == "a" && (e.msg() == "traffic sampled" || strings.HasPrefix(e.msg(), "traffic could not be measured"))
-		})
-		if st := d.status(t)["a"]; st.State != "sampling traffic" || sampled > 0 {
-			t.Skipf("the traffic sample of a named pipe no longer blocks (state %q, %d samples ended): nothing holds a stop any more", st.State, sampled)
-		}
-
+		d, _ := stuckDaemon(t, timeout)
 		d.signal(t, syscall.SIGTERM)
 		sent := time.Now()
 		if !second {
@@ -631,7 +614,7 @@ func stuckStop(t *testing.T) {
 			continue
 		}
 		d.waitLog(t, 0, 5*time.Second, "the stop", func(e logEntry) bool { return strings.HasPrefix(e.msg(), "stopping") })
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(time.Until(sent.Add(1200 * time.Millisecond))) // past the second of a repeated signal
 		if !d.running() {
 			t.Fatalf("the daemon exited (code %d) on the first SIGTERM with a stuck run%s", d.code, d.stopNote())
 		}
@@ -644,6 +627,48 @@ func stuckStop(t *testing.T) {
 		}
 		d.waitLog(t, 0, time.Second, "the second signal", func(e logEntry) bool { return e.msg() == "second signal: stopping at once" })
 	}
+}
+
+// stuckDaemon starts a daemon, with shutdown_timeout timeout, whose one store is running and
+// cannot reach a safe point until release is called: a redis store whose server accepts
+// connections and never answers (a command's wait for its reply does not end when the run is
+// cancelled). release closes the server's connections, which fails the run.
+func stuckDaemon(t *testing.T, timeout time.Duration) (d *runningDaemon, release func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	release = func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	t.Cleanup(release)
+	s := newDaemonSetup(t)
+	writeFile(t, s.cfg, fmt.Appendf(nil, "daemon: {state_dir: %q, metrics_listen: \"\", timezone: UTC, shutdown_timeout: %s, log: {level: debug, format: json}}\n"+
+		"stores:\n  - {name: r, backend: redis, redis: {url: \"redis://%s/0\"}, retention: {max_age: 1d}, schedule: \"@every 1h\", windows: []}\n",
+		s.state, timeout, ln.Addr()))
+	d = startDaemon(t, s)
+	d.signal(t, syscall.SIGUSR1)
+	d.waitStatus(t, "r", 10*time.Second, "the run", func(st storeStatus) bool { return st.State == "running" })
+	return d, release
 }
 
 // TestDaemonUnits checks the systemd units: the timeouts agree with the daemon's, and

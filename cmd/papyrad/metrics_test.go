@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
@@ -368,13 +370,14 @@ func TestDaemonMetrics(t *testing.T) {
 	if h := rows["STORE"]; r.code != 0 || len(h) != 12 || h[2] != "PENDING" || h[6] != "DROPPED" || h[11] != "OLDEST" {
 		t.Fatalf("metrics: want exit 0 and a header of 12 columns\n%s", r)
 	}
-	wantA := []string{"a", "1", "0", "0", "0", "150", "100", "3", "1", "0", strconv.FormatInt(int64(reclaimed), 10)}
-	if got := rows["a"]; len(got) != 12 || !reflect.DeepEqual(got[:11], wantA) {
-		t.Errorf("metrics: row of a %q, want %q and the oldest record's age\n%s", got, wantA, r)
-	} else if age, err := time.ParseDuration(got[11]); err != nil || age < time.Hour || age > time.Hour+time.Minute {
-		t.Errorf("metrics: oldest record of a %q, want about 1h0m49s", got[11])
+	// Bytes and ages for people ("1.2 KiB", "1h 0m"), each two words; --json has them exact.
+	wantA := []string{"a", "1", "0", "0", "0", "150", "100", "3", "1", "0"}
+	if got := rows["a"]; len(got) != 14 || !reflect.DeepEqual(got[:10], wantA) || strings.Join(got[10:12], " ") != humanize.IBytes(uint64(reclaimed)) {
+		t.Errorf("metrics: row of a %q, want %q, %s reclaimed and the oldest record's age\n%s", got, wantA, humanize.IBytes(uint64(reclaimed)), r)
+	} else if age := strings.Join(got[12:], " "); age != "1h 0m" && age != "1h 1m" {
+		t.Errorf("metrics: oldest record of a %q, want about 1h 0m", age)
 	}
-	if got := rows["cluster"]; len(got) != 12 || got[3] != "1" || got[11] != "-" {
+	if got := rows["cluster"]; len(got) != 13 || got[3] != "1" || got[12] != "-" {
 		t.Errorf("metrics: row of cluster %q, want one error and no oldest record", got)
 	}
 

@@ -23,10 +23,15 @@ import (
 
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/pidlock"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/scheduler"
 	"github.com/papyrad/papyrad/internal/stores"
 )
+
+// PidFile is the file in the state directory that a running daemon holds locked (flock), with
+// its pid in it: a second daemon on the same directory is refused.
+const PidFile = "papyrad.pid"
 
 // App is the running daemon. Build it with New; Run it once; Close it.
 type App struct {
@@ -37,6 +42,7 @@ type App struct {
 	fwd      *forwarder
 	sched    *scheduler.Scheduler
 	jobs     []scheduler.Job
+	claim    *pidlock.Lock // the state directory, held from New to Close
 	ctl      *controlServer
 	metrics  *http.Server
 	shutdown time.Duration // daemon.shutdown_timeout, read once like the other daemon settings
@@ -77,9 +83,10 @@ func WithEnviron(environ []string) Option { return func(o *options) { o.environ 
 // WithVersion is the version logged at start and exported as papyrad_build_info.
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
-// New builds the daemon for cfg, loaded from the file cfg.Path, and starts serving its control
-// socket and metrics listener. An error that matches errs.ErrInvalid means a store or a
-// directory was refused; any other error, that a listener could not start.
+// New builds the daemon for cfg, loaded from the file cfg.Path, claims its state directory
+// (PidFile) and starts serving its control socket and metrics listener. An error that matches
+// errs.ErrInvalid means a store or a directory was refused; errs.ErrInUse, that another daemon
+// holds the state directory; any other error, that a listener could not start.
 func New(cfg *config.Config, opts ...Option) (*App, error) {
 	o := options{logOut: os.Stderr, version: "dev"}
 	for _, opt := range opts {
@@ -116,6 +123,13 @@ func (a *App) start(reg *prometheus.Registry) error {
 	if err := stores.CheckDirs(cfg.Daemon.StateDir, cfg.Stores, true); err != nil {
 		return err
 	}
+	// One daemon per state directory: two would share runs.json, the segment summaries and
+	// the control socket's directory, each believing it alone schedules the stores.
+	claim, err := pidlock.Acquire(filepath.Join(cfg.Daemon.StateDir, PidFile))
+	if err != nil {
+		return errs.Wrap("state directory", cfg.Daemon.StateDir, err)
+	}
+	a.claim = claim
 	a.obs = newObserver(reg, a.version)
 	a.obs.setStores(cfg)
 	a.fwd = newForwarder(a.log, a.obs.pending)
@@ -141,12 +155,12 @@ func (a *App) start(reg *prometheus.Registry) error {
 	if err != nil {
 		return err
 	}
-	a.ctl = &controlServer{srv: &http.Server{Handler: controlHandler(a.sched, a.obs, a.log), ReadHeaderTimeout: 5 * time.Second}, path: cfg.Daemon.ControlSocket}
+	a.ctl = &controlServer{srv: &http.Server{Handler: controlHandler(a.sched, a.obs, cfg.Daemon.Location, a.log), ReadHeaderTimeout: 5 * time.Second}, path: cfg.Daemon.ControlSocket}
 	a.serve(a.ctl.srv, ln, "control socket stopped")
 	if addr := cfg.Daemon.MetricsListen; addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("metrics listener %s: %w", addr, err)
+			return errs.Wrap("metrics listener", addr, err)
 		}
 		a.metrics = &http.Server{Handler: a.obs.handler(), ReadHeaderTimeout: 5 * time.Second}
 		a.serve(a.metrics, ln, "metrics listener stopped")
@@ -174,7 +188,12 @@ func (a *App) serve(srv *http.Server, ln net.Listener, stopped string) {
 func (a *App) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
+	defer func() {
+		// A reload or a trigger that comes while the process ends is moot; unhandled, its
+		// default action would kill the process and hide how the stop went.
+		signal.Ignore(syscall.SIGHUP, syscall.SIGUSR1)
+		signal.Stop(sigs)
+	}()
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
@@ -219,9 +238,16 @@ func (a *App) Run(ctx context.Context) error {
 	}
 }
 
+// sameStop is how soon after the stop began a stop signal is the same request again: GNU
+// timeout and some supervisors send it to the process and then to its process group, so one
+// request arrives twice within microseconds.
+const sameStop = time.Second
+
 // stop cancels the runs (cancel) and waits for the scheduler to end (done), for at most
-// shutdown_timeout and until a second stop signal.
+// shutdown_timeout and until a second stop signal that comes sameStop or later after the stop
+// began.
 func (a *App) stop(cancel context.CancelFunc, done <-chan error, sigs <-chan os.Signal) error {
+	began := time.Now()
 	notify(a.log, daemon.SdNotifyStopping)
 	a.log.Info("stopping: no new runs; running ones stop at a safe point", zap.Duration("timeout", a.shutdown))
 	cancel()
@@ -234,6 +260,10 @@ func (a *App) stop(cancel context.CancelFunc, done <-chan error, sigs <-chan os.
 			return nil
 		case sig := <-sigs:
 			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+				if time.Since(began) < sameStop {
+					a.log.Info("stop signal repeated within a second: the same stop goes on", zap.String("signal", sig.String()))
+					continue
+				}
 				a.log.Warn("second signal: stopping at once")
 				return fmt.Errorf("second signal: %w", errs.ErrForcedStop)
 			}
@@ -256,6 +286,7 @@ func (a *App) Close() error {
 			errList = append(errList, a.metrics.Close())
 		}
 		a.wg.Wait()
+		errList = append(errList, a.claim.Release())
 		_ = a.log.Sync()
 		a.closeErr = errors.Join(errList...)
 	})
@@ -285,7 +316,7 @@ func (a *App) Reload() error {
 	if err != nil {
 		a.obs.m.Reload(false, time.Now())
 		a.log.Error("reload failed: keeping the running configuration", zap.String("config", path), zap.Error(err))
-		return fmt.Errorf("reload %s: %w", path, err)
+		return errs.Wrap("reload", path, err)
 	}
 	logWarnings(a.log, cfg)
 	a.obs.setStores(cfg)

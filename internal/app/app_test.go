@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,6 +119,14 @@ func TestRunReturnsAfterCancel(t *testing.T) {
 	if logs.FilterMessage("papyrad stopped").Len() != 1 {
 		t.Errorf("no stop logged: %v", logs.All())
 	}
+	// A reload or trigger signal that comes while the process ends does not kill it (here:
+	// this test's process, by SIGHUP's default action).
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1} {
+		if err := syscall.Kill(os.Getpid(), sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
 	if err := a.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -133,7 +143,14 @@ func TestRunReturnsAfterCancel(t *testing.T) {
 func TestCloseWithoutRun(t *testing.T) {
 	cfg := testConfig(t, memStore)
 	a, _ := newTestApp(t, cfg)
-	if _, err := New(cfg, WithLogger(zap.NewNop()), WithRegistry(prometheus.NewRegistry())); err == nil || errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), "another papyrad daemon is running") {
+	_, err := New(cfg, WithLogger(zap.NewNop()), WithRegistry(prometheus.NewRegistry()))
+	if !errors.Is(err, errs.ErrInUse) || !strings.Contains(err.Error(), cfg.Daemon.StateDir) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second daemon on the same state directory: %v", err)
+	}
+	// Another state directory, the same control socket: the socket is taken.
+	other := *cfg
+	other.Daemon.StateDir = filepath.Join(t.TempDir(), "state")
+	if _, err := New(&other, WithLogger(zap.NewNop()), WithRegistry(prometheus.NewRegistry())); !errors.Is(err, errs.ErrInUse) || !strings.Contains(err.Error(), "control socket "+cfg.Daemon.ControlSocket) {
 		t.Fatalf("second daemon on the same socket: %v", err)
 	}
 	for i := 0; i < 2; i++ {
@@ -220,4 +237,84 @@ func TestNewRefusesOpenStateDir(t *testing.T) {
 	if _, err := os.Lstat(cfg.Daemon.ControlSocket); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("refused daemon made its control socket: %v", err)
 	}
+}
+
+// TestMissingStoreRunFails: a run of a store whose file does not exist is a failed run, in the
+// log (compaction failed, cause missing) and the metrics (runs_total{result="error"},
+// errors_total{reason="missing"}); with missing_ok it is a successful run with nothing to do.
+func TestMissingStoreRunFails(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load(writeConfig(t, dir,
+		`{name: gone, backend: json, path: `+filepath.Join(dir, "gone", "events.ndjson")+`, retention: {max_age: 1d}}`,
+		`{name: optional, backend: rotating, path: `+filepath.Join(dir, "optional", "events.ndjson")+`, retention: {max_age: 1d}, missing_ok: true}`,
+	), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := zapobserver.New(zapcore.DebugLevel)
+	reg := prometheus.NewRegistry()
+	a, err := New(cfg, WithLogger(zap.New(core)), WithRegistry(reg), WithEnviron([]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- a.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	for logs.FilterMessage("papyrad started").Len() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if logs.FilterMessage("recovering earlier runs failed").Len() != 0 {
+		t.Errorf("recovery of missing stores warned: %v", logs.FilterMessage("recovering earlier runs failed").All())
+	}
+	if err := a.sched.Trigger(nil, true); err != nil {
+		t.Fatal(err)
+	}
+	of := func(store, msg string) []zapobserver.LoggedEntry {
+		return logs.FilterMessage(msg).Filter(func(e zapobserver.LoggedEntry) bool { return e.ContextMap()["store"] == store }).All()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(of("gone", "compaction failed")) == 0 || len(of("optional", "compaction done")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed run of gone and successful run of optional: %v", logs.All())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	failed := of("gone", "compaction failed")[0].ContextMap()
+	if failed["cause"] != "missing" || !strings.Contains(fmt.Sprint(failed["error"]), filepath.Join(dir, "gone", "events.ndjson")) {
+		t.Errorf("failed run logged %v, want cause missing and the path", failed)
+	}
+	for series, want := range map[string]float64{
+		`papyrad_runs_total{backend="json",result="error",store="gone"}`:             1,
+		`papyrad_errors_total{backend="json",reason="missing",store="gone"}`:         1,
+		`papyrad_runs_total{backend="rotating",result="ok",store="optional"}`:        1,
+		`papyrad_errors_total{backend="rotating",reason="missing",store="optional"}`: 0,
+	} {
+		if got := gathered(t, reg, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+}
+
+// gathered returns the value of one counter series, written as Prometheus prints it.
+func gathered(t *testing.T, reg *prometheus.Registry, series string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			if mf.GetName()+"{"+strings.Join(labels, ",")+"}" == series {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no series %s", series)
+	return 0
 }

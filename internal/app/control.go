@@ -15,13 +15,15 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/scheduler"
 )
 
 // The control API: HTTP over a unix socket in the state directory, mode 0660. Nothing that
 // changes anything ever listens on TCP.
 const (
-	// PathStatus answers GET with {"stores": [scheduler.Status, ...]}.
+	// PathStatus answers GET with {"time_zone": ZONE, "stores": [scheduler.Status, ...]}: every
+	// time in the daemon's time zone (daemon.timezone), which ZONE names (StatusZone).
 	PathStatus = "/v1/status"
 	// PathTrigger takes POST {"stores": [NAME, ...]} (none: every store) and answers 202
 	// {"triggered": [...]}, or 404 {"error": ...} naming a store that is not configured.
@@ -43,7 +45,7 @@ func listenControl(path string) (net.Listener, error) {
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return nil, fmt.Errorf("control socket %s: another papyrad daemon is running", path)
+		return nil, fmt.Errorf("control socket %s: %w (it answers there)", path, errs.ErrInUse)
 	}
 	_ = os.Remove(path)
 	old := syscall.Umask(0o117)
@@ -59,12 +61,31 @@ func listenControl(path string) (net.Listener, error) {
 	return ln, nil
 }
 
+// StatusZone names the time zone loc for people at t: its IANA name ("Europe/Berlin"), or for
+// the host's local zone without one, its abbreviation at t ("CET").
+func StatusZone(loc *time.Location, t time.Time) string {
+	if name := loc.String(); name != "Local" {
+		return name
+	}
+	abbr, _ := t.In(loc).Zone()
+	return abbr
+}
+
 // controlHandler serves the control API: status and metrics to read, trigger the one call
 // that changes anything.
-func controlHandler(sched *scheduler.Scheduler, obs *observer, log *zap.Logger) http.Handler {
+func controlHandler(sched *scheduler.Scheduler, obs *observer, loc *time.Location, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"stores": sched.Status()})
+		sts := sched.Status()
+		for i := range sts {
+			st := &sts[i]
+			for _, t := range []*time.Time{&st.LastRun, &st.LastSuccess, &st.NextRun, &st.DeferredSince} {
+				if !t.IsZero() {
+					*t = t.In(loc)
+				}
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"time_zone": StatusZone(loc, time.Now()), "stores": sts})
 	})
 	mux.HandleFunc("GET "+PathMetrics, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"stores": obs.totals()})

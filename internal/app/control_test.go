@@ -54,7 +54,7 @@ func FuzzControlRequest(f *testing.F) {
 		obs := newObserver(prometheus.NewRegistry(), "test")
 		before := sched.Status()
 		rec := httptest.NewRecorder()
-		controlHandler(sched, obs, zap.NewNop()).ServeHTTP(rec, req)
+		controlHandler(sched, obs, time.UTC, zap.NewNop()).ServeHTTP(rec, req)
 		after := sched.Status()
 		code := rec.Code
 		if code >= 500 {
@@ -148,5 +148,37 @@ func TestMetricsListenerOnlyReads(t *testing.T) {
 	}
 	if after := sched.Status(); !reflect.DeepEqual(before, after) {
 		t.Errorf("requests over TCP changed the stores:\n%+v\n%+v", before, after)
+	}
+}
+
+// TestStatusInDaemonZone: status names the daemon's time zone and gives every time in it,
+// whatever zone the scheduler kept it in.
+func TestStatusInDaemonZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched := scheduler.New(scheduler.Config{Location: time.UTC}, []scheduler.Job{{Name: "a", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}}})
+	rec := httptest.NewRecorder()
+	controlHandler(sched, newObserver(prometheus.NewRegistry(), "test"), berlin, zap.NewNop()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathStatus, nil))
+	var out struct {
+		TimeZone string `json:"time_zone"`
+		Stores   []struct {
+			NextRun string `json:"next_run"`
+		} `json:"stores"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || len(out.Stores) != 1 {
+		t.Fatalf("status %s: %v", rec.Body, err)
+	}
+	next, err := time.Parse(time.RFC3339Nano, out.Stores[0].NextRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want := next.In(berlin).Zone()
+	if _, got := next.Zone(); out.TimeZone != "Europe/Berlin" || got != want {
+		t.Errorf("status: time zone %q, next run %s (offset %d), want Europe/Berlin and its offset %d", out.TimeZone, out.Stores[0].NextRun, got, want)
+	}
+	if got := StatusZone(time.FixedZone("CET", 3600), time.Now()); got != "CET" {
+		t.Errorf("StatusZone of an unnamed zone = %q", got)
 	}
 }

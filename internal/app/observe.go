@@ -42,13 +42,13 @@ type StoreTotals struct {
 }
 
 // OldestAge is how old the store's oldest record was at the end of its last successful run,
-// as papyrad_oldest_record_age_seconds says; "-" when that is not known.
-func (t StoreTotals) OldestAge() string {
+// as papyrad_oldest_record_age_seconds says; ok is false when that is not known.
+func (t StoreTotals) OldestAge() (age time.Duration, ok bool) {
 	if t.OldestRecordTimestamp == nil || t.LastSuccess.IsZero() {
-		return "-"
+		return 0, false
 	}
-	age := float64(t.LastSuccess.UnixNano())/1e9 - *t.OldestRecordTimestamp
-	return time.Duration(age * float64(time.Second)).Round(time.Second).String()
+	secs := float64(t.LastSuccess.UnixNano())/1e9 - *t.OldestRecordTimestamp
+	return time.Duration(secs * float64(time.Second)).Round(time.Second), true
 }
 
 // observer feeds the Prometheus metrics and keeps the totals `papyrad metrics` shows.

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // Codec is an archive's compression.
@@ -314,7 +315,7 @@ func (w *Writer) Discard() {
 }
 
 func (w *Writer) wrap(err error) error {
-	return fmt.Errorf("archive %s: %w", w.pendingPath(), err)
+	return errs.Wrap("archive", w.pendingPath(), err)
 }
 
 // publish writes the parts of dir's pending archive m that decisions keep under its final

@@ -1,11 +1,12 @@
 package archive
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // A file's key names an archive part by the file its records came from: its inode number and
@@ -17,7 +18,7 @@ import (
 func FileKey(f *os.File) (string, error) {
 	var st unix.Statx_t
 	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
-		return "", fmt.Errorf("statx %s: %w", f.Name(), err)
+		return "", errs.Wrap("statx", f.Name(), err)
 	}
 	return key(&st), nil
 }
@@ -31,7 +32,7 @@ func PathKey(path string) (k string, ok bool, err error) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("statx %s: %w", path, err)
+		return "", false, errs.Wrap("statx", path, err)
 	}
 	return key(&st), true, nil
 }

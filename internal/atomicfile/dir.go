@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // SyncDir fsyncs the directory dir, so that a create, rename or unlink in it is durable.
@@ -44,12 +46,12 @@ func MkdirAll(dir string, perm os.FileMode) error {
 			break
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("create directory %s: %w", dir, err)
+			return errs.Wrap("create directory", dir, err)
 		}
 		missing = append(missing, parent)
 		up := filepath.Dir(parent)
 		if up == parent {
-			return fmt.Errorf("create directory %s: %w", dir, err)
+			return errs.Wrap("create directory", dir, err)
 		}
 		parent = up
 	}
@@ -71,7 +73,7 @@ func MkdirAll(dir string, perm os.FileMode) error {
 	// Deepest first: the existing parent, which makes the first created name durable, last.
 	for _, d := range append(missing, parent) {
 		if err := SyncDir(d); err != nil {
-			return fmt.Errorf("create directory %s: %w", dir, err)
+			return errs.Wrap("create directory", dir, err)
 		}
 	}
 	return nil

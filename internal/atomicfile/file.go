@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // Create creates the new file name for writing: O_EXCL and O_NOFOLLOW, so that a file or a
@@ -119,14 +121,14 @@ func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return errs.Wrap("write", name, err)
 	}
 	if err := Rename(tmp, name); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return errs.Wrap("write", name, err)
 	}
 	renamed = true
 	if err := SyncDir(filepath.Dir(name)); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return errs.Wrap("write", name, err)
 	}
 	return nil
 }

@@ -74,11 +74,11 @@ func Replace(tmp, name string, took func(tmp string) error) (replaced bool, err 
 			}
 		}
 		if err := Remove(tmp); err != nil {
-			return true, fmt.Errorf("remove the replaced file, now %s: %w", tmp, err)
+			return true, errs.Wrap("remove the replaced file, now", tmp, err)
 		}
 	}
 	if err := SyncDir(filepath.Dir(name)); err != nil {
-		return true, fmt.Errorf("replace %s: %w", name, err)
+		return true, errs.Wrap("replace", name, err)
 	}
 	return true, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -24,7 +25,7 @@ func Anomalies(ctx context.Context, r io.Reader, path string) ([]report.Anomaly,
 			return out, nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("read %s: %w", path, err)
+			return out, errs.Wrap("read", path, err)
 		}
 		if !line.Terminated {
 			out = append(out, report.Anomaly{Type: report.TruncatedLine, Path: path,

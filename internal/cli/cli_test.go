@@ -13,10 +13,28 @@ import (
 	"github.com/papyrad/papyrad/internal/report"
 )
 
+func TestMain(m *testing.M) {
+	// No test reads the host's /etc/papyrad/papyrad.yaml, installed or not.
+	dir, err := os.MkdirTemp("", "papyrad-cli-")
+	if err != nil {
+		panic(err)
+	}
+	defaultConfigPath = filepath.Join(dir, "papyrad.yaml")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func runCLI(t *testing.T, terminal bool, args ...string) (int, string, string) {
 	t.Helper()
+	return runCLIEnv(t, terminal, nil, args...)
+}
+
+// runCLIEnv runs papyrad in-process with environment variables added to a bare environment.
+func runCLIEnv(t *testing.T, terminal bool, environ []string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	e := &env{stdout: &out, stderr: &errOut, environ: []string{"HOME=" + t.TempDir()}, isTerminal: func() bool { return terminal }}
+	e := &env{stdout: &out, stderr: &errOut, environ: append([]string{"HOME=" + t.TempDir()}, environ...), isTerminal: func() bool { return terminal }}
 	code := execute(context.Background(), e, args)
 	return code, out.String(), errOut.String()
 }
@@ -38,7 +56,9 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		drew := strings.Contains(stderr, "\r") && strings.Contains(stderr, "%")
+		// The bar, the bytes done of the total, the rate and the time left.
+		drew := strings.Contains(stderr, "events.ndjson: ") && strings.Contains(stderr, "%") &&
+			strings.Contains(stderr, "iB/s") && strings.Contains(stderr, "MiB")
 		if drew != terminal {
 			t.Errorf("terminal=%v: progress drawn=%v (stderr %q)", terminal, drew, stderr)
 		}
@@ -50,7 +70,13 @@ func TestAdHocUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"compact"}, "--config FILE, or --backend"},
+		{[]string{"compact"}, "no config file: give --config FILE or set PAPYRAD_CONFIG"},
+		{[]string{"scan"}, "no config file: give --config FILE or set PAPYRAD_CONFIG"},
+		{[]string{"run"}, "no config file"},
+		{[]string{"config", "check"}, "no config file"},
+		{[]string{"status"}, "no config file"},
+		{[]string{"trigger", "a"}, "no config file"},
+		{[]string{"metrics"}, "no config file"},
 		{[]string{"compact", "--backend", "json"}, "--path is required"},
 		{[]string{"compact", "--backend", "json", "--path", "x"}, "no retention limit given"},
 		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "7x"}, "--max-age"},
@@ -62,7 +88,7 @@ func TestAdHocUsageErrors(t *testing.T) {
 		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--archive-max-age", "30d"}, "--archive-max-age needs --archive-dir"},
 		{[]string{"compact", "--backend", "json", "--path", "x", "--max-age", "1d", "--archive-dir", "a", "--archive-max-age", "soon"}, "--archive-max-age"},
 		{[]string{"compact", "--bogus"}, "unknown flag"},
-		{[]string{"compact", "orders"}, "need --config"},
+		{[]string{"compact", "orders"}, "store names (orders) need one"},
 	}
 	for _, tc := range tests {
 		code, _, stderr := runCLI(t, false, tc.args...)

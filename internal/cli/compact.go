@@ -39,12 +39,13 @@ func (a *adHoc) register(c *cobra.Command) {
 	f.StringVar(&a.PartialLineGrace, "partial-line-grace", units.FormatDuration(config.DefaultPartialLineGrace), "an unterminated last line younger than this is a write in progress")
 	f.StringVar(&a.DrainTimeout, "drain-timeout", units.FormatDuration(config.DefaultDrainTimeout), "how long to wait for writers still holding the replaced file")
 	f.BoolVar(&a.AllowHardLinks, "allow-hard-links", false, "compact a store file that has more than one hard link (its other names keep the old records)")
+	f.BoolVar(&a.MissingOK, "missing-ok", false, "a store file (or set) that does not exist is nothing to do, not an error")
 }
 
 // storeFlags registers the flags that say which store: its kind, file or streams, and name.
 func (a *adHoc) storeFlags(c *cobra.Command) {
 	f := c.Flags()
-	f.StringVar(&a.Backend, "backend", "", "store kind without a config file: json, rotating, redis or memory")
+	f.StringVar(&a.Backend, "backend", "", "store kind without a config file: json (the default with --path), rotating, redis or memory")
 	f.StringVar(&a.Path, "path", "", "store file (json, rotating)")
 	f.StringVar(&a.Name, "name", "", "store name in reports and quarantine (default: the file's name)")
 	f.StringVar(&a.RedisURL, "redis-url", "", "redis: server URL")
@@ -54,9 +55,6 @@ func (a *adHoc) storeFlags(c *cobra.Command) {
 
 // resolve turns the flags into a configuration of one store; bad flags are usage errors.
 func (a *adHoc) resolve(environ []string) (*config.Config, error) {
-	if a.Backend == "" {
-		return nil, usageErrorf("give --config FILE, or --backend with the store's flags")
-	}
 	cfg, err := config.FromFlags(a.Flags, environ)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
@@ -73,14 +71,23 @@ func newCompactCmd(e *env) *cobra.Command {
 		logLevel   string
 	)
 	c := &cobra.Command{
-		Use:   "compact [--config FILE] [STORE...] | --backend KIND --path FILE [limits]",
+		Use:   "compact [--config FILE] [STORE...] | [--backend KIND] --path FILE [limits]",
 		Short: "Compact stores now, once",
 		Long: `Compact the named stores of a config file (all of them when none is named), or one
-store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
+store described by flags (--path alone: a json store). Without --config or --path, the config
+file is $PAPYRAD_CONFIG, else /etc/papyrad/papyrad.yaml. A store that does not exist fails
+unless it says missing_ok (--missing-ok). Exit codes: 0 done or nothing to do, 1 a store failed,
 64 usage error, 75 refused for now (store locked, being compacted by Papyra, or replaced during the run), 78 bad config.`,
 		RunE: func(c *cobra.Command, args []string) error {
-			log := newLogger(e.stderr, logLevel)
+			lvl, err := parseLogLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			log := newLogger(e.stderr, lvl)
 			defer func() { _ = log.Sync() }()
+			if configPath == "" && a.Backend == "" && c.Flags().Changed("path") {
+				a.Backend = string(config.BackendJSON) // as scan: --path alone is a json store
+			}
 			stateDir, sts, err := selectStores(c, e, configPath, args, &a)
 			if err != nil {
 				return err
@@ -109,7 +116,7 @@ store described by flags. Exit codes: 0 done or nothing to do, 1 a store failed,
 		},
 	}
 	a.register(c)
-	c.Flags().StringVar(&configPath, "config", "", "config file (YAML)")
+	c.Flags().StringVar(&configPath, "config", "", configFlagUsage)
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be done; write nothing")
 	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object: {"stores": [REPORT, ...]}`)
 	c.Flags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")

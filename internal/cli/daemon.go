@@ -14,15 +14,20 @@ import (
 func newRunCmd(e *env) *cobra.Command {
 	var path string
 	c := &cobra.Command{
-		Use:   "run --config FILE",
+		Use:   "run [--config FILE]",
 		Short: "Run the daemon: compact every store on its schedule, within its guards",
 		Long: `Run papyrad as a daemon (systemd Type=notify). Signals: SIGHUP reloads the config (an
 invalid file keeps the running one), SIGUSR1 compacts every store now (windows and traffic
-bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one stops at once).`,
+bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one, more than a
+second after the first, stops at once). Without --config, the config file is $PAPYRAD_CONFIG,
+else /etc/papyrad/papyrad.yaml. Exit codes: 0 stopped gracefully, 1 stopped before the runs did
+or could not set up, 64 usage, 75 another daemon holds the state directory (its pid named),
+78 bad config.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			path := configFile(e, path)
 			if path == "" {
-				return usageErrorf("--config is required")
+				return noConfig("")
 			}
 			cfg, err := config.Load(path, e.environ)
 			if err != nil {
@@ -42,15 +47,18 @@ bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one st
 			return withCode(ExitFailed, err)
 		},
 	}
-	c.Flags().StringVar(&path, "config", "", "config file (YAML)")
+	c.Flags().StringVar(&path, "config", "", configFlagUsage)
 	return c
 }
 
 // refusedOrFailed is the exit code for an error setting stores up: a configuration or a
-// directory refused, or a failure.
+// directory refused, a state directory another daemon holds (try later), or a failure.
 func refusedOrFailed(err error) int {
-	if errors.Is(err, errs.ErrInvalid) {
+	switch {
+	case errors.Is(err, errs.ErrInvalid):
 		return ExitConfig
+	case errors.Is(err, errs.ErrInUse):
+		return ExitTempFail
 	}
 	return ExitFailed
 }

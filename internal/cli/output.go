@@ -6,14 +6,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
+	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/papyrad/papyrad/internal/report"
-	"github.com/papyrad/papyrad/internal/units"
 )
 
 // printJSON writes v as the indented JSON document a --json flag promises.
@@ -38,13 +36,13 @@ func printReport(w io.Writer, r report.Report) {
 	case r.Result == report.ResultSkipped:
 		fmt.Fprintf(w, "%s: skipped (%s): %s\n", r.Store, r.Reason, r.Error)
 	case r.FilesRewritten == 0 && r.FilesDeleted == 0 && r.RecordsDropped == 0 && r.RecordsQuarantined == 0:
-		fmt.Fprintf(w, "%s: nothing to do (%d records, %s)\n", r.Store, r.RecordsBefore, units.FormatSize(r.BytesBefore))
+		fmt.Fprintf(w, "%s: nothing to do (%d records, %s)\n", r.Store, r.RecordsBefore, humanSize(r.BytesBefore))
 	default:
 		fmt.Fprintf(w, "%s: %s in %.2fs\n", r.Store, verb, r.Duration)
 		fmt.Fprintf(w, "  records  %d -> %d kept, %d dropped%s, %d quarantined\n",
 			r.RecordsBefore, r.RecordsAfter, r.RecordsDropped, dropDetail(r), r.RecordsQuarantined)
 		fmt.Fprintf(w, "  bytes    %s -> %s (%s reclaimed)\n",
-			units.FormatSize(r.BytesBefore), units.FormatSize(r.BytesAfter), units.FormatSize(r.BytesReclaimed()))
+			humanSize(r.BytesBefore), humanSize(r.BytesAfter), humanSize(r.BytesReclaimed()))
 		fmt.Fprintf(w, "  files    %d rewritten, %d deleted\n", r.FilesRewritten, r.FilesDeleted)
 		if r.LinesAppended > 0 {
 			fmt.Fprintf(w, "  appended during the run and carried over: %d lines\n", r.LinesAppended)
@@ -59,6 +57,15 @@ func printReport(w io.Writer, r report.Report) {
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
+}
+
+// humanSize prints a byte count for a person: binary units, one decimal under ten ("1.2 GiB",
+// "512 B"). The exact count is in --json and the metrics.
+func humanSize(n int64) string {
+	if n < 0 {
+		return "-" + humanize.IBytes(uint64(-n))
+	}
+	return humanize.IBytes(uint64(n))
 }
 
 func dropDetail(r report.Report) string {
@@ -77,48 +84,19 @@ func dropDetail(r report.Report) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// progress draws one status line on a terminal, at most a few times a second.
-type progress struct {
-	mu   sync.Mutex
-	w    io.Writer
-	last time.Time
-	drew bool
-}
+// logLevels are the levels --log-level takes.
+var logLevels = map[string]zapcore.Level{"debug": zapcore.DebugLevel, "info": zapcore.InfoLevel, "warn": zapcore.WarnLevel, "error": zapcore.ErrorLevel}
 
-func newProgress(w io.Writer) *progress { return &progress{w: w} }
-
-func (p *progress) callback(store string) func(phase string, done, total int64) {
-	return func(phase string, done, total int64) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if time.Since(p.last) < 200*time.Millisecond {
-			return
-		}
-		p.last = time.Now()
-		pct := 100.0
-		if total > 0 {
-			pct = 100 * float64(done) / float64(total)
-		}
-		fmt.Fprintf(p.w, "\r\033[K%s: %s %5.1f%% (%s of %s)", store, phase, pct, units.FormatSize(done), units.FormatSize(total))
-		p.drew = true
+// parseLogLevel reads a --log-level value; anything else is a usage error.
+func parseLogLevel(s string) (zapcore.Level, error) {
+	if lvl, ok := logLevels[s]; ok {
+		return lvl, nil
 	}
-}
-
-func (p *progress) clear() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drew {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.drew = false
-	}
+	return 0, usageErrorf("--log-level: %q is not one of debug, info, warn, error", s)
 }
 
 // newLogger returns a console logger on w for the one-shot commands.
-func newLogger(w io.Writer, level string) *zap.Logger {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		lvl = zapcore.WarnLevel
-	}
+func newLogger(w io.Writer, lvl zapcore.Level) *zap.Logger {
 	enc := zap.NewDevelopmentEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	ws := zapcore.AddSync(w)

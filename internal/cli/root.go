@@ -59,15 +59,16 @@ without losing a record that retention keeps or one the application appends mean
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// A bare papyrad is a usage error: the help, on stderr, and exit 64.
+		RunE: func(c *cobra.Command, _ []string) error {
+			c.SetOut(e.stderr)
+			_ = c.Help()
+			return silentExit(ExitUsage)
+		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(ExitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
 	})
 	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e))
 	return root
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

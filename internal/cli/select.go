@@ -13,10 +13,19 @@ import (
 // selectStores returns the stores a one-shot command works on, with the state directory they
 // keep their state in: the named stores of the config file (every store when none is named),
 // or the one store the ad-hoc flags describe.
+//
+// Without --config, the flags --backend and --path describe the store; without them either,
+// the config file is PAPYRAD_CONFIG's or the default one (configFile).
 func selectStores(c *cobra.Command, e *env, configPath string, names []string, a *adHoc) (string, []config.Store, error) {
+	if configPath == "" && !c.Flags().Changed("backend") && !c.Flags().Changed("path") {
+		configPath = configFile(e, "")
+	}
 	if configPath == "" {
 		if len(names) > 0 {
-			return "", nil, usageErrorf("store names (%s) need --config", strings.Join(names, ", "))
+			return "", nil, noConfig(fmt.Sprintf(": store names (%s) need one", strings.Join(names, ", ")))
+		}
+		if a.Backend == "" {
+			return "", nil, noConfig(", or describe one store with --path FILE (and --backend) and its limits")
 		}
 		cfg, err := a.resolve(e.environ)
 		if err != nil {
@@ -60,15 +69,16 @@ func newConfigCmd(e *env) *cobra.Command {
 	}
 	var path string
 	check := &cobra.Command{
-		Use:   "check --config FILE",
+		Use:   "check [--config FILE]",
 		Short: "Validate a config file and print the effective configuration",
 		Long: `Validate the file (with PAPYRAD_ environment overrides applied) and print every store with
 the defaults merged in. Exit code 78 and every problem found, each naming its store and field,
 when the file is invalid.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			path := configFile(e, path)
 			if path == "" {
-				return usageErrorf("--config is required")
+				return noConfig("")
 			}
 			cfg, err := config.Load(path, e.environ)
 			if err != nil {
@@ -87,7 +97,7 @@ when the file is invalid.`,
 			return err
 		},
 	}
-	check.Flags().StringVar(&path, "config", "", "config file (YAML)")
+	check.Flags().StringVar(&path, "config", "", configFlagUsage)
 	c.AddCommand(check)
 	return c
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	yamlv3 "go.yaml.in/yaml/v3"
 
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/window"
 )
 
@@ -35,7 +36,7 @@ import (
 func Load(path string, environ []string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, errs.Wrap("read config", path, err)
 	}
 	data, err := file.Provider(abs).ReadBytes()
 	if err != nil {
@@ -77,6 +78,13 @@ var envVars = map[string]string{
 // variable with this prefix is an error.
 const EnvPrefix = "PAPYRAD_"
 
+// The configuration file the commands read when --config does not name one:
+// EnvConfig's value, else DefaultPath (where `make install` puts it).
+const (
+	EnvConfig   = "PAPYRAD_CONFIG"
+	DefaultPath = "/etc/papyrad/papyrad.yaml"
+)
+
 // EnvVars returns the environment variables that override daemon settings,
 // each with the setting it overrides ("PAPYRAD_LOG_LEVEL" →
 // "daemon.log.level").
@@ -117,7 +125,9 @@ func parse(data []byte, environ []string, path, base string) (*Config, error) {
 		TransformFunc: func(name, value string) (string, any) {
 			key, ok := envVars[name]
 			if !ok {
-				unknownEnv = append(unknownEnv, name)
+				if name != EnvConfig { // names the file, not a setting in it
+					unknownEnv = append(unknownEnv, name)
+				}
 				return "", nil
 			}
 			return key, value
@@ -532,6 +542,16 @@ func (r *reader) backendKeys(m map[string]any, f field, s *Store, d *Daemon) {
 		}
 	} else if has {
 		r.add(f.key("allow_hard_links"), "only for file backends (json, rotating)")
+	}
+
+	if v, has := get(m, "missing_ok"); b.IsFile() {
+		if has {
+			if x, ok := r.boolean(v, f.key("missing_ok")); ok {
+				s.MissingOK = x
+			}
+		}
+	} else if has {
+		r.add(f.key("missing_ok"), "only for file backends (json, rotating)")
 	}
 
 	if v, has := get(m, "rotation"); b == BackendRotating {

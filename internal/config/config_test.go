@@ -203,6 +203,7 @@ stores:
 		"partial_line_grace": s.PartialLineGrace == 10*time.Second,
 		"drain_timeout":      s.DrainTimeout == 5*time.Second,
 		"allow_hard_links":   !s.AllowHardLinks,
+		"missing_ok":         !s.MissingOK,
 		"consumer_groups":    s.ConsumerGroups == ConsumerGroupsAcked,
 		"consumer_group_age": s.ConsumerGroupMaxAge == 7*units.Day,
 		"age_basis":          s.AgeBasis == AgeBasisTimestamp,
@@ -399,6 +400,8 @@ stores:
 	if c.Daemon.ControlSocket != "/run/papyrad.sock" {
 		t.Errorf("control socket = %s", c.Daemon.ControlSocket)
 	}
+	// PAPYRAD_CONFIG names the file the commands read: known, and no setting.
+	mustParse(t, doc(`stores: [{name: s, backend: memory, retention: none}]`), EnvConfig+"=/etc/elsewhere.yaml")
 	wd, _ := os.Getwd()
 	c = mustParse(t, doc(`stores: [{name: s, backend: memory, retention: none}]`), "PAPYRAD_STATE_DIR=rel/state")
 	if want := filepath.Join(wd, "rel/state"); c.Daemon.StateDir != want {
@@ -410,7 +413,7 @@ stores:
 		want []string
 	}{
 		{"PAPYRAD_STATEDIR=/x", []string{"PAPYRAD_STATEDIR: unknown environment variable (did you mean PAPYRAD_STATE_DIR?)"}},
-		{"PAPYRAD_CONFIG=/x", []string{"PAPYRAD_CONFIG: unknown environment variable (known: PAPYRAD_CONTROL_SOCKET,"}},
+		{"PAPYRAD_CONFIGURATION=/x", []string{"PAPYRAD_CONFIGURATION: unknown environment variable (known: PAPYRAD_CONTROL_SOCKET,"}},
 		{"PAPYRAD_MAX_CONCURRENT=0", []string{"daemon.max_concurrent (from PAPYRAD_MAX_CONCURRENT): must be at least 1, not 0"}},
 		{"PAPYRAD_MAX_CONCURRENT=two", []string{"daemon.max_concurrent (from PAPYRAD_MAX_CONCURRENT): must be a whole number"}},
 		{"PAPYRAD_SHUTDOWN_TIMEOUT=60", []string{`daemon.shutdown_timeout (from PAPYRAD_SHUTDOWN_TIMEOUT): invalid duration "60": missing unit`}},
@@ -573,6 +576,9 @@ func TestProblems(t *testing.T) {
 		{"allow_hard_links on redis", "stores:\n  - {name: c, backend: redis, redis: {url: 'redis://h'}, allow_hard_links: true, retention: none}\n", []string{"stores[0] (c): allow_hard_links: only for file backends (json, rotating)"}},
 		{"allow_hard_links type", "stores:\n  - {name: a, backend: json, path: /srv/x, allow_hard_links: 1, retention: none}\n", []string{"stores[0] (a): allow_hard_links: must be true or false, not "}},
 		{"allow_hard_links in defaults", "defaults:\n  allow_hard_links: true\nstores:\n  - {name: a, backend: json, path: /srv/x, retention: none}\n", []string{"defaults: unknown key \"allow_hard_links\""}},
+		{"missing_ok on redis", "stores:\n  - {name: c, backend: redis, redis: {url: 'redis://h'}, missing_ok: true, retention: none}\n", []string{"stores[0] (c): missing_ok: only for file backends (json, rotating)"}},
+		{"missing_ok type", "stores:\n  - {name: a, backend: json, path: /srv/x, missing_ok: yes please, retention: none}\n", []string{"stores[0] (a): missing_ok: must be true or false, not "}},
+		{"missing_ok in defaults", "defaults:\n  missing_ok: true\nstores:\n  - {name: a, backend: json, path: /srv/x, retention: none}\n", []string{"defaults: unknown key \"missing_ok\" (missing_ok can only be set per store)"}},
 
 		// Store conflicts.
 		{"same path", "stores:\n  - {name: a, backend: json, path: /srv/x/events.ndjson, retention: none}\n  - {name: b, backend: rotating, path: /srv/x/../x/events.ndjson/, retention: none}\n", []string{"stores[1] (b): path: /srv/x/events.ndjson is also the path of stores[0] (a)"}},
@@ -785,6 +791,7 @@ stores:
     backend: rotating
     path: /srv/l/x.ndjson
     allow_hard_links: true
+    missing_ok: true
     retention: none
   - name: c
     backend: redis
@@ -809,6 +816,8 @@ stores:
 		"trim_step: 10000",
 		"allow_hard_links: false",
 		"allow_hard_links: true",
+		"missing_ok: false",
+		"missing_ok: true",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("effective config lacks %q:\n%s", want, s)
@@ -825,7 +834,7 @@ stores:
 	if strings.Contains(keep, "trim_step") || strings.Contains(keep, "consumer_groups") {
 		t.Errorf("json store shows redis settings:\n%s", keep)
 	}
-	if redis := s[strings.Index(s, "name: c\n"):]; strings.Contains(redis, "allow_hard_links") {
+	if redis := s[strings.Index(s, "name: c\n"):]; strings.Contains(redis, "allow_hard_links") || strings.Contains(redis, "missing_ok") {
 		t.Errorf("redis store shows allow_hard_links:\n%s", redis)
 	}
 }

@@ -45,10 +45,10 @@
 //
 // Settings only some backends use are rejected on the others when a store
 // sets them: path (json, rotating), rotation (rotating), redis (redis),
-// partial_line_grace, drain_timeout and allow_hard_links (json, rotating),
-// consumer_groups, consumer_group_max_age, age_basis and trim_step (redis).
-// The defaults section may set them for all stores, allow_hard_links aside:
-// an operator opts in store by store.
+// partial_line_grace, drain_timeout, allow_hard_links and missing_ok (json,
+// rotating), consumer_groups, consumer_group_max_age, age_basis and
+// trim_step (redis). The defaults section may set them for all stores,
+// allow_hard_links and missing_ok aside: an operator opts in store by store.
 //
 // Relative paths (state_dir, control_socket, store paths, quarantine_dir,
 // archive.dir, redis.password_file) are resolved against the directory of

@@ -49,6 +49,7 @@ type (
 		PartialLineGrace    string         `yaml:"partial_line_grace,omitempty"`
 		DrainTimeout        string         `yaml:"drain_timeout,omitempty"`
 		AllowHardLinks      *bool          `yaml:"allow_hard_links,omitempty"`
+		MissingOK           *bool          `yaml:"missing_ok,omitempty"`
 		ConsumerGroups      ConsumerGroups `yaml:"consumer_groups,omitempty"`
 		ConsumerGroupMaxAge string         `yaml:"consumer_group_max_age,omitempty"`
 		AgeBasis            AgeBasis       `yaml:"age_basis,omitempty"`
@@ -144,6 +145,7 @@ func (c *Config) Effective() ([]byte, error) {
 			e.PartialLineGrace = units.FormatDuration(s.PartialLineGrace)
 			e.DrainTimeout = units.FormatDuration(s.DrainTimeout)
 			e.AllowHardLinks = &s.AllowHardLinks
+			e.MissingOK = &s.MissingOK
 		}
 		if s.Retention.None {
 			e.Retention = "none"

@@ -40,6 +40,7 @@ type Flags struct {
 
 	PartialLineGrace, DrainTimeout string // json, rotating
 	AllowHardLinks                 bool   // json, rotating
+	MissingOK                      bool   // json, rotating
 }
 
 // flagNames maps the store keys the flags fill to the flags' names, so that
@@ -64,6 +65,7 @@ var flagNames = map[string]string{
 	"partial_line_grace":        "--partial-line-grace",
 	"drain_timeout":             "--drain-timeout",
 	"allow_hard_links":          "--allow-hard-links",
+	"missing_ok":                "--missing-ok",
 }
 
 // FromFlags resolves a store described by flags into a configuration of one
@@ -173,6 +175,9 @@ func (fl Flags) store(b Backend) map[string]any {
 		put(m, "drain_timeout", fl.DrainTimeout)
 		if fl.AllowHardLinks {
 			m["allow_hard_links"] = true
+		}
+		if fl.MissingOK {
+			m["missing_ok"] = true
 		}
 	}
 	if b == BackendRotating {

@@ -62,7 +62,9 @@ var (
 		"rotation": rotationKeys,
 		// allow_hard_links is per store: an operator opts in for the store they linked.
 		"allow_hard_links": nil,
-		"redis":            redisKeys,
+		// missing_ok is per store too: which stores may be absent is the operator's call.
+		"missing_ok": nil,
+		"redis":      redisKeys,
 	}
 
 	storeKeys = func() keys {

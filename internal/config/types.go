@@ -99,6 +99,9 @@ type Store struct {
 	// AllowHardLinks lets a run compact a store file (or segment) that has more
 	// than one name; off, such a store is refused (file stores).
 	AllowHardLinks bool
+	// MissingOK makes a store whose file (or every file of its set) does not exist
+	// nothing to do; off, such a store fails its runs and its scans (file stores).
+	MissingOK bool
 
 	// ConsumerGroups, ConsumerGroupMaxAge, AgeBasis and TrimStep apply to
 	// redis stores. ConsumerGroupMaxAge 0 ("none") means groups always win.

@@ -5,6 +5,9 @@ package errs
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,6 +22,9 @@ var (
 	// ErrDiskRefused means the disk guard refused the space a run needs: nothing was written.
 	// The guard is never bypassed.
 	ErrDiskRefused = errors.New("not enough free disk space for the run")
+	// ErrInUse means another papyrad daemon runs on the same state directory: its lock
+	// file there is held.
+	ErrInUse = errors.New("in use by another papyrad daemon")
 )
 
 // The store cannot be compacted as it is: an operator has to look.
@@ -47,6 +53,10 @@ var (
 	// ErrNoStore means the store's name is gone (the application moved it away) while
 	// papyrad had lines to forward to it; papyrad never creates a store, and the lines wait.
 	ErrNoStore = errors.New("the store file is gone")
+	// ErrMissing means a store has no file at all: its path (or every name of its set) does
+	// not exist. Refused unless the store says missing_ok. Its text completes a sentence
+	// that names the path ("/var/lib/orders/events.ndjson does not exist").
+	ErrMissing = errors.New("does not exist")
 )
 
 // Kernel file leases (package lease).
@@ -102,3 +112,25 @@ type marked struct{ err, kind error }
 
 func (m marked) Error() string   { return m.err.Error() }
 func (m marked) Unwrap() []error { return []error{m.err, m.kind} }
+
+// Wrap says what was being done, and to what (a path, an address), when err happened:
+// "what subject: err". When err's text already names subject (an *fs.PathError from the call
+// on it, say) subject is left out, so that no message repeats a path ("open lock file: open
+// /x/.papyrad.events.lock: permission denied", not "... /x/.papyrad.events.lock: open
+// /x/.papyrad.events.lock: ..."), and err itself is returned when its operation is what.
+func Wrap(what, subject string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if subject == "" {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if !strings.Contains(err.Error(), subject) {
+		return fmt.Errorf("%s %s: %w", what, subject, err)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == what && pe.Path == subject && err == error(pe) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -40,3 +40,27 @@ func TestIsNoSpace(t *testing.T) {
 		}
 	}
 }
+
+func TestWrapNamesAPathOnce(t *testing.T) {
+	pe := &fs.PathError{Op: "open", Path: "/x/events.ndjson", Err: syscall.ENOENT}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{Wrap("open lock file", "/x/events.ndjson", pe), "open lock file: open /x/events.ndjson: no such file or directory"},
+		{Wrap("open", "/x/events.ndjson", pe), "open /x/events.ndjson: no such file or directory"},
+		{Wrap("read", "/x/other", pe), "read /x/other: open /x/events.ndjson: no such file or directory"},
+		{Wrap("write", "/x/t", syscall.ENOSPC), "write /x/t: no space left on device"},
+		{Wrap("list", "", syscall.EIO), "list: input/output error"},
+	} {
+		if tc.err.Error() != tc.want {
+			t.Errorf("got %q, want %q", tc.err, tc.want)
+		}
+		if !errors.Is(tc.err, syscall.ENOENT) && !errors.Is(tc.err, syscall.ENOSPC) && !errors.Is(tc.err, syscall.EIO) {
+			t.Errorf("%q lost its cause", tc.err)
+		}
+	}
+	if Wrap("x", "y", nil) != nil {
+		t.Error("Wrap(nil) is not nil")
+	}
+}

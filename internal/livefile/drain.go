@@ -148,7 +148,7 @@ func (d *drainer) release(ctx context.Context, opts DrainOptions, res *DrainResu
 		return false, err // a writer opened it meanwhile: go on forwarding
 	}
 	if err := atomicfile.Remove(d.oldName()); err != nil && !os.IsNotExist(err) {
-		return false, fmt.Errorf("remove %s: %w", d.oldName(), err)
+		return false, errs.Wrap("remove", d.oldName(), err)
 	}
 	if broken, err := l.Broken(); err != nil || broken {
 		// A writer that had looked the store's name up before the exchange opened the old
@@ -227,7 +227,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 		}
 		fi, err := d.old.Stat()
 		if err != nil {
-			return fmt.Errorf("stat %s: %w", d.oldName(), err)
+			return errs.Wrap("stat", d.oldName(), err)
 		}
 		size := fi.Size()
 		if size <= d.j.Copied {
@@ -236,7 +236,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 		limit := min(size, d.j.Copied+maxForward)
 		end, err := lastLineEnd(d.old, d.j.Copied, limit, final && limit == size)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", d.oldName(), err)
+			return errs.Wrap("read", d.oldName(), err)
 		}
 		addNewline := false
 		if end == d.j.Copied {
@@ -244,7 +244,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 				// One line longer than maxForward: take it whole.
 				end, err = lastLineEnd(d.old, d.j.Copied, size, final)
 				if err != nil {
-					return fmt.Errorf("read %s: %w", d.oldName(), err)
+					return errs.Wrap("read", d.oldName(), err)
 				}
 			}
 			if end == d.j.Copied {
@@ -256,7 +256,7 @@ func (d *drainer) forwardAll(ctx context.Context, final bool, grace time.Duratio
 		}
 		block := make([]byte, end-d.j.Copied, end-d.j.Copied+1)
 		if _, err := d.old.ReadAt(block, d.j.Copied); err != nil {
-			return fmt.Errorf("read %s: %w", d.oldName(), err)
+			return errs.Wrap("read", d.oldName(), err)
 		}
 		if addNewline {
 			block = append(block, '\n')
@@ -309,10 +309,10 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) (overtake
 	defer dest.Close()
 	fi, err := dest.Stat()
 	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", d.j.Store, err)
+		return false, errs.Wrap("stat", d.j.Store, err)
 	}
 	if err := atomicfile.Reserve(dest, fi.Size(), int64(len(block))+reserveSlack); err != nil && !atomicfile.IsUnsupported(err) {
-		return false, fmt.Errorf("reserve space to forward late appends to %s: %w", d.j.Store, err)
+		return false, errs.Wrap("reserve space to forward late appends to", d.j.Store, err)
 	}
 	st := statOf(fi)
 	d.j.Forward = &forwardStep{From: d.j.Copied, To: to, DestIno: st.Ino, DestSize: fi.Size(), AddNewline: addNewline}
@@ -320,10 +320,10 @@ func (d *drainer) appendBlock(block []byte, to int64, addNewline bool) (overtake
 		return false, err
 	}
 	if n, err := writeAll(dest, block); err != nil {
-		return false, d.untear(dest, n, fmt.Errorf("append late lines to %s: %w", d.j.Store, err))
+		return false, d.untear(dest, n, errs.Wrap("append late lines to", d.j.Store, err))
 	}
 	if err := atomicfile.Sync(dest); err != nil {
-		return false, fmt.Errorf("fsync %s: %w", d.j.Store, err)
+		return false, errs.Wrap("fsync", d.j.Store, err)
 	}
 	overtaken = d.unordered && d.destEnd > 0 && fi.Size() > d.destEnd
 	d.destEnd = fi.Size() + int64(len(block))

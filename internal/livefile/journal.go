@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // journal is the durable record of one run's replacement of a store file, kept beside the
@@ -82,7 +83,7 @@ func loadJournal(name string) (*journal, error) {
 	}
 	var j journal
 	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("journal %s: %w", name, err)
+		return nil, errs.Wrap("journal", name, err)
 	}
 	if j.Version != 1 || j.RunID == "" || j.Store == "" {
 		return nil, fmt.Errorf("journal %s: not a papyrad journal of version 1", name)
@@ -112,13 +113,13 @@ func (j *journal) finalizeSidecars() error {
 					continue
 				}
 			}
-			return fmt.Errorf("finalise %s: %w", s.Final, err)
+			return errs.Wrap("finalise", s.Final, err)
 		}
 		dirs[filepath.Dir(s.Final)] = true
 	}
 	for d := range dirs {
 		if err := atomicfile.SyncDir(d); err != nil {
-			return fmt.Errorf("fsync %s: %w", d, err)
+			return errs.Wrap("fsync", d, err)
 		}
 	}
 	j.Finalized = true

@@ -27,7 +27,7 @@ func Acquire(path string) (*Lock, error) {
 	name := filepath.Join(filepath.Dir(path), atomicfile.HiddenPrefix(path)+suffixLock)
 	fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w", name, err)
+		return nil, errs.Wrap("open lock file", name, err)
 	}
 	f := os.NewFile(uintptr(fd), name)
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
@@ -40,7 +40,7 @@ func Acquire(path string) (*Lock, error) {
 			}
 			return nil, errs.ErrLocked
 		}
-		return nil, fmt.Errorf("lock %s: %w", name, err)
+		return nil, errs.Wrap("lock", name, err)
 	}
 	// The pid is only a hint for the error above; failing to write it is harmless.
 	if err := f.Truncate(0); err == nil {

@@ -43,7 +43,7 @@ func ReadOwn(name string) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, errs.Wrap("read", name, err)
 	}
 	if len(b) > maxJournal {
 		return nil, fmt.Errorf("%s is larger than any journal papyrad writes: %w", name, errs.ErrNotOwn)

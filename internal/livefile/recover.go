@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // RecoverResult says what recovery found beside a store.
@@ -49,7 +50,7 @@ func Recover(ctx context.Context, path string, opts DrainOptions) (RecoverResult
 	dir := filepath.Dir(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return res, fmt.Errorf("list %s: %w", dir, err)
+		return res, errs.Wrap("list", dir, err)
 	}
 	type runFiles struct{ tmp, old, journal, journalTmp bool }
 	runs := map[string]*runFiles{}
@@ -168,7 +169,7 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		return j.remove()
 	}
 	if err != nil {
-		return fmt.Errorf("open %s: %w", oldName, err)
+		return errs.Wrap("open", oldName, err)
 	}
 	defer old.Close()
 	if st := statOf(mustStat(old)); st == nil || st.Ino != j.OldIno || uint64(st.Dev) != j.Dev {
@@ -180,11 +181,11 @@ func recoverRun(ctx context.Context, path, id string, opts DrainOptions, res *Re
 		// looked for there as for a forward, with every line of the old file since Copied.
 		fi, err := old.Stat()
 		if err != nil {
-			return fmt.Errorf("stat %s: %w", oldName, err)
+			return errs.Wrap("stat", oldName, err)
 		}
 		to, err := lastLineEnd(old, j.Copied, min(fi.Size(), j.Copied+maxForward), false)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", oldName, err)
+			return errs.Wrap("read", oldName, err)
 		}
 		if to > j.Copied && j.Forward == nil {
 			j.Forward = &forwardStep{From: j.Copied, To: to, DestIno: j.NewIno, DestSize: j.Final.DestSize}

@@ -47,7 +47,7 @@ type Rewrite struct {
 func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 	fi, err := old.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
+		return nil, errs.Wrap("stat", path, err)
 	}
 	st := statOf(fi)
 	if st == nil {
@@ -77,7 +77,7 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 func CreateTemp(path string, like *os.File, runID string) (*os.File, error) {
 	fi, err := like.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", like.Name(), err)
+		return nil, errs.Wrap("stat", like.Name(), err)
 	}
 	st := statOf(fi)
 	if st == nil {
@@ -133,7 +133,7 @@ func (r *Rewrite) Write(p []byte) (int, error) {
 	n, err := r.buf.Write(p)
 	r.written += int64(n)
 	if err != nil {
-		return n, fmt.Errorf("write %s: %w", r.tmpName, err)
+		return n, errs.Wrap("write", r.tmpName, err)
 	}
 	return n, nil
 }
@@ -152,11 +152,11 @@ func (r *Rewrite) AddSidecar(s Sidecar) { r.sidecars = append(r.sidecars, s) }
 func (r *Rewrite) catchUp(ctx context.Context, from int64) (int64, error) {
 	fi, err := r.old.Stat()
 	if err != nil {
-		return from, fmt.Errorf("stat %s: %w", r.path, err)
+		return from, errs.Wrap("stat", r.path, err)
 	}
 	end, err := lastLineEnd(r.old, from, fi.Size(), false)
 	if err != nil {
-		return from, fmt.Errorf("read %s: %w", r.path, err)
+		return from, errs.Wrap("read", r.path, err)
 	}
 	if end <= from {
 		return from, nil
@@ -200,10 +200,10 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 // The commit does it too, for what the catch-up adds after.
 func (r *Rewrite) Prepare() error {
 	if err := r.buf.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", r.tmpName, err)
+		return errs.Wrap("write", r.tmpName, err)
 	}
 	if err := atomicfile.Sync(r.tmp); err != nil {
-		return fmt.Errorf("fsync %s: %w", r.tmpName, err)
+		return errs.Wrap("fsync", r.tmpName, err)
 	}
 	return nil
 }
@@ -225,19 +225,19 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 		return copied, err
 	}
 	if err := r.buf.Flush(); err != nil {
-		return copied, fmt.Errorf("write %s: %w", r.tmpName, err)
+		return copied, errs.Wrap("write", r.tmpName, err)
 	}
 	if err := atomicfile.Sync(r.tmp); err != nil {
-		return copied, fmt.Errorf("fsync %s: %w", r.tmpName, err)
+		return copied, errs.Wrap("fsync", r.tmpName, err)
 	}
 	var tst unix.Stat_t
 	if err := unix.Fstat(int(r.tmp.Fd()), &tst); err != nil {
-		return copied, fmt.Errorf("stat %s: %w", r.tmpName, err)
+		return copied, errs.Wrap("stat", r.tmpName, err)
 	}
 	oldName := hiddenName(r.path, r.id, suffixOld)
 	if !r.linked {
 		if err := atomicfile.LinkOpen(r.old, r.path, oldName); err != nil {
-			return copied, fmt.Errorf("keep the old inode reachable as %s: %w", oldName, err)
+			return copied, errs.Wrap("keep the old inode reachable as", oldName, err)
 		}
 		r.linked = true
 	}
@@ -266,7 +266,7 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 		}
 		if err != nil {
 			_ = l.Release()
-			return copied, fmt.Errorf("write %s: %w", r.tmpName, err)
+			return copied, errs.Wrap("write", r.tmpName, err)
 		}
 	}
 	err := r.swapIn(l)
@@ -279,11 +279,11 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 	r.unordered, r.newSize = noLease, tst.Size+(final-copied)
 	if final > copied {
 		if err := atomicfile.Sync(r.tmp); err != nil {
-			return final, fmt.Errorf("fsync %s: %w", r.path, err)
+			return final, errs.Wrap("fsync", r.path, err)
 		}
 	}
 	if err := r.tmp.Close(); err != nil {
-		return final, fmt.Errorf("close %s: %w", r.path, err)
+		return final, errs.Wrap("close", r.path, err)
 	}
 	r.tmp = nil
 	r.j.Copied, r.j.Final = final, nil
@@ -324,7 +324,7 @@ func (r *Rewrite) swapIn(l *lease.Lease) error {
 		r.done = true
 	}
 	if err != nil {
-		return fmt.Errorf("put the rewritten file at %s: %w", r.path, err)
+		return errs.Wrap("put the rewritten file at", r.path, err)
 	}
 	return nil
 }

@@ -97,18 +97,18 @@ func (d *drainer) resolveForward(ctx context.Context, opts DrainOptions) (dr Dra
 	}
 	dest, err := os.OpenFile(destName, os.O_RDONLY|syscallNoFollow, 0)
 	if err != nil && !os.IsNotExist(err) {
-		return dr, 0, fmt.Errorf("open %s: %w", destName, err)
+		return dr, 0, errs.Wrap("open", destName, err)
 	}
 	var f found
 	if dest != nil {
 		defer dest.Close()
 		fi, err := dest.Stat()
 		if err != nil {
-			return dr, 0, fmt.Errorf("stat %s: %w", destName, err)
+			return dr, 0, errs.Wrap("stat", destName, err)
 		}
 		if st := statOf(fi); st.Ino == fw.DestIno && fi.Size() >= fw.DestSize {
 			if f, err = findForward(dest, fw, fi.Size(), block); err != nil {
-				return dr, 0, fmt.Errorf("look for forwarded lines in %s: %w", destName, err)
+				return dr, 0, errs.Wrap("look for forwarded lines in", destName, err)
 			}
 		}
 	}
@@ -292,7 +292,7 @@ func lineEnds(b []byte) int {
 func completeAtEnd(name string, end int64, rest []byte) error {
 	w, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|syscallNoFollow, 0)
 	if err != nil {
-		return fmt.Errorf("complete a torn forward in %s: %w", name, err)
+		return errs.Wrap("complete a torn forward in", name, err)
 	}
 	defer w.Close()
 	if l, err := lease.Take(w, lease.Write); err == nil {
@@ -302,10 +302,10 @@ func completeAtEnd(name string, end int64, rest []byte) error {
 		return fmt.Errorf("complete a torn forward in %s: it grew meanwhile; tried again at the next run: %w", name, errs.ErrBusy)
 	}
 	if _, err := writeAll(w, rest); err != nil {
-		return fmt.Errorf("complete a torn forward in %s: %w", name, err)
+		return errs.Wrap("complete a torn forward in", name, err)
 	}
 	if err := atomicfile.Sync(w); err != nil {
-		return fmt.Errorf("complete a torn forward in %s: %w", name, err)
+		return errs.Wrap("complete a torn forward in", name, err)
 	}
 	return nil
 }
@@ -316,12 +316,12 @@ func completeAtEnd(name string, end int64, rest []byte) error {
 func insertAt(ctx context.Context, name string, dest *os.File, cut int64, rest []byte, opts DrainOptions) (DrainResult, error) {
 	fi, err := dest.Stat()
 	if err != nil {
-		return DrainResult{}, fmt.Errorf("stat %s: %w", name, err)
+		return DrainResult{}, errs.Wrap("stat", name, err)
 	}
 	size := fi.Size()
 	rw, err := Begin(name, dest, atomicfile.NewRunID())
 	if err != nil {
-		return DrainResult{}, fmt.Errorf("repair a torn forward in %s: %w", name, err)
+		return DrainResult{}, errs.Wrap("repair a torn forward in", name, err)
 	}
 	copyPart := func(from, to int64) error {
 		_, err := io.Copy(rw, io.NewSectionReader(dest, from, to-from))
@@ -336,12 +336,12 @@ func insertAt(ctx context.Context, name string, dest *os.File, cut int64, rest [
 	}
 	if err != nil {
 		rw.Abort()
-		return DrainResult{}, fmt.Errorf("repair a torn forward in %s: %w", name, err)
+		return DrainResult{}, errs.Wrap("repair a torn forward in", name, err)
 	}
 	res, err := rw.Finish(ctx, size, FinishOptions{Drain: opts})
 	if err != nil {
 		rw.Abort()
-		return DrainResult{}, fmt.Errorf("repair a torn forward in %s: %w", name, err)
+		return DrainResult{}, errs.Wrap("repair a torn forward in", name, err)
 	}
 	return res.Drain, res.DrainErr
 }

@@ -194,7 +194,7 @@ func (m *Metrics) Reload(ok bool, now time.Time) {
 
 // causes are the values Cause returns: the reasons papyrad_errors_total counts, each of which
 // exists (at zero) from a store's start.
-var causes = []string{"enospc", "permission", "lock", "disk", "redis", "io", "other"}
+var causes = []string{"enospc", "permission", "lock", "disk", "missing", "redis", "io", "other"}
 
 // Cause classifies a run's error for papyrad_errors_total: disk full is counted on its own.
 func Cause(err error) string {
@@ -209,6 +209,8 @@ func Cause(err error) string {
 		return "lock"
 	case errors.Is(err, errs.ErrDiskRefused):
 		return "disk"
+	case errors.Is(err, errs.ErrMissing):
+		return "missing"
 	case errors.Is(err, errs.ErrRedis):
 		return "redis"
 	}

@@ -64,6 +64,7 @@ func TestErrorsAreClassified(t *testing.T) {
 		{fmt.Errorf("x: %w", syscall.EACCES), "permission"},
 		{fmt.Errorf("x: %w", errs.ErrLocked), "lock"},
 		{fmt.Errorf("x: %w", errs.ErrDiskRefused), "disk"},
+		{fmt.Errorf("store a: /x %w", errs.ErrMissing), "missing"},
 		{errs.Mark(errors.New("dial tcp 127.0.0.1:6379: connection refused"), errs.ErrRedis), "redis"},
 		{errors.New("a message that names redis"), "other"},
 		{errors.New("something else"), "other"},
@@ -88,8 +89,8 @@ func TestErrorsExistFromTheStart(t *testing.T) {
 	m := New(reg, "test")
 	m.Store("orders", "json")
 	var want strings.Builder
-	want.WriteString("# HELP papyrad_errors_total Failed runs by cause (enospc, permission, lock, disk, redis, io, other).\n# TYPE papyrad_errors_total counter\n")
-	for _, c := range []string{"disk", "enospc", "io", "lock", "other", "permission", "redis"} {
+	want.WriteString("# HELP papyrad_errors_total Failed runs by cause (enospc, permission, lock, disk, missing, redis, io, other).\n# TYPE papyrad_errors_total counter\n")
+	for _, c := range []string{"disk", "enospc", "io", "lock", "missing", "other", "permission", "redis"} {
 		fmt.Fprintf(&want, "papyrad_errors_total{backend=\"json\",reason=%q,store=\"orders\"} 0\n", c)
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "papyrad_errors_total"); err != nil {

@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // bigLine is the length past which a line is quarantined as base64 only, streamed.
@@ -90,7 +91,7 @@ func (q *File) Add(line []byte, offset int64, reason string) error {
 		return fmt.Errorf("quarantine: %w", err)
 	}
 	if _, err := q.w.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+		return errs.Wrap("quarantine", q.pending, err)
 	}
 	q.n++
 	return nil
@@ -112,17 +113,17 @@ func (q *File) AddStream(r io.Reader, offset int64, reason string) error {
 	// head ends with `"base64":""}`: reopen the string, stream into it, close it.
 	head = head[:len(head)-2]
 	if _, err := q.w.Write(head); err != nil {
-		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+		return errs.Wrap("quarantine", q.pending, err)
 	}
 	enc := base64.NewEncoder(base64.StdEncoding, q.w)
 	if _, err := io.Copy(enc, r); err != nil {
-		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+		return errs.Wrap("quarantine", q.pending, err)
 	}
 	if err := enc.Close(); err != nil {
-		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+		return errs.Wrap("quarantine", q.pending, err)
 	}
 	if _, err := q.w.WriteString("\"}\n"); err != nil {
-		return fmt.Errorf("quarantine %s: %w", q.pending, err)
+		return errs.Wrap("quarantine", q.pending, err)
 	}
 	q.n++
 	return nil
@@ -168,7 +169,7 @@ func (q *File) Close() (pending, final string, err error) {
 		err = atomicfile.SyncDir(filepath.Dir(q.pending))
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("quarantine %s: %w", q.pending, err)
+		return "", "", errs.Wrap("quarantine", q.pending, err)
 	}
 	return q.pending, q.final, nil
 }
@@ -182,10 +183,10 @@ func (q *File) Publish() (string, error) {
 		return "", err
 	}
 	if err := atomicfile.Rename(pending, final); err != nil {
-		return "", fmt.Errorf("quarantine %s: %w", final, err)
+		return "", errs.Wrap("quarantine", final, err)
 	}
 	if err := atomicfile.SyncDir(filepath.Dir(final)); err != nil {
-		return "", fmt.Errorf("quarantine %s: %w", final, err)
+		return "", errs.Wrap("quarantine", final, err)
 	}
 	return final, nil
 }

@@ -134,7 +134,10 @@ type StoreScan struct {
 	Store     string    `json:"store"`
 	Backend   string    `json:"backend"`
 	Anomalies []Anomaly `json:"anomalies"`
-	Error     string    `json:"error,omitempty"`
+	// Missing says the store has no file and its configuration allows that (missing_ok):
+	// there was nothing to scan. A missing store without missing_ok is an Error.
+	Missing bool   `json:"missing,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // Scan is what `papyrad scan --json` prints.

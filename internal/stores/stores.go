@@ -60,6 +60,7 @@ func Open(st *config.Store, stateDir string, log *zap.Logger) (Store, error) {
 			Quarantine:     st.QuarantineDir,
 			Archive:        arch,
 			AllowHardLinks: st.AllowHardLinks,
+			MissingOK:      st.MissingOK,
 		}, log, time.Now), nil
 	case config.BackendRotating:
 		return rotating.New(rotating.Config{
@@ -74,6 +75,7 @@ func Open(st *config.Store, stateDir string, log *zap.Logger) (Store, error) {
 			Summaries:      filepath.Join(stateDir, "segments", st.Name+".json"),
 			Archive:        arch,
 			AllowHardLinks: st.AllowHardLinks,
+			MissingOK:      st.MissingOK,
 		}, log, time.Now), nil
 	case config.BackendMemory:
 		return memory.New(st.Name), nil
@@ -148,7 +150,7 @@ func CheckDirs(stateDir string, sts []config.Store, create bool) error {
 func checkPrivateDir(what, dir string, create bool) error {
 	if create {
 		if err := atomicfile.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("%s %s: %w", what, dir, err)
+			return errs.Wrap(what, dir, err)
 		}
 	}
 	fi, err := os.Stat(dir)
@@ -156,7 +158,7 @@ func checkPrivateDir(what, dir string, create bool) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", what, dir, err)
+		return errs.Wrap(what, dir, err)
 	}
 	if !fi.IsDir() {
 		return errs.Mark(fmt.Errorf("%s %s is not a directory", what, dir), errs.ErrInvalid)

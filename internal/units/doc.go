@@ -6,5 +6,6 @@
 // The package is pure: no I/O, no clock. Parsers return errors that quote
 // the input and say what was wrong; they never panic on any input, and
 // every value produced by FormatDuration or FormatSize parses back to the
-// same value.
+// same value. FormatAge is for people only ("29d 3h"): it rounds, and is
+// never parsed.
 package units

@@ -342,3 +342,24 @@ func FuzzFormatSize(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatAge(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{29*Day + 3*time.Hour + 59*time.Minute, "29d 3h"},
+		{5*time.Hour + 3*time.Minute + 59*time.Second, "5h 3m"},
+		{time.Hour + 49*time.Second, "1h 0m"},
+		{3*time.Minute + 12*time.Second + 900*time.Millisecond, "3m 12s"},
+		{42 * time.Second, "42s"},
+		{7 * Day, "7d 0h"},
+		{999 * time.Millisecond, "0s"},
+		{-2 * time.Hour, "-2h 0m"},
+		{0, "0s"},
+	} {
+		if got := FormatAge(tc.d); got != tc.want {
+			t.Errorf("FormatAge(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}

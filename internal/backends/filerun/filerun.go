@@ -36,9 +36,15 @@ type Config struct {
 	// Path is the store's name: the one file of a one-file store, the active file or the
 	// name a set's names derive from otherwise. The store's lock lives beside it.
 	Path string
-	// OneFile says Path is the store's only file: when nothing is there, there is nothing to
-	// compact; when it is not a regular file, the store is refused.
+	// OneFile says Path is the store's only file: when nothing is there, the store is
+	// missing; when it is not a regular file, the store is refused.
 	OneFile bool
+	// Present reports, for a store of several files, whether any of them is there; nil when
+	// OneFile says Path is the one file.
+	Present func() (bool, error)
+	// MissingOK makes a missing store nothing to do, with a warning; otherwise it is an error
+	// wrapping errs.ErrMissing (see Missing).
+	MissingOK bool
 	// PapyraTemps are the files Papyra's own compaction or recovery writes beside the store;
 	// one changed within PapyraActivity makes the run skip the store.
 	PapyraTemps    []string
@@ -82,12 +88,18 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 		rep.Finish(time.Since(start), err)
 	}()
 	exists, err := checkPath(cfg.Path, cfg.OneFile)
+	if err == nil && exists && cfg.Present != nil {
+		exists, err = cfg.Present()
+	}
 	if err != nil {
 		return rep, err
 	}
 	if !exists {
-		rep.Warnings = append(rep.Warnings, "store file does not exist yet: nothing to compact")
-		return rep, nil
+		if cfg.MissingOK {
+			rep.Warnings = append(rep.Warnings, "store does not exist (missing_ok): nothing to compact")
+			return rep, nil
+		}
+		return rep, Missing(cfg.Name, cfg.Path)
 	}
 	if busy := PapyraActive(cfg.PapyraTemps, start, cfg.PapyraActivity); busy != "" {
 		rep.Result, rep.Reason = report.ResultSkipped, "papyra_active"
@@ -123,6 +135,12 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 	}
 	backends.PruneArchive(&rep, cfg.Archive, cfg.Name, cfg.Now())
 	return rep, nil
+}
+
+// Missing is the error for a store whose file (or every file of its set) named by path does not
+// exist: it names the store and the path, and wraps errs.ErrMissing.
+func Missing(name, path string) error {
+	return fmt.Errorf("store %s: %s %w (missing_ok: true, or --missing-ok, lets a store be absent)", name, path, errs.ErrMissing)
 }
 
 // Recover finishes or undoes what earlier runs left beside the store, as a run does first.

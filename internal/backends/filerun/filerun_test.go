@@ -214,9 +214,34 @@ func TestRefusals(t *testing.T) {
 	t.Run("missing file", func(t *testing.T) {
 		r, f, _ := newRunner(t, true)
 		os.Remove(f.path)
+		for _, dry := range []bool{true, false} {
+			rep, err := r.Compact(context.Background(), backends.Options{DryRun: dry})
+			if !errors.Is(err, errs.ErrMissing) || rep.Result != report.ResultError || len(f.calls) != 0 ||
+				!strings.Contains(rep.Error, "store events: "+f.path+" does not exist") {
+				t.Errorf("dry %v: err %v, calls %v, report %+v", dry, err, f.calls, rep)
+			}
+		}
+		if names, _ := filepath.Glob(filepath.Join(filepath.Dir(f.path), ".papyrad*")); len(names) != 0 {
+			t.Errorf("a run of a missing store left %v", names)
+		}
+	})
+	t.Run("missing file, missing_ok", func(t *testing.T) {
+		r, f, _ := newRunner(t, true)
+		r.cfg.MissingOK = true
+		os.Remove(f.path)
 		rep, err := r.Compact(context.Background(), backends.Options{})
-		if err != nil || rep.Result != report.ResultOK || len(f.calls) != 0 || !strings.Contains(strings.Join(rep.Warnings, ""), "does not exist yet") {
+		if err != nil || rep.Result != report.ResultOK || len(f.calls) != 0 || !strings.Contains(strings.Join(rep.Warnings, ""), "does not exist (missing_ok)") {
 			t.Errorf("err %v, calls %v, report %+v", err, f.calls, rep)
+		}
+	})
+	t.Run("missing directory", func(t *testing.T) {
+		r, f, _ := newRunner(t, true)
+		r.cfg.Path = filepath.Join(filepath.Dir(f.path), "gone", "events.ndjson")
+		if _, err := r.Compact(context.Background(), backends.Options{}); !errors.Is(err, errs.ErrMissing) || !strings.Contains(err.Error(), r.cfg.Path) {
+			t.Errorf("err %v", err)
+		}
+		if err := r.Recover(context.Background()); err != nil {
+			t.Errorf("recovering a store whose directory is missing: %v", err)
 		}
 	})
 	t.Run("missing name of a set", func(t *testing.T) {
@@ -224,6 +249,17 @@ func TestRefusals(t *testing.T) {
 		os.Remove(f.path)
 		if _, err := r.Compact(context.Background(), backends.Options{}); err != nil || len(f.runs) != 1 {
 			t.Errorf("err %v, calls %v: a set whose name is free still runs", err, f.calls)
+		}
+	})
+	t.Run("set with no file", func(t *testing.T) {
+		for _, ok := range []bool{false, true} {
+			r, f, _ := newRunner(t, false)
+			r.cfg.Present = func() (bool, error) { return false, nil }
+			r.cfg.MissingOK = ok
+			_, err := r.Compact(context.Background(), backends.Options{})
+			if errors.Is(err, errs.ErrMissing) == ok || len(f.calls) != 0 {
+				t.Errorf("missing_ok %v: err %v, calls %v", ok, err, f.calls)
+			}
 		}
 	})
 	t.Run("papyra active", func(t *testing.T) {

@@ -23,7 +23,7 @@ func checkPath(path string, oneFile bool) (exists bool, err error) {
 	case os.IsNotExist(err):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("stat %s: %w", path, err)
+		return false, errs.Wrap("stat", path, err)
 	case !fi.Mode().IsRegular():
 		return false, fmt.Errorf("%s is a %s: %w", path, kindOf(fi.Mode()), errs.ErrNotRegular)
 	}

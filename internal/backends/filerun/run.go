@@ -7,6 +7,7 @@ import (
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/quarantine"
 	"github.com/papyrad/papyrad/internal/report"
@@ -99,7 +100,7 @@ func (run *Run) Replace(ctx context.Context, rw *livefile.Rewrite, from int64, n
 	cfg := run.r.cfg
 	res, err := rw.Finish(ctx, from, livefile.FinishOptions{Drain: cfg.Drain, BeforeCommit: beforeCommit, AfterCommit: afterCommit})
 	if err != nil {
-		return res, fmt.Errorf("compact %s: %w", name, err)
+		return res, errs.Wrap("compact", name, err)
 	}
 	rep := run.Report
 	rep.LinesAppended += res.CarriedLines + int64(res.Drain.ForwardedLines)

@@ -15,6 +15,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/classify"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/quarantine"
@@ -40,6 +41,8 @@ type Config struct {
 	PapyraActivity time.Duration
 	// AllowHardLinks lets a run compact the file when it has more than one name.
 	AllowHardLinks bool
+	// MissingOK makes a missing file nothing to do instead of an error.
+	MissingOK bool
 }
 
 // Store compacts and scans one json store.
@@ -81,7 +84,7 @@ func (s *Store) files() *filerun.Runner {
 	return filerun.New(filerun.Config{
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path, OneFile: true,
 		PapyraTemps: papyraTemps(s.cfg.Path), PapyraActivity: s.cfg.PapyraActivity,
-		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks,
+		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks, MissingOK: s.cfg.MissingOK,
 		Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }
@@ -153,12 +156,12 @@ func (s *Store) compact(ctx context.Context, run *filerun.Run) error {
 	rep, start := run.Report, run.Start
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", s.cfg.Path, err)
+		return errs.Wrap("open", s.cfg.Path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", s.cfg.Path, err)
+		return errs.Wrap("stat", s.cfg.Path, err)
 	}
 	if err := run.CheckLinks(s.cfg.Path, fi); err != nil {
 		return err
@@ -190,7 +193,7 @@ func (s *Store) compact(ctx context.Context, run *filerun.Run) error {
 		carryOff, err = p.twoPasses(ctx, pl)
 	}
 	if err != nil {
-		return fmt.Errorf("compact %s: %w", s.cfg.Path, err)
+		return errs.Wrap("compact", s.cfg.Path, err)
 	}
 	s.log.Debug("store read", zap.Duration("elapsed", time.Since(start)), zap.Bool("one_pass", pl.Streaming()))
 	c := p.counts
@@ -321,7 +324,9 @@ func (p *pass) apply(l *ndjson.Line, d retention.Decision) error {
 }
 
 func (p *pass) progress(phase string, off int64) error {
-	if p.lines++; p.lines%65536 == 0 && p.run.Opts.Progress != nil {
+	// At the first line too, so that a display starts with the phase and measures its rate
+	// from there.
+	if p.lines++; (p.lines == 1 || p.lines%65536 == 0) && p.run.Opts.Progress != nil {
 		p.run.Opts.Progress(phase, off, p.size)
 	}
 	return nil

@@ -1,9 +1,8 @@
 package rotating
 
 import (
-	"fmt"
-
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/errs"
 )
 
 // A rotating set's archive has one part per segment the run changes, keyed by the segment's
@@ -22,10 +21,10 @@ func (r *run) beginArchive(p *segPlan) error {
 	}
 	key, err := archive.FileKey(p.seg.f)
 	if err != nil {
-		return fmt.Errorf("compact %s: %w", p.seg.name, err)
+		return errs.Wrap("compact", p.seg.name, err)
 	}
 	if err := r.arch.Begin(key); err != nil {
-		return fmt.Errorf("compact %s: %w", p.seg.name, err)
+		return errs.Wrap("compact", p.seg.name, err)
 	}
 	return nil
 }

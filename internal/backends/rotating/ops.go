@@ -246,7 +246,7 @@ func (l layout) settleDelete(j opJournal) (deleted bool, err error) {
 		}
 	}
 	if err := atomicfile.Remove(j.Hidden); err != nil {
-		return false, fmt.Errorf("remove %s: %w", j.Hidden, err)
+		return false, errs.Wrap("remove", j.Hidden, err)
 	}
 	return true, atomicfile.SyncDir(filepath.Dir(j.Hidden))
 }
@@ -422,7 +422,7 @@ func (l layout) recoverOps() error {
 	dir := filepath.Dir(l.path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("list %s: %w", dir, err)
+		return errs.Wrap("list", dir, err)
 	}
 	prefix := atomicfile.HiddenPrefix(l.path)
 	var errs []error

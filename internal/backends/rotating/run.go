@@ -73,7 +73,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			activePlan = p
 			rw, err := livefile.Begin(p.seg.name, p.seg.f, id)
 			if err != nil {
-				return fmt.Errorf("compact %s: %w", p.seg.name, err)
+				return errs.Wrap("compact", p.seg.name, err)
 			}
 			r.active = rw
 			if err := r.pass(ctx, p, rw); err != nil {
@@ -81,7 +81,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			}
 			// Its kept lines on disk now: a full disk fails the run before a segment goes.
 			if err := rw.Prepare(); err != nil {
-				return fmt.Errorf("compact %s: %w", p.seg.name, err)
+				return errs.Wrap("compact", p.seg.name, err)
 			}
 		case p.act == remove || p.act == empty:
 			if p.counts.NonRecords > 0 {
@@ -91,7 +91,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			} else if r.arch != nil && p.counts.Records > 0 {
 				// Every line is a dropped record (or blank): archived as it is.
 				if err := r.arch.Copy(io.NewSectionReader(p.seg.f, 0, p.seg.size), p.counts.Records); err != nil {
-					return fmt.Errorf("compact %s: %w", p.seg.name, err)
+					return errs.Wrap("compact", p.seg.name, err)
 				}
 			}
 			pr := prepared{p: p, id: id}
@@ -114,14 +114,14 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 	// anything leaves the store, so that no line is ever only in a file about to go.
 	if r.arch != nil {
 		if err := r.arch.Seal(); err != nil {
-			return fmt.Errorf("compact %s: %w", r.s.cfg.Path, err)
+			return errs.Wrap("compact", r.s.cfg.Path, err)
 		}
 		// From here on the set may change: whatever happens, publish what it lost.
 		defer r.PublishArchive(r.arch)
 	}
 	final, err := r.q.Publish()
 	if err != nil {
-		return fmt.Errorf("compact %s: %w", r.s.cfg.Path, err)
+		return errs.Wrap("compact", r.s.cfg.Path, err)
 	}
 	r.Report.QuarantineFile = final
 	for _, pr := range ready {
@@ -135,7 +135,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			done, err = r.s.l.replace(pr.p.seg, pr.tmp, pr.newIno, pr.id)
 		}
 		if err != nil {
-			return fmt.Errorf("compact %s: %w", pr.p.seg.name, err)
+			return errs.Wrap("compact", pr.p.seg.name, err)
 		}
 		if !done {
 			r.Report.Warnings = append(r.Report.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
@@ -164,7 +164,7 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", p.seg.name, err)
+			return errs.Wrap("read", p.seg.name, err)
 		}
 		if i >= p.hi {
 			return fmt.Errorf("%s changed under the run: more lines than the %d read before", p.seg.name, p.hi-p.lo)
@@ -172,12 +172,12 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 		switch r.plan.Decision(i) {
 		case retention.Keep:
 			if _, err := w.Write(line.Raw); err != nil {
-				return fmt.Errorf("compact %s: %w", p.seg.name, err)
+				return errs.Wrap("compact", p.seg.name, err)
 			}
 		case retention.DropAge, retention.DropCount, retention.DropBytes:
 			if r.arch != nil {
 				if err := r.arch.Write(line.Raw); err != nil {
-					return fmt.Errorf("compact %s: %w", p.seg.name, err)
+					return errs.Wrap("compact", p.seg.name, err)
 				}
 			}
 		case retention.NonRecordLine:
@@ -222,7 +222,7 @@ func (r *run) prepareEmpty(p *segPlan, id string) (prepared, error) {
 func (r *run) prepareTemp(p *segPlan, id string, fill func(*os.File) error) (prepared, error) {
 	tmp, err := livefile.CreateTemp(r.s.cfg.Path, p.seg.f, id)
 	if err != nil {
-		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
+		return prepared{}, errs.Wrap("compact", p.seg.name, err)
 	}
 	r.temps = append(r.temps, tmp.Name())
 	err = fill(tmp)
@@ -237,7 +237,7 @@ func (r *run) prepareTemp(p *segPlan, id string, fill func(*os.File) error) (pre
 		err = serr
 	}
 	if err != nil {
-		return prepared{}, fmt.Errorf("compact %s: %w", p.seg.name, err)
+		return prepared{}, errs.Wrap("compact", p.seg.name, err)
 	}
 	return prepared{p: p, id: id, tmp: tmp.Name(), newIno: statIno(fi)}, nil
 }

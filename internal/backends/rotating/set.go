@@ -1,7 +1,9 @@
 package rotating
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -117,7 +119,7 @@ func (l layout) members() (ms []member, orphans []string, err error) {
 	dir := filepath.Dir(l.path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("list the set's directory: %w", err) // the PathError names it
 	}
 	stem, _ := l.stemExt()
 	prefix := filepath.Base(l.path)
@@ -153,6 +155,16 @@ func (l layout) members() (ms []member, orphans []string, err error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return l.older(ms[i].slot, ms[j].slot) })
 	return ms, orphans, nil
+}
+
+// present reports whether any file of the set is there: false, not an error, when its
+// directory is missing too.
+func (l layout) present() (bool, error) {
+	ms, _, err := l.members()
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return len(ms) > 0, err
 }
 
 // suffixMembers looks the slots up from the newest to the oldest. A file that a rotation moves
@@ -334,7 +346,7 @@ func (l layout) openAll(ms []member) ([]*segment, bool, error) {
 		if err != nil {
 			f.Close()
 			closeAll()
-			return nil, false, fmt.Errorf("stat %s: %w", at.name, err)
+			return nil, false, errs.Wrap("stat", at.name, err)
 		}
 		active := (l.naming == Suffix && m.slot == 0) || (l.naming == Sequence && i == newest)
 		if active {
@@ -367,12 +379,12 @@ func (l layout) openMember(m member) (*os.File, member, error) {
 			continue
 		}
 		if err != nil {
-			return nil, member{}, fmt.Errorf("open %s: %w", at.name, err)
+			return nil, member{}, errs.Wrap("open", at.name, err)
 		}
 		var st syscall.Stat_t
 		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 			f.Close()
-			return nil, member{}, fmt.Errorf("stat %s: %w", at.name, err)
+			return nil, member{}, errs.Wrap("stat", at.name, err)
 		}
 		if st.Ino == m.ino {
 			return f, at, nil

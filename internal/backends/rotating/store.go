@@ -2,8 +2,10 @@ package rotating
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
 	"github.com/papyrad/papyrad/internal/classify"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/report"
@@ -47,6 +50,8 @@ type Config struct {
 	PapyraActivity time.Duration
 	// AllowHardLinks lets a run compact files of the set that have more than one name.
 	AllowHardLinks bool
+	// MissingOK makes a set with no file (or no directory) nothing to do instead of an error.
+	MissingOK bool
 }
 
 // Store compacts and scans one rotating store.
@@ -115,6 +120,7 @@ func (s *Store) files() *filerun.Runner {
 		Name: s.cfg.Name, Kind: Backend, Path: s.cfg.Path,
 		PapyraTemps: s.l.papyraTemps(), PapyraActivity: s.cfg.PapyraActivity,
 		Drain: s.cfg.Drain, AllowHardLinks: s.cfg.AllowHardLinks,
+		Present: s.l.present, MissingOK: s.cfg.MissingOK,
 		Quarantine: s.cfg.Quarantine, Archive: s.cfg.Archive, Log: s.log, Now: s.now,
 	}, backend{s})
 }
@@ -281,7 +287,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", sg.name, err)
+			return nil, nil, errs.Wrap("read", sg.name, err)
 		}
 		p.hi, p.end = len(sizes), end
 	}
@@ -350,9 +356,13 @@ func (s *Store) Forward(ctx context.Context) (int, error) { return s.files().For
 // Scan reports the set's anomalies with Papyra's names: orphaned files (names of the set's
 // pattern outside it, ORPHANED_ROTATED_FILE) and each segment's truncated and corrupted
 // lines. A rotated segment's last line without a newline is TRUNCATED_LINE too. papyrad's own
-// hidden files are never reported.
+// hidden files are never reported. A set with no file is an error wrapping errs.ErrMissing,
+// whatever MissingOK says: the caller decides what absence means.
 func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 	ms, orphans, err := s.l.members()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, filerun.Missing(s.cfg.Name, s.cfg.Path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -361,13 +371,16 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		out = append(out, report.Anomaly{Type: report.OrphanedRotatedFile, Path: o,
 			Detail: "file matches the store's name but is not part of its rotation set"})
 	}
+	if len(ms) == 0 && len(orphans) == 0 {
+		return nil, filerun.Missing(s.cfg.Name, s.cfg.Path)
+	}
 	for _, m := range ms {
 		f, err := os.Open(m.name)
 		if os.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
-			return out, fmt.Errorf("open %s: %w", m.name, err)
+			return out, fmt.Errorf("scan: %w", err) // the PathError names the file
 		}
 		found, err := classify.Anomalies(ctx, f, m.name)
 		f.Close()

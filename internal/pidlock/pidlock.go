@@ -1,0 +1,71 @@
+// Package pidlock claims a directory for one process: an exclusive flock(2) on a file in it
+// that holds the holder's pid, so that a second process is refused with the first one's pid.
+// The kernel drops the lock when the holder exits, however it exits; the file stays (deleting
+// a lock file would let two processes lock two different inodes).
+package pidlock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/errs"
+)
+
+// Lock is a held claim. Release it once.
+type Lock struct {
+	f *os.File
+}
+
+// Acquire takes the lock on the file at path, creating it (mode 0640) if needed, without
+// waiting, and writes this process's pid into it. If another process holds it, the error
+// wraps errs.ErrInUse and names the holder's pid when the file tells it.
+func Acquire(path string) (*Lock, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			holder := "pid unknown"
+			if pid, ok := readPid(f); ok {
+				holder = "pid " + strconv.Itoa(pid)
+			}
+			return nil, fmt.Errorf("%w (%s, holding %s)", errs.ErrInUse, holder, path)
+		}
+		return nil, errs.Wrap("lock", path, err)
+	}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// readPid reads the pid a holder wrote; ok is false while it has not written it yet.
+func readPid(f *os.File) (int, bool) {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	return pid, err == nil && pid > 0
+}
+
+// Release drops the lock. The file keeps the pid, which only counts while the lock is held.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close() // closing the last descriptor releases the flock
+	l.f = nil
+	return err
+}

@@ -1,0 +1,73 @@
+package pidlock
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/papyrad/papyrad/internal/errs"
+)
+
+// TestSecondHolderRefused: while one holder has the lock, another open of the same file is
+// refused with errs.ErrInUse naming the holder's pid; after Release it can be taken again.
+func TestSecondHolderRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "papyrad.pid")
+	l, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("lock file holds %q (%v), want this pid", b, err)
+	}
+	// flock locks belong to open file descriptions: a second Acquire in this process is a
+	// second holder, as another process would be.
+	_, err = Acquire(path)
+	if !errors.Is(err, errs.ErrInUse) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second Acquire: %v", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Acquire(path)
+	if err != nil {
+		t.Fatalf("after Release: %v", err)
+	}
+	l2.Release()
+}
+
+// TestStalePidOverwritten: a pid left by a holder that is gone does not hold the lock, and the
+// new holder writes its own over it.
+func TestStalePidOverwritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "papyrad.pid")
+	if err := os.WriteFile(path, []byte("999999999\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(path)
+	if err != nil {
+		t.Fatalf("with a stale pid in the file: %v", err)
+	}
+	defer l.Release()
+	if b, _ := os.ReadFile(path); string(b) != strconv.Itoa(os.Getpid())+"\n" {
+		t.Errorf("lock file holds %q, want this pid", b)
+	}
+}
+
+// TestSymlinkRefused: the lock file is never followed through a symbolic link.
+func TestSymlinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere")
+	path := filepath.Join(dir, "papyrad.pid")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(path); err == nil {
+		t.Fatal("a symbolic link was taken as the lock file")
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the link's target was created")
+	}
+}
