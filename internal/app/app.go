@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/buildinfo"
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
@@ -53,7 +54,6 @@ type options struct {
 	logOut  io.Writer
 	reg     *prometheus.Registry
 	environ []string
-	version string
 }
 
 // Option changes how New builds the App.
@@ -73,14 +73,11 @@ func WithRegistry(reg *prometheus.Registry) Option { return func(o *options) { o
 // from (default os.Environ()).
 func WithEnviron(environ []string) Option { return func(o *options) { o.environ = environ } }
 
-// WithVersion is the version logged at start and exported as papyrad_build_info.
-func WithVersion(v string) Option { return func(o *options) { o.version = v } }
-
 // New builds the daemon for cfg, loaded from the file cfg.Path, and starts serving its control
 // socket and metrics listener. An error that matches errs.ErrInvalid means a store or a
 // directory was refused; any other error, that a listener could not start.
 func New(cfg *config.Config, opts ...Option) (*App, error) {
-	o := options{logOut: os.Stderr, version: "dev"}
+	o := options{logOut: os.Stderr}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -95,7 +92,7 @@ func New(cfg *config.Config, opts ...Option) (*App, error) {
 		o.reg = prometheus.NewRegistry()
 		o.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a := &App{log: log, environ: o.environ, version: o.version, cfg: cfg, shutdown: cfg.Daemon.ShutdownTimeout}
+	a := &App{log: log, environ: o.environ, version: buildinfo.Get().Version, cfg: cfg, shutdown: cfg.Daemon.ShutdownTimeout}
 	if err := a.start(o.reg); err != nil {
 		_ = a.Close()
 		return nil, err
@@ -115,7 +112,7 @@ func (a *App) start(reg *prometheus.Registry) error {
 	if err := stores.CheckDirs(cfg.Daemon.StateDir, cfg.Stores, true); err != nil {
 		return err
 	}
-	a.obs = newObserver(reg, a.version)
+	a.obs = newObserver(reg)
 	a.obs.setStores(cfg)
 	a.obs.m.Reload(true, time.Now())
 	a.sched = scheduler.New(scheduler.Config{

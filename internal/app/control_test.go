@@ -51,7 +51,7 @@ func FuzzControlRequest(f *testing.F) {
 			{Name: "a", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}},
 			{Name: "b", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}},
 		})
-		obs := newObserver(prometheus.NewRegistry(), "test")
+		obs := newObserver(prometheus.NewRegistry())
 		before := sched.Status()
 		rec := httptest.NewRecorder()
 		controlHandler(sched, obs, zap.NewNop()).ServeHTTP(rec, req)

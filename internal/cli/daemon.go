@@ -28,7 +28,7 @@ bypassed, never the disk guard), SIGTERM/SIGINT stop gracefully (a second one st
 			if err != nil {
 				return withCode(ExitConfig, err)
 			}
-			a, err := app.New(cfg, app.WithLogOutput(e.stderr), app.WithEnviron(e.environ), app.WithVersion(Version))
+			a, err := app.New(cfg, app.WithLogOutput(e.stderr), app.WithEnviron(e.environ))
 			if err != nil {
 				return withCode(refusedOrFailed(err), err)
 			}
