@@ -22,7 +22,6 @@ func TestDeb(t *testing.T) {
 	for _, tool := range []string{"dpkg", "dpkg-deb", "gzip", "tar"} {
 		testutil.Tool(t, tool)
 	}
-	t.Parallel()
 	dist := t.TempDir()
 	makeTarget(t, dist, "deb")
 	debs, _ := filepath.Glob(filepath.Join(dist, "papyrad_*.deb"))

@@ -32,7 +32,6 @@ func TestImage(t *testing.T) {
 		tool = testutil.Tool(t, "buildah")
 	}
 	testutil.Tool(t, "tar")
-	t.Parallel()
 	dist := t.TempDir()
 	storage := t.TempDir()
 	makeTarget(t, dist, "image", "CONTAINER_TOOL="+tool, "IMAGE=localhost/papyrad-test:latest",
