@@ -45,7 +45,12 @@ func TestInstall(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("installed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	checkVersion(t, run(t, filepath.Join(dest, "opt/papyrad/bin/papyrad"), "version"))
+	bin := filepath.Join(dest, "opt/papyrad/bin/papyrad")
+	out := run(t, bin, "version")
+	checkVersion(t, out)
+	if flag := run(t, bin, "--version"); flag != out {
+		t.Errorf("papyrad --version printed\n%s\nand papyrad version\n%s", flag, out)
+	}
 	if b := readFile(t, filepath.Join(dest, "etc/systemd/system/papyrad.service")); !strings.Contains(string(b), "ExecStart=/opt/papyrad/bin/papyrad run") {
 		t.Errorf("papyrad.service does not start PREFIX's papyrad:\n%s", b)
 	}
