@@ -3,6 +3,7 @@ package packaging
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -74,6 +75,8 @@ func TestDeb(t *testing.T) {
 		t.Errorf("dpkg-deb --contents lists\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	t.Run("postinst without systemd-sysusers", func(t *testing.T) { postinstWithUseradd(t, deb) })
+
 	root := scratchRoot(t)
 	dpkg := func(args ...string) string {
 		return run(t, "dpkg", append([]string{"--root=" + root, "--force-script-chrootless"}, args...)...)
@@ -138,6 +141,43 @@ func TestDeb(t *testing.T) {
 	}
 	if left := leftovers(t, root); !slices.Equal(left, []string{"var/lib/papyrad/quarantine/shop/2026-01-01/run.ndjson"}) {
 		t.Errorf("dpkg --purge with quarantined lines left %q, want only those lines", left)
+	}
+}
+
+// postinstWithUseradd runs the package's postinst where systemd-sysusers is missing: it
+// creates the papyrad user with useradd, once however often it runs.
+func postinstWithUseradd(t *testing.T, deb string) {
+	testutil.Tool(t, "useradd")
+	control := t.TempDir()
+	run(t, "dpkg-deb", "--control", deb, control)
+	root, bin := t.TempDir(), t.TempDir()
+	for _, tool := range []string{"sh", "grep", "useradd"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"passwd", "group", "shadow", "gshadow"} {
+		if err := os.WriteFile(filepath.Join(root, "etc", f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		cmd := exec.Command(filepath.Join(control, "postinst"), "configure")
+		cmd.Env = []string{"PATH=" + bin, "DPKG_ROOT=" + root}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("postinst configure: %v\n%s", err, out)
+		}
+	}
+	b := readFile(t, filepath.Join(root, "etc/passwd"))
+	if n := len(regexp.MustCompile(`(?m)^papyrad:x:\d+:\d+:[^:]*:/var/lib/papyrad:`).FindAll(b, -1)); n != 1 {
+		t.Errorf("postinst with useradd: %d papyrad users, want 1\n%s", n, b)
 	}
 }
 
