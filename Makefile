@@ -152,7 +152,7 @@ deb:
 # archive for `podman load` or `skopeo copy`. CONTAINER_FLAGS passes options such as --root.
 CONTAINER_TOOL  ?= $(shell command -v podman 2>/dev/null || command -v buildah 2>/dev/null)
 CONTAINER_FLAGS ?=
-IMAGE           ?= localhost/papyrad:$(subst +,_,$(DEB_VERSION))
+IMAGE           ?= localhost/papyrad:$(shell echo '$(VERSION)' | sed 's/[^A-Za-z0-9_.-]/_/g')
 IMAGE_ARCHIVE   ?= $(DISTDIR)/papyrad-image.oci.tar
 IMAGE_UID       ?= 65532
 IMAGE_SOURCE    ?= https://github.com/papyrad/papyrad
