@@ -78,7 +78,7 @@ func readDashboard(t *testing.T) dashboard {
 func TestDashboardQueriesUseRealSeries(t *testing.T) {
 	dash := readDashboard(t)
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, "test")
+	m := metrics.New(reg)
 	m.Store("s", "json")
 	m.Limits("s", "json", time.Hour, 10, 10)
 	oldest := float64(time.Now().Add(-time.Hour).Unix())

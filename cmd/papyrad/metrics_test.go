@@ -292,12 +292,12 @@ func TestDaemonMetrics(t *testing.T) {
 		`papyrad_errors_total{backend="redis",reason="redis",store="cluster"}`: 1,
 		`papyrad_records_dropped_total{backend="redis",store="cluster"}`:       0,
 		`papyrad_config_last_reload_successful`:                                1,
-		`papyrad_build_info{version="` + papyradVersion(t) + `"}`:              1,
 	} {
 		if got := m.value(t, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
+	checkBuildInfo(t, m)
 	// Figures a run never gave are absent, not zero: no success of cluster yet, no record
 	// age from a redis store or from w, which has not run.
 	for _, series := range []string{
@@ -404,15 +404,38 @@ func TestDaemonMetrics(t *testing.T) {
 	checkMetricsText(t, m.text)
 }
 
-// papyradVersion is what `papyrad --version` says the binary is.
-func papyradVersion(t *testing.T) string {
+// checkBuildInfo: papyrad_build_info is 1, labelled with the version, commit, build date and
+// Go version that `papyrad version --json` prints.
+func checkBuildInfo(t *testing.T, m scrape) {
 	t.Helper()
-	r := papyrad(t, "--version")
-	f := strings.Fields(r.stdout)
-	if r.code != 0 || len(f) == 0 {
-		t.Fatalf("papyrad --version\n%s", r)
+	r := papyrad(t, "version", "--json")
+	var v struct {
+		Version   string `json:"version"`
+		Revision  string `json:"revision"`
+		BuildDate string `json:"build_date"`
+		GoVersion string `json:"go_version"`
 	}
-	return f[len(f)-1]
+	if err := json.Unmarshal([]byte(r.stdout), &v); r.code != 0 || err != nil || v.Version == "" {
+		t.Fatalf("papyrad version --json: %v\n%s", err, r)
+	}
+	var found []string
+	for series, value := range m.series {
+		if strings.HasPrefix(series, "papyrad_build_info{") {
+			found = append(found, series)
+			for _, l := range []string{`version="` + v.Version + `"`, `revision="` + v.Revision + `"`,
+				`builddate="` + v.BuildDate + `"`, `goversion="` + v.GoVersion + `"`} {
+				if !strings.Contains(series, l) {
+					t.Errorf("%s: no label %s", series, l)
+				}
+			}
+			if value != 1 {
+				t.Errorf("%s = %v, want 1", series, value)
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Errorf("papyrad_build_info: want one series, got %q", found)
+	}
 }
 
 // checkMetricsText runs `promtool check metrics` on a scrape: the format and Prometheus'

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/buildinfo"
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/pidlock"
@@ -60,7 +61,6 @@ type options struct {
 	logOut  io.Writer
 	reg     *prometheus.Registry
 	environ []string
-	version string
 }
 
 // Option changes how New builds the App.
@@ -80,15 +80,12 @@ func WithRegistry(reg *prometheus.Registry) Option { return func(o *options) { o
 // from (default os.Environ()).
 func WithEnviron(environ []string) Option { return func(o *options) { o.environ = environ } }
 
-// WithVersion is the version logged at start and exported as papyrad_build_info.
-func WithVersion(v string) Option { return func(o *options) { o.version = v } }
-
 // New builds the daemon for cfg, loaded from the file cfg.Path, claims its state directory
 // (PidFile) and starts serving its control socket and metrics listener. An error that matches
 // errs.ErrInvalid means a store or a directory was refused; errs.ErrInUse, that another daemon
 // holds the state directory; any other error, that a listener could not start.
 func New(cfg *config.Config, opts ...Option) (*App, error) {
-	o := options{logOut: os.Stderr, version: "dev"}
+	o := options{logOut: os.Stderr}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -103,7 +100,7 @@ func New(cfg *config.Config, opts ...Option) (*App, error) {
 		o.reg = prometheus.NewRegistry()
 		o.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a := &App{log: log, environ: o.environ, version: o.version, cfg: cfg, shutdown: cfg.Daemon.ShutdownTimeout}
+	a := &App{log: log, environ: o.environ, version: buildinfo.Get().Version, cfg: cfg, shutdown: cfg.Daemon.ShutdownTimeout}
 	if err := a.start(o.reg); err != nil {
 		_ = a.Close()
 		return nil, err
@@ -130,7 +127,7 @@ func (a *App) start(reg *prometheus.Registry) error {
 		return errs.Wrap("state directory", cfg.Daemon.StateDir, err)
 	}
 	a.claim = claim
-	a.obs = newObserver(reg, a.version)
+	a.obs = newObserver(reg)
 	a.obs.setStores(cfg)
 	a.fwd = newForwarder(a.log, a.obs.pending)
 	a.fwd.setJobs(js)

@@ -51,7 +51,7 @@ func FuzzControlRequest(f *testing.F) {
 			{Name: "a", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}},
 			{Name: "b", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}},
 		})
-		obs := newObserver(prometheus.NewRegistry(), "test")
+		obs := newObserver(prometheus.NewRegistry())
 		before := sched.Status()
 		rec := httptest.NewRecorder()
 		controlHandler(sched, obs, time.UTC, zap.NewNop()).ServeHTTP(rec, req)
@@ -160,7 +160,7 @@ func TestStatusInDaemonZone(t *testing.T) {
 	}
 	sched := scheduler.New(scheduler.Config{Location: time.UTC}, []scheduler.Job{{Name: "a", Plan: scheduler.Plan{Schedule: cron.Every(time.Hour)}}})
 	rec := httptest.NewRecorder()
-	controlHandler(sched, newObserver(prometheus.NewRegistry(), "test"), berlin, zap.NewNop()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathStatus, nil))
+	controlHandler(sched, newObserver(prometheus.NewRegistry()), berlin, zap.NewNop()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathStatus, nil))
 	var out struct {
 		TimeZone string `json:"time_zone"`
 		Stores   []struct {

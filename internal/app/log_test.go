@@ -26,7 +26,7 @@ func TestReplacedRunIsADeferral(t *testing.T) {
 		t.Fatalf("log %+v, want one warning that the run was deferred", entries)
 	}
 
-	obs := newObserver(prometheus.NewRegistry(), "test")
+	obs := newObserver(prometheus.NewRegistry())
 	obs.setStores(&config.Config{Stores: []config.Store{{Name: "orders", Backend: config.BackendJSON}}})
 	obs.run("orders", rep, err)
 	tot := obs.tot["orders"]

@@ -62,8 +62,8 @@ type observer struct {
 	tot     map[string]*StoreTotals
 }
 
-func newObserver(reg *prometheus.Registry, version string) *observer {
-	return &observer{reg: reg, m: metrics.New(reg, version), backend: map[string]string{}, tot: map[string]*StoreTotals{}}
+func newObserver(reg *prometheus.Registry) *observer {
+	return &observer{reg: reg, m: metrics.New(reg), backend: map[string]string{}, tot: map[string]*StoreTotals{}}
 }
 
 func (o *observer) setStores(cfg *config.Config) {

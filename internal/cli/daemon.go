@@ -33,7 +33,7 @@ or could not set up, 64 usage, 75 another daemon holds the state directory (its 
 			if err != nil {
 				return withCode(ExitConfig, err)
 			}
-			a, err := app.New(cfg, app.WithLogOutput(e.stderr), app.WithEnviron(e.environ), app.WithVersion(Version))
+			a, err := app.New(cfg, app.WithLogOutput(e.stderr), app.WithEnviron(e.environ))
 			if err != nil {
 				return withCode(refusedOrFailed(err), err)
 			}

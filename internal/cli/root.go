@@ -20,10 +20,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-)
 
-// Version is set at build time (-ldflags "-X github.com/papyrad/papyrad/internal/cli.Version=...").
-var Version = "dev"
+	"github.com/papyrad/papyrad/internal/buildinfo"
+)
 
 // env is what a command needs from the process, injected so tests can run commands in-process.
 type env struct {
@@ -56,7 +55,7 @@ func newRoot(e *env) *cobra.Command {
 		Short: "Compaction daemon for Papyra's NDJSON, rotating and Redis Streams stores",
 		Long: `papyrad physically removes the records that Papyra's retention no longer keeps,
 without losing a record that retention keeps or one the application appends meanwhile.`,
-		Version:       Version,
+		Version:       buildinfo.Get().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// A bare papyrad is a usage error: the help, on stderr, and exit 64.
@@ -69,6 +68,8 @@ without losing a record that retention keeps or one the application appends mean
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(ExitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
 	})
-	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e))
+	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e), newVersionCmd(e), newManCmd(e))
+	root.SetVersionTemplate(versionTemplate)
+	completeStores(root, e)
 	return root
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/papyrad/papyrad/internal/buildinfo"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 )
@@ -42,7 +43,6 @@ type Metrics struct {
 	pendingFiles    *prometheus.GaugeVec
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
-	buildInfo       *prometheus.GaugeVec
 }
 
 // oldestAgeHelp explains papyrad_oldest_record_age_seconds: a figure frozen at the end of the
@@ -52,8 +52,9 @@ const oldestAgeHelp = "Age, at the end of the store's last successful run, of th
 	"absent while it holds no record with a finite numeric timestamp, for memory stores, " +
 	"and for a redis store whose run left records retention drops (held by a consumer group, or after a kept entry)."
 
-// New creates the metrics and registers them on reg.
-func New(reg prometheus.Registerer, version string) *Metrics {
+// New creates the metrics and registers them on reg, with papyrad_build_info (always 1,
+// labelled with what the binary was built from: see buildinfo.NewCollector).
+func New(reg prometheus.Registerer) *Metrics {
 	store := []string{"store", "backend"}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: name, Help: help}, append(append([]string{}, store...), labels...))
@@ -89,12 +90,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			"or no file lease could prove that none does."),
 		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
-		buildInfo:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "build_info", Help: "papyrad's version; always 1."}, []string{"version"}),
 	}
 	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed, m.pastGroups,
 		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
-		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, m.buildInfo)
-	m.buildInfo.WithLabelValues(version).Set(1)
+		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, buildinfo.NewCollector())
 	return m
 }
 

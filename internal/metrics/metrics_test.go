@@ -13,13 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/papyrad/papyrad/internal/buildinfo"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/report"
 )
 
 func TestARunThatDrops100Counts100(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, "test")
+	m := New(reg)
 	m.Store("orders", "json")
 	now := time.Unix(1_800_000_000, 0)
 	m.Run("json", report.Report{Store: "orders", Result: report.ResultOK, RecordsBefore: 250, RecordsAfter: 150,
@@ -86,7 +87,7 @@ func TestErrorsAreClassified(t *testing.T) {
 // failure instead of a series that appears already at 1; a failure then counts under its cause.
 func TestErrorsExistFromTheStart(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, "test")
+	m := New(reg)
 	m.Store("orders", "json")
 	var want strings.Builder
 	want.WriteString("# HELP papyrad_errors_total Failed runs by cause (enospc, permission, lock, disk, missing, redis, io, other).\n# TYPE papyrad_errors_total counter\n")
@@ -111,7 +112,7 @@ func TestErrorsExistFromTheStart(t *testing.T) {
 // age that means nothing.
 func TestOldestRecordAge(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, "test")
+	m := New(reg)
 	m.Store("orders", "json")
 	end := time.Unix(1_800_000_000, 500_000_000)
 	oldest := 1_800_000_000.5 - 86400 - 0.25
@@ -158,7 +159,7 @@ func TestOldestRecordAge(t *testing.T) {
 // TestPendingFiles: the gauge exists at zero from the start and follows each run's count of
 // replaced files it could not let go.
 func TestPendingFiles(t *testing.T) {
-	m := New(prometheus.NewRegistry(), "test")
+	m := New(prometheus.NewRegistry())
 	m.Store("orders", "json")
 	g := m.pendingFiles.WithLabelValues("orders", "json")
 	if got := testutil.ToFloat64(g); got != 0 {
@@ -179,7 +180,7 @@ func TestPendingFiles(t *testing.T) {
 // included, a dry run excluded.
 func TestGroupEntriesTrimmed(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, "test")
+	m := New(reg)
 	m.Store("cluster", "redis")
 	want := func(n int) string {
 		return fmt.Sprintf(`# HELP papyrad_group_entries_trimmed_total Redis entries trimmed that a consumer group had not been delivered or had not acknowledged (past consumer_group_max_age, or with consumer_groups ignore or delivered); each entry once.
@@ -205,4 +206,35 @@ papyrad_group_entries_trimmed_total{backend="redis",store="cluster"} %d
 	if n, err := testutil.GatherAndLint(reg); err != nil || len(n) > 0 {
 		t.Errorf("lint: %v %v", n, err)
 	}
+}
+
+// TestBuildInfo: papyrad_build_info is 1, labelled with what `papyrad version` prints.
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := buildinfo.Get()
+	want := map[string]string{"version": i.Version, "revision": i.Revision, "builddate": i.BuildDate, "goversion": i.GoVersion}
+	for _, mf := range mfs {
+		if mf.GetName() != "papyrad_build_info" {
+			continue
+		}
+		if len(mf.GetMetric()) != 1 || mf.GetMetric()[0].GetGauge().GetValue() != 1 {
+			t.Fatalf("papyrad_build_info: want one series at 1, got %v", mf.GetMetric())
+		}
+		got := map[string]string{}
+		for _, l := range mf.GetMetric()[0].GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("papyrad_build_info{%s=%q}, want %q", k, got[k], v)
+			}
+		}
+		return
+	}
+	t.Error("no papyrad_build_info")
 }

@@ -88,7 +88,7 @@ func TestGroupsKeepUnacknowledged(t *testing.T) {
 			xs := load(t, tc.ms, tc.second)
 			s := newStore(t, srv, retention.Policy{MaxAge: time.Hour}, tc.mod)
 			reg := prometheus.NewRegistry()
-			m := metrics.New(reg, "test")
+			m := metrics.New(reg)
 			m.Store("cluster", Backend)
 			dry := compact(t, s, true)
 			rep := compact(t, s, false)
