@@ -84,7 +84,7 @@ func (d *drainer) resolveForward(ctx context.Context, opts DrainOptions) (dr Dra
 	}
 	block := make([]byte, fw.To-fw.From, fw.To-fw.From+1)
 	if _, err := d.old.ReadAt(block, fw.From); err != nil {
-		return dr, 0, fmt.Errorf("read %s: %w", d.oldName(), err)
+		return dr, 0, errs.Wrap("read", d.oldName(), err)
 	}
 	if fw.AddNewline {
 		block = append(block, '\n')

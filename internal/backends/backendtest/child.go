@@ -34,12 +34,13 @@ type job struct {
 
 // outcome is how a child's run ended.
 type outcome struct {
-	Err        string   `json:",omitempty"`
-	NoSpace    bool     `json:",omitempty"` // errs.IsNoSpace(err)
-	Permission bool     `json:",omitempty"` // errors.Is(err, fs.ErrPermission)
-	Result     string   `json:",omitempty"`
-	Pending    int      `json:",omitempty"` // the report's PendingFiles
-	Warnings   []string `json:",omitempty"`
+	Err         string   `json:",omitempty"`
+	NoSpace     bool     `json:",omitempty"` // errs.IsNoSpace(err)
+	Permission  bool     `json:",omitempty"` // errors.Is(err, fs.ErrPermission)
+	Result      string   `json:",omitempty"`
+	Pending     int      `json:",omitempty"` // the report's PendingFiles
+	Quarantined int64    `json:",omitempty"` // the report's RecordsQuarantined
+	Warnings    []string `json:",omitempty"`
 }
 
 // HelperProcess is the body of a backend package's TestHelperProcess: in a child started by
@@ -64,7 +65,7 @@ func HelperProcess(t *testing.T, hs ...Kind) {
 		t.Fatalf("no harness named %q among those given to HelperProcess", j.Harness)
 	}
 	rep, err := h.build(j.Params).Compact(context.Background(), backends.Options{})
-	o := outcome{Result: string(rep.Result), Pending: rep.PendingFiles, Warnings: rep.Warnings}
+	o := outcome{Result: string(rep.Result), Pending: rep.PendingFiles, Quarantined: rep.RecordsQuarantined, Warnings: rep.Warnings}
 	if err != nil {
 		o.Err = err.Error()
 		o.NoSpace = errs.IsNoSpace(err)

@@ -50,13 +50,10 @@ var OpensThenWaits = WriterStyle{Name: "opens-then-waits", Holds: true, Args: fu
 	return []string{"-path", active, "-mode", "append", "-open-wait", "3s", "-interval", "0"}
 }}
 
-func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer string, style WriterStyle) {
-	const rounds, orig, batch = 3, 200, 300
-	dir := filepath.Join(t.TempDir(), "store")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f := s.newFixture(t, dir, [][]byte{records("orig", 0, orig, fresh)}, map[string]int64{"orig": orig}, nil)
+// deployStore sets f's store up as the README's deployment d does: its files the
+// application's, group-writable, its directory and papyrad's quarantine as d gives them.
+func deployStore(t *testing.T, d testutil.Deployment, f *fixture) {
+	t.Helper()
 	for _, n := range f.files(t) {
 		if err := os.Chown(n, testutil.AppUID, testutil.AppUID); err != nil {
 			t.Fatal(err)
@@ -65,15 +62,33 @@ func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer stri
 			t.Fatal(err)
 		}
 	}
-	d.StoreDir(t, dir)
+	d.StoreDir(t, f.dir)
 	q := f.params.Quarantine
 	if err := os.MkdirAll(q, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	d.StateDir(t, q)
+}
+
+// deployWriter starts the application's writer W of the given style on f's store, as d runs
+// the application.
+func deployWriter(t *testing.T, d testutil.Deployment, f *fixture, writer string, style WriterStyle) *testutil.Writer {
+	t.Helper()
 	args := append([]string{"-writer", "W", "-stdin"}, style.Args(f.path, f.active(t))...)
 	w := testutil.StartWriterCmd(t, "W", d.Application(writer, args...))
 	f.live = append(f.live, w)
+	return w
+}
+
+func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer string, style WriterStyle) {
+	const rounds, orig, batch = 3, 200, 300
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := s.newFixture(t, dir, [][]byte{records("orig", 0, orig, fresh)}, map[string]int64{"orig": orig}, nil)
+	deployStore(t, d, f)
+	deployWriter(t, d, f, writer, style)
 	switch {
 	case style.Name == SlowLongLived.Name:
 		// Long enough for the writer to pause past any "quiet for a second" heuristic.

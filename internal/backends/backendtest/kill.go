@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -13,20 +14,29 @@ import (
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
-// killLoop runs, for each writer style, a loop in which a run in a child process is
-// SIGKILLed at a random instant while the writer appends, then checks the store as the kill
-// left it, lets a run in this process recover it, and checks it again.
+// killLoop runs, for each deployment mode and writer style, a loop in which a run in a child
+// process, deployed as that mode runs papyrad, is SIGKILLed at a random instant while the
+// writer (as that mode runs the application) appends, then checks the store as the kill left
+// it, lets a run recover it, and checks it again.
 func (s *suite) killLoop(t *testing.T) {
-	for _, style := range s.h.Writers {
-		t.Run(style.Name, func(t *testing.T) {
-			t.Parallel() // mostly waits: for drains, for the kills
-			s.killLoopWith(t, style)
+	testutil.Root(t, "running papyrad and the application as other users")
+	s.buildWriter(t)
+	exe, writer := testutil.Shared(t, os.Args[0]), testutil.Shared(t, s.writerBin)
+	for _, mode := range testutil.Modes {
+		t.Run(string(mode), func(t *testing.T) {
+			d := testutil.Deploy(t, mode)
+			for _, style := range s.h.Writers {
+				t.Run(style.Name, func(t *testing.T) {
+					t.Parallel() // mostly waits: for drains, for the kills
+					s.killLoopWith(t, style, d, exe, writer)
+				})
+			}
 		})
 	}
 }
 
-func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
-	n := iterations(t, 3)
+func (s *suite) killLoopWith(t *testing.T, style WriterStyle, d testutil.Deployment, exe, writer string) {
+	n := iterations(t, 2)
 	const orig, batch = 500, 1000
 	// How long a complete run takes, to aim the kills: one over a store like the loop's.
 	cal := s.newFixture(t, t.TempDir(),
@@ -37,8 +47,17 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
 	}
 	durations := []time.Duration{time.Since(calRun.start)}
 
-	f := s.newFixture(t, t.TempDir(), [][]byte{records("orig", 0, orig, fresh)}, map[string]int64{"orig": orig}, nil)
-	w := s.writer(t, f, style, "W")
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := s.newFixture(t, dir, [][]byte{records("orig", 0, orig, fresh)}, map[string]int64{"orig": orig}, nil)
+	deployStore(t, d, f)
+	w := deployWriter(t, d, f, writer, style)
+	if style.Holds {
+		f.drainFor(300 * time.Millisecond)
+	}
+	opts := childOpts{exe: exe, deploy: &d}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill delays seeded with %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
@@ -61,7 +80,7 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
 		var o outcome
 		var finished bool
 		var dur time.Duration
-		if c := s.startChild(t, f, childOpts{}); i%3 == 2 {
+		if c := s.startChild(t, f, opts); i%3 == 2 {
 			o, finished, dur = c.killAimed(t, f.newHidden(t), 2*time.Millisecond, rng)
 			delay = dur
 		} else {
@@ -84,10 +103,13 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
 		f.resume(t)
 
 		start := time.Now()
-		rep := f.compact(t, when+": the recovering run")
+		rep := s.startChild(t, f, opts).wait(t)
 		durations = append(durations, time.Since(start))
-		if rep.RecordsQuarantined != 0 {
-			t.Errorf("%s: the recovering run quarantined %d lines: the kill left damaged lines", when, rep.RecordsQuarantined)
+		if rep.Err != "" {
+			t.Fatalf("%s: the recovering run failed: %s", when, rep.Err)
+		}
+		if rep.Quarantined != 0 {
+			t.Errorf("%s: the recovering run quarantined %d lines: the kill left damaged lines", when, rep.Quarantined)
 		}
 		f.pause(t)
 		when = fmt.Sprintf("iteration %d, after the recovering run", i)
@@ -106,9 +128,9 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle) {
 		}
 	}
 	written := f.stop(t)
-	rep := f.compact(t, "final run")
-	if len(rep.Warnings) > 0 {
-		t.Errorf("final run, with the writer stopped: warnings %q", rep.Warnings)
+	rep := s.startChild(t, f, opts).wait(t)
+	if rep.Err != "" || len(rep.Warnings) > 0 || rep.Pending > 0 {
+		t.Errorf("final run, with the writer stopped: error %q, %d pending, warnings %q", rep.Err, rep.Pending, rep.Warnings)
 	}
 	c := f.check(t, "at the end")
 	f.checkExactly(t, c, written, "at the end")

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -147,6 +150,9 @@ func Missing(name, path string) error {
 // It returns an error wrapping errs.ErrLocked when a run holds the store: that run does the
 // same.
 func (r *Runner) Recover(ctx context.Context) error {
+	if _, err := os.Lstat(filepath.Dir(r.cfg.Path)); errors.Is(err, fs.ErrNotExist) {
+		return nil // a missing store's directory holds nothing to recover
+	}
 	mu := storeMutex(r.cfg.Path)
 	if !lockWithin(mu, yieldWait) {
 		return fmt.Errorf("%s: %w", r.cfg.Name, errs.ErrLocked)
@@ -168,6 +174,9 @@ func (r *Runner) Recover(ctx context.Context) error {
 // pending. A store that a run or forward holds, in this process or another, is left alone
 // (errs.ErrLocked): that one does the same.
 func (r *Runner) Forward(ctx context.Context) (pending int, err error) {
+	if _, err := os.Lstat(filepath.Dir(r.cfg.Path)); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // a missing store's directory holds nothing to forward
+	}
 	mu := storeMutex(r.cfg.Path)
 	if !mu.TryLock() {
 		return 0, fmt.Errorf("%s: %w", r.cfg.Name, errs.ErrLocked)
