@@ -26,10 +26,11 @@ type Remote interface {
 	// checks the size and checksum the server stored. An upload that fails leaves no
 	// incomplete upload behind when the server can still be reached.
 	Stage(ctx context.Context, o Object, f *os.File) error
-	// Publish makes o's final object and its manifest object, from f when f is not nil, from
-	// the staged object otherwise, and checks the final object's size and checksum. A final
-	// object already there (an earlier publish finished it) is left as it is.
-	Publish(ctx context.Context, o Object, f *os.File) error
+	// Publish makes o's final object and its manifest object out of f, or out of the staged
+	// object when staged says f is what was staged, and checks the final object's size and
+	// checksum. A final object already there (an earlier publish finished it) is left as it
+	// is.
+	Publish(ctx context.Context, o Object, f *os.File, staged bool) error
 	// Unstage removes o's staged object; one that is not there is not an error.
 	Unstage(ctx context.Context, o Object) error
 	// Clean removes every staged object and incomplete upload of store: the caller holds the
@@ -221,7 +222,13 @@ func publishRemote(ctx context.Context, r Remote, store, dir string, m manifest,
 	case none:
 		records = 0
 	case whole:
-		if err := r.Publish(ctx, o, nil); err != nil {
+		f, err := os.Open(pending)
+		if err != nil {
+			return "", 0, fmt.Errorf("archive: publish: %w", err)
+		}
+		err = r.Publish(ctx, o, f, true)
+		f.Close()
+		if err != nil {
 			return "", 0, fmt.Errorf("archive: publish run %s: %w", m.RunID, err)
 		}
 		final = r.Name(o)
@@ -243,7 +250,7 @@ func publishRemote(ctx context.Context, r Remote, store, dir string, m manifest,
 			if err != nil {
 				return "", 0, fmt.Errorf("archive: publish: %w", err)
 			}
-			err = r.Publish(ctx, o, f)
+			err = r.Publish(ctx, o, f, false)
 			f.Close()
 			if err != nil {
 				return "", 0, fmt.Errorf("archive: publish run %s: %w", m.RunID, err)
