@@ -74,6 +74,9 @@ func (o *observer) setStores(cfg *config.Config) {
 		o.backend[st.Name] = b
 		o.m.Store(st.Name, b)
 		o.m.Limits(st.Name, b, st.Retention.MaxAge, int64(st.Retention.MaxRecords), st.Retention.MaxTotalBytes)
+		if st.Archive != nil && st.Archive.Remote != nil {
+			o.m.RemoteArchive(st.Name)
+		}
 		if o.tot[st.Name] == nil {
 			o.tot[st.Name] = &StoreTotals{Store: st.Name, Backend: b, Runs: map[string]int64{}, Deferrals: map[string]int64{}, Errors: map[string]int64{}}
 		}

@@ -40,6 +40,10 @@ type Metrics struct {
 	maxRecords      *prometheus.GaugeVec
 	maxTotalBytes   *prometheus.GaugeVec
 	pendingFiles    *prometheus.GaugeVec
+	archiveBytes    *prometheus.CounterVec
+	archiveObjects  *prometheus.CounterVec
+	archiveErrors   *prometheus.CounterVec
+	archiveLast     *prometheus.GaugeVec
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 	buildInfo       *prometheus.GaugeVec
@@ -87,13 +91,22 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		maxTotalBytes: gauge("retention_max_total_bytes", "The store's configured max_total_bytes (absent: no size limit)."),
 		pendingFiles: gauge("pending_files", "Replaced files of the store still forwarded from after its last run: a writer holds them, "+
 			"or no file lease could prove that none does."),
+		archiveBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_uploaded_bytes_total",
+			Help: "Bytes sent to the store's object-store archive (staged archives, rebuilt archives, manifests)."}, []string{"store"}),
+		archiveObjects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_objects_published_total",
+			Help: "Archive objects published to the store's object-store archive, each checked after the upload."}, []string{"store"}),
+		archiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_upload_errors_total",
+			Help: "Failed uploads or checks of the store's object-store archive, by reason (" + strings.Join(ArchiveReasons, ", ") + ")."}, []string{"store", "reason"}),
+		archiveLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "archive_last_success_timestamp_seconds",
+			Help: "When an archive object of the store was last published to its object store (unix time)."}, []string{"store"}),
 		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
 		buildInfo:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "build_info", Help: "papyrad's version; always 1."}, []string{"version"}),
 	}
 	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed, m.pastGroups,
 		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
-		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, m.buildInfo)
+		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, m.buildInfo,
+		m.archiveBytes, m.archiveObjects, m.archiveErrors, m.archiveLast)
 	m.buildInfo.WithLabelValues(version).Set(1)
 	return m
 }
@@ -112,6 +125,33 @@ func (m *Metrics) Store(name, backend string) {
 	}
 	m.pendingFiles.WithLabelValues(name, backend)
 }
+
+// ArchiveReasons are the reasons papyrad_archive_upload_errors_total counts (s3.Reason's
+// values).
+var ArchiveReasons = []string{"auth", "no_bucket", "checksum", "network", "canceled", "server", "other"}
+
+// RemoteArchive makes a store's object-store archive series exist (at zero).
+func (m *Metrics) RemoteArchive(store string) {
+	m.archiveBytes.WithLabelValues(store)
+	m.archiveObjects.WithLabelValues(store)
+	for _, r := range ArchiveReasons {
+		m.archiveErrors.WithLabelValues(store, r)
+	}
+}
+
+// Uploaded counts bytes sent to store's object-store archive.
+func (m *Metrics) Uploaded(store string, n int64) {
+	m.archiveBytes.WithLabelValues(store).Add(float64(n))
+}
+
+// Published counts an archive object of store published at at.
+func (m *Metrics) Published(store string, at time.Time) {
+	m.archiveObjects.WithLabelValues(store).Inc()
+	m.archiveLast.WithLabelValues(store).Set(float64(at.Unix()))
+}
+
+// Failed counts a failed upload or check of store's object-store archive.
+func (m *Metrics) Failed(store, reason string) { m.archiveErrors.WithLabelValues(store, reason).Inc() }
 
 // Limits publishes a store's retention limits (zero: no such limit), so that alerts can compare
 // a store's size with what its retention allows.
