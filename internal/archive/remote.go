@@ -71,9 +71,13 @@ type Info struct {
 }
 
 // Describe reads an archive file (or object) of codec c from r and returns its manifest:
-// sizes, digests, records (lines) and the first and last records' timestamps. A record that
-// is not a JSON object fails it.
+// sizes, digests, records (lines) and the first and last records' timestamps. A first or last
+// line that is not a record fails it (Verify checks every line).
 func Describe(ctx context.Context, c Codec, r io.Reader) (Info, error) {
+	return describe(ctx, c, r, false)
+}
+
+func describe(ctx context.Context, c Codec, r io.Reader, all bool) (Info, error) {
 	info := Info{Compress: c}
 	sh, mh := sha256.New(), md5.New()
 	cr := &countingReader{r: io.TeeReader(r, io.MultiWriter(sh, mh))}
@@ -101,6 +105,11 @@ func Describe(ctx context.Context, c Codec, r io.Reader) (Info, error) {
 			if info.Records == 1 {
 				if info.FirstTimestamp, err = timestampOf(line); err != nil {
 					return info, fmt.Errorf("record 1: %w", err)
+				}
+			}
+			if all && info.Records > 1 {
+				if _, err := timestampOf(line); err != nil {
+					return info, fmt.Errorf("record %d: %w", info.Records, err)
 				}
 			}
 			last = append(last[:0], line...)

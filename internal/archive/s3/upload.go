@@ -328,6 +328,10 @@ func (r *Remote) Clean(ctx context.Context, store string) (int, error) {
 	}
 	for _, prefix := range []string{staging, r.key(store) + "/"} {
 		res, err := r.core.ListMultipartUploads(ctx, r.cfg.Bucket, prefix, "", "", "", 1000)
+		if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
+			// Some servers (gofakes3) answer so for a bucket that never had an upload.
+			continue
+		}
 		if err != nil {
 			return removed, r.wrap("list the incomplete uploads under", prefix, err)
 		}
