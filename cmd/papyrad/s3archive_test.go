@@ -188,13 +188,15 @@ func TestArchiveS3Failures(t *testing.T) {
 	}
 }
 
-// TestArchiveS3Crash kills papyrad at random instants of runs that archive to S3 (staging
-// upload, check, commit, publication) and checks after every recovering run that each
-// expired batch left the store and is in the bucket exactly once. 4 iterations in `make test`
-// (2 with -short; PAPYRAD_TORTURE_ITERATIONS, 40 unless set, under PAPYRAD_TORTURE=1).
+// TestArchiveS3Crash kills papyrad at random instants of runs that archive to S3 and checks
+// after every recovering run that each expired batch left the store and is in the bucket
+// exactly once. The kills are aimed by what the staging folder holds: while the sealed archive
+// is written and uploaded (a pending file, no manifest), or once it is sealed and staged (the
+// manifest: the store's commit and the publication). 4 iterations in `make test` (2 with
+// -short; PAPYRAD_TORTURE_ITERATIONS, 40 unless set, under PAPYRAD_TORTURE=1).
 func TestArchiveS3Crash(t *testing.T) {
 	t.Parallel()
-	iterations, batch := tortureCount(t, 4, 2, 40), int64(50000)
+	iterations, batch := tortureCount(t, 4, 2, 40), int64(20000)
 	srv := s3test.Start(t, s3ServerBin, s3test.Options{Buckets: []string{"audit"}})
 	dir, state := t.TempDir(), t.TempDir()
 	store := filepath.Join(dir, "events.ndjson")
@@ -202,6 +204,17 @@ func TestArchiveS3Crash(t *testing.T) {
 	writeFile(t, store, records("orig", 0, orig, fresh))
 	s3 := s3Flags(srv, s3test.CredentialsFile(t, t.TempDir(), false))
 	flags := jsonStore(store, state, append([]string{"--name", "orders", "--max-age", "1d"}, s3...)...)
+	staging := filepath.Join(state, "archive-staging")
+	holds := func(suffix string) func() bool {
+		return func() bool {
+			for _, f := range filesUnder(t, staging) {
+				if strings.HasSuffix(f, suffix) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 
 	appendFile(t, store, records("warmup", 0, batch, oldStamp))
 	rep, r := compactJSON(t, flags...)
@@ -216,9 +229,18 @@ func TestArchiveS3Crash(t *testing.T) {
 	for i := range iterations {
 		name := fmt.Sprintf("batch%d", i)
 		appendFile(t, store, records(name, 0, batch, oldStamp))
-		delay := time.Duration(rng.Int64N(int64(typical) * 11 / 10))
-		phases[killedIn(t, delay, store, flags)]++
-		when := fmt.Sprintf("iteration %d, killed after %v", i, delay.Round(time.Microsecond))
+		phase, ready := "writing or uploading the archive", holds(".pending")
+		if i%2 == 1 {
+			phase, ready = "committing or publishing", holds(".manifest")
+		}
+		if finished, r := killAimed(t, ready, typical/3, rng, flags); finished {
+			if r.code != 0 {
+				t.Fatalf("papyrad failed before it could be killed\n%s", r)
+			}
+			phase = "finished"
+		}
+		phases[phase]++
+		when := fmt.Sprintf("iteration %d, killed while %s", i, phase)
 		c := readContents(t, store)
 		assertWhole(t, c, when)
 		assertComplete(t, c, "orig", orig)
@@ -247,7 +269,7 @@ func TestArchiveS3Crash(t *testing.T) {
 		t.Errorf("archive verify after the kills\n%s", verify)
 	}
 	t.Logf("%d iterations; where the kills landed: %v", iterations, phases)
-	if files := filesUnder(t, filepath.Join(state, "archive-staging")); len(files) > 0 {
+	if files := filesUnder(t, staging); len(files) > 0 {
 		t.Errorf("the staging folder holds %v after the last run", files)
 	}
 }

@@ -108,7 +108,7 @@ func New(cfg *config.Config, opts ...Option) (*App, error) {
 func (a *App) start(reg *prometheus.Registry) error {
 	cfg := a.cfg
 	a.obs = newObserver(reg, a.version)
-	js, err := jobs(cfg, a.log, a.obs.m)
+	js, err := jobs(cfg, a.log, a.obs)
 	if err != nil {
 		return errs.Mark(err, errs.ErrInvalid)
 	}
@@ -270,7 +270,7 @@ func (a *App) Reload() error {
 	cfg, err := config.Load(path, a.environ)
 	var js []scheduler.Job
 	if err == nil {
-		js, err = jobs(cfg, a.log, a.obs.m)
+		js, err = jobs(cfg, a.log, a.obs)
 	}
 	if err != nil {
 		a.obs.m.Reload(false, time.Now())

@@ -7,6 +7,7 @@ package metrics
 import (
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,13 +93,13 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		pendingFiles: gauge("pending_files", "Replaced files of the store still forwarded from after its last run: a writer holds them, "+
 			"or no file lease could prove that none does."),
 		archiveBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_uploaded_bytes_total",
-			Help: "Bytes sent to the store's object-store archive (staged archives, rebuilt archives, manifests)."}, []string{"store"}),
+			Help: "Bytes sent to the store's object-store archive (staged archives, rebuilt archives, manifests)."}, store),
 		archiveObjects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_objects_published_total",
-			Help: "Archive objects published to the store's object-store archive, each checked after the upload."}, []string{"store"}),
+			Help: "Archive objects published to the store's object-store archive, each checked after the upload."}, store),
 		archiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_upload_errors_total",
-			Help: "Failed uploads or checks of the store's object-store archive, by reason (" + strings.Join(ArchiveReasons, ", ") + ")."}, []string{"store", "reason"}),
+			Help: "Failed uploads or checks of the store's object-store archive, by reason (" + strings.Join(ArchiveReasons, ", ") + ")."}, append(slices.Clone(store), "reason")),
 		archiveLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "archive_last_success_timestamp_seconds",
-			Help: "When an archive object of the store was last published to its object store (unix time)."}, []string{"store"}),
+			Help: "When an archive object of the store was last published to its object store (unix time)."}, store),
 		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
 		buildInfo:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "build_info", Help: "papyrad's version; always 1."}, []string{"version"}),
@@ -131,27 +132,29 @@ func (m *Metrics) Store(name, backend string) {
 var ArchiveReasons = []string{"auth", "no_bucket", "checksum", "network", "canceled", "server", "other"}
 
 // RemoteArchive makes a store's object-store archive series exist (at zero).
-func (m *Metrics) RemoteArchive(store string) {
-	m.archiveBytes.WithLabelValues(store)
-	m.archiveObjects.WithLabelValues(store)
+func (m *Metrics) RemoteArchive(store, backend string) {
+	m.archiveBytes.WithLabelValues(store, backend)
+	m.archiveObjects.WithLabelValues(store, backend)
 	for _, r := range ArchiveReasons {
-		m.archiveErrors.WithLabelValues(store, r)
+		m.archiveErrors.WithLabelValues(store, backend, r)
 	}
 }
 
-// Uploaded counts bytes sent to store's object-store archive.
-func (m *Metrics) Uploaded(store string, n int64) {
-	m.archiveBytes.WithLabelValues(store).Add(float64(n))
+// ArchiveUploaded counts bytes sent to store's object-store archive.
+func (m *Metrics) ArchiveUploaded(store, backend string, n int64) {
+	m.archiveBytes.WithLabelValues(store, backend).Add(float64(n))
 }
 
-// Published counts an archive object of store published at at.
-func (m *Metrics) Published(store string, at time.Time) {
-	m.archiveObjects.WithLabelValues(store).Inc()
-	m.archiveLast.WithLabelValues(store).Set(float64(at.Unix()))
+// ArchivePublished counts an archive object of store published at at.
+func (m *Metrics) ArchivePublished(store, backend string, at time.Time) {
+	m.archiveObjects.WithLabelValues(store, backend).Inc()
+	m.archiveLast.WithLabelValues(store, backend).Set(float64(at.Unix()))
 }
 
-// Failed counts a failed upload or check of store's object-store archive.
-func (m *Metrics) Failed(store, reason string) { m.archiveErrors.WithLabelValues(store, reason).Inc() }
+// ArchiveFailed counts a failed upload or check of store's object-store archive.
+func (m *Metrics) ArchiveFailed(store, backend, reason string) {
+	m.archiveErrors.WithLabelValues(store, backend, reason).Inc()
+}
 
 // Limits publishes a store's retention limits (zero: no such limit), so that alerts can compare
 // a store's size with what its retention allows.
