@@ -227,6 +227,15 @@ func publishRemote(ctx context.Context, r Remote, store, dir string, m manifest,
 			}
 		}
 	}
+	if _, err := os.Lstat(pending); errors.Is(err, os.ErrNotExist) {
+		// The local files go only once the final object is published (when the store lost
+		// anything) and the staged one removed: an earlier publish got as far as removing
+		// the sealed file.
+		if none {
+			return "", 0, cleanup(dir, pending, mname)
+		}
+		return r.Name(o), 0, cleanup(dir, pending, mname)
+	}
 	switch {
 	case none:
 		records = 0

@@ -167,3 +167,38 @@ func TestWriterPublishesWhatTheStoreLost(t *testing.T) {
 		t.Errorf("left in the staging folder: %v", files)
 	}
 }
+
+// TestRecoverAfterTheSealedFileWent: a publish that died between removing the sealed file and
+// its manifest is finished by Recover without publishing anything again.
+func TestRecoverAfterTheSealedFileWent(t *testing.T) {
+	r, srv, _ := remote(t, nil)
+	ctx := context.Background()
+	cfg := archive.Config{Dir: t.TempDir(), Compress: archive.Zstd, Remote: r}
+	w := seal(t, cfg, "run5", map[string][]int{"a": {1, 2}})
+	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
+		if op == atomicfile.OpRemove && strings.HasSuffix(name, ".run5.manifest") {
+			return syscall.EIO
+		}
+		return nil
+	})
+	whole := func(archive.Part) (archive.Keep, error) { return archive.Keep{Whole: true}, nil }
+	if _, _, err := w.Publish(ctx, whole); err == nil {
+		t.Fatal("the manifest's removal did not fail")
+	}
+	atomicfile.InjectFaults(t, func(atomicfile.Op, string) error { return nil })
+	puts := len(srv.Headers(t))
+	rec, err := archive.Recover(ctx, cfg, "orders", whole)
+	if err != nil || len(rec.Published) != 1 {
+		t.Fatalf("Recover = %+v, %v", rec, err)
+	}
+	if n := len(srv.Headers(t)); n != puts {
+		t.Errorf("Recover sent %d more uploads", n-puts)
+	}
+	if files := localFiles(t, cfg.Dir); len(files) != 0 {
+		t.Errorf("left in the staging folder: %v", files)
+	}
+	o := archive.Object{Store: "orders", RunID: "run5", Day: day, Ext: ".ndjson.zst"}
+	if got := decoded(t, r, r.finalKey(o)); got != "{\"timestamp\": 1}\n{\"timestamp\": 2}\n" {
+		t.Errorf("published %q", got)
+	}
+}
