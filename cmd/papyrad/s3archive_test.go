@@ -305,3 +305,97 @@ func TestArchiveFolderCommands(t *testing.T) {
 		t.Errorf("archive verify of a truncated archive\n%s", v)
 	}
 }
+
+// metricValue returns the value of the series line of text that starts with series.
+func metricValue(t *testing.T, text, series string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no series %s in\n%s", series, text)
+	return 0
+}
+
+// TestDaemonS3ArchiveMetrics: a daemon whose store archives to S3 counts the bytes sent, the
+// objects published and when, and, once the server is gone, the failed requests by reason;
+// neither its logs, its status nor its metrics show the secret.
+func TestDaemonS3ArchiveMetrics(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t, s3ServerBin, s3test.Options{Buckets: []string{"audit"}})
+	s := newDaemonSetup(t)
+	a := s.store(t, "a")
+	writeFile(t, a, slices.Concat(records("old", 0, 100, oldStamp), records("orig", 0, 10, fresh)))
+	cred := s3test.CredentialsFile(t, s.dir, false)
+	writeFile(t, s.cfg, []byte(fmt.Sprintf(`daemon:
+  state_dir: %q
+  metrics_listen: "127.0.0.1:0"
+  timezone: UTC
+  log: {level: debug, format: json}
+defaults:
+  retention: {max_age: 1d}
+  min_interval: 0s
+  disk: {reserve: 1MiB, factor: 1.1}
+  archive: {endpoint: %q, region: us-east-1, path_style: true, credentials_file: %q}
+stores:
+  - name: a
+    backend: json
+    path: %q
+    schedule: "@every 1h"
+    windows: []
+    archive: {url: "s3://audit/papyrad"}
+`, s.state, srv.Endpoint, cred, a)))
+	d := startDaemon(t, s)
+	addr := d.metricsAddr(t)
+	series := func(name string, more ...string) string {
+		return name + `{` + strings.Join(append([]string{`backend="json"`}, append(more, `store="a"`)...), ",") + `}`
+	}
+	if m := metricsText(t, addr); metricValue(t, m, series("papyrad_archive_objects_published_total")) != 0 ||
+		metricValue(t, m, series("papyrad_archive_upload_errors_total", `reason="network"`)) != 0 {
+		t.Errorf("before any run the archive series are not at zero")
+	}
+	mark := len(d.logs())
+	start := time.Now()
+	if r := ctl(t, "trigger", "--config", s.cfg, "a"); r.code != 0 {
+		t.Fatalf("trigger a\n%s", r)
+	}
+	done, _ := d.waitLog(t, mark, 30*time.Second, "the run of a", compacted("a"))
+	if done.num("records_archived") != 100 || !strings.HasPrefix(done.str("archive_file"), "s3://audit/papyrad/a/") {
+		t.Fatalf("summary line of a: %s", done)
+	}
+	m := metricsText(t, addr)
+	if n := metricValue(t, m, series("papyrad_archive_objects_published_total")); n != 1 {
+		t.Errorf("objects published: %v, want 1", n)
+	}
+	if b := metricValue(t, m, series("papyrad_archive_uploaded_bytes_total")); b <= 0 {
+		t.Errorf("bytes uploaded: %v", b)
+	}
+	if ts := metricValue(t, m, series("papyrad_archive_last_success_timestamp_seconds")); ts < float64(start.Unix()) || ts > float64(time.Now().Unix()) {
+		t.Errorf("last success at %v, want during the run", ts)
+	}
+
+	srv.Kill()
+	appendFile(t, a, records("old2", 0, 50, oldStamp))
+	mark = len(d.logs())
+	if r := ctl(t, "trigger", "--config", s.cfg, "a"); r.code != 0 {
+		t.Fatalf("trigger a\n%s", r)
+	}
+	d.waitLog(t, mark, 60*time.Second, "the failed run of a", func(e logEntry) bool {
+		return e.msg() == "compaction failed" && e.str("store") == "a"
+	})
+	m = metricsText(t, addr)
+	if n := metricValue(t, m, series("papyrad_archive_upload_errors_total", `reason="network"`)); n < 1 {
+		t.Errorf("network errors: %v, want at least 1", n)
+	}
+	st := ctl(t, "status", "--config", s.cfg)
+	for _, out := range []string{m, d.stdout.String(), d.stderr.String(), st.stdout, st.stderr} {
+		if strings.Contains(out, s3test.Secret) {
+			t.Errorf("the secret shows in the daemon's output, status or metrics")
+		}
+	}
+}

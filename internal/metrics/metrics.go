@@ -97,7 +97,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		archiveObjects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_objects_published_total",
 			Help: "Archive objects published to the store's object-store archive, each checked after the upload."}, store),
 		archiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_upload_errors_total",
-			Help: "Failed uploads or checks of the store's object-store archive, by reason (" + strings.Join(ArchiveReasons, ", ") + ")."}, append(slices.Clone(store), "reason")),
+			Help: "Failed requests (uploads, checks, clean-ups) to the store's object-store archive, by reason (" + strings.Join(ArchiveReasons, ", ") + ")."}, append(slices.Clone(store), "reason")),
 		archiveLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "archive_last_success_timestamp_seconds",
 			Help: "When an archive object of the store was last published to its object store (unix time)."}, store),
 		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
@@ -151,7 +151,7 @@ func (m *Metrics) ArchivePublished(store, backend string, at time.Time) {
 	m.archiveLast.WithLabelValues(store, backend).Set(float64(at.Unix()))
 }
 
-// ArchiveFailed counts a failed upload or check of store's object-store archive.
+// ArchiveFailed counts a failed request to store's object-store archive.
 func (m *Metrics) ArchiveFailed(store, backend, reason string) {
 	m.archiveErrors.WithLabelValues(store, backend, reason).Inc()
 }

@@ -72,7 +72,7 @@ type Observer interface {
 	Uploaded(store string, bytes int64)
 	// Published counts a final archive object of store, made at time at.
 	Published(store string, at time.Time)
-	// Failed counts a failed upload or check for store, by reason (see Reason).
+	// Failed counts a failed request (upload, check, clean-up) for store, by reason (see Reason).
 	Failed(store, reason string)
 }
 

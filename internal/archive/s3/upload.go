@@ -308,6 +308,7 @@ func (r *Remote) check(ctx context.Context, key string, s sent) error {
 func (r *Remote) Unstage(ctx context.Context, o archive.Object) error {
 	key := r.stagedKey(o)
 	if err := r.core.RemoveObject(ctx, r.cfg.Bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+		r.failed(o.Store, err)
 		return r.wrap("remove", key, err)
 	}
 	return nil
@@ -315,6 +316,12 @@ func (r *Remote) Unstage(ctx context.Context, o archive.Object) error {
 
 // Clean removes store's staged objects and aborts its incomplete uploads.
 func (r *Remote) Clean(ctx context.Context, store string) (int, error) {
+	n, err := r.clean(ctx, store)
+	r.failed(store, err)
+	return n, err
+}
+
+func (r *Remote) clean(ctx context.Context, store string) (int, error) {
 	removed := 0
 	staging := r.key(".staging", store) + "/"
 	for obj := range r.core.ListObjectsIter(ctx, r.cfg.Bucket, minio.ListObjectsOptions{Prefix: staging, Recursive: true}) {
