@@ -294,3 +294,37 @@ func TestCleanAbortsIncompleteUploads(t *testing.T) {
 		t.Error("Clean removed the wrong staged objects")
 	}
 }
+
+// TestTLS: over HTTPS the server's certificate is checked: an unknown CA fails the upload,
+// ca_file or tls_verify: false let it through.
+func TestTLS(t *testing.T) {
+	srv := s3test.Start(t, serverBin, s3test.Options{Buckets: []string{"archive"}, TLS: true})
+	f, info := records(t, 10, 100)
+	o := archive.Object{Store: "orders", RunID: "r1", Day: day, Ext: ".ndjson", Info: info}
+	cred := s3test.CredentialsFile(t, t.TempDir(), false)
+	for _, tc := range []struct {
+		name   string
+		mod    func(*Config)
+		failed bool
+	}{
+		{"unknown CA", func(*Config) {}, true},
+		{"ca_file", func(c *Config) { c.CAFile = srv.CAFile }, false},
+		{"tls_verify false", func(c *Config) { c.InsecureSkipVerify = true }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Bucket: "archive", Endpoint: srv.Endpoint, Region: "us-east-1", PathStyle: true, CredentialsFile: cred, Retries: 1}
+			tc.mod(&cfg)
+			r, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.Stage(context.Background(), o, f)
+			if failed := err != nil; failed != tc.failed {
+				t.Fatalf("Stage over HTTPS: %v, want failed %v", err, tc.failed)
+			}
+			if tc.failed && !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("the error does not say the certificate is the problem: %v", err)
+			}
+		})
+	}
+}

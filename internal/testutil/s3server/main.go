@@ -11,7 +11,8 @@
 //   - every PUT's Object Lock and server-side encryption headers are appended, one JSON line
 //     per request, to the file -headers names, for tests to read.
 //
-// It listens on -addr (127.0.0.1:0 by default) and prints "listening <host:port>" once ready.
+// It listens on -addr (127.0.0.1:0 by default; HTTPS with a self-signed certificate with
+// -tls-cert) and prints "listening <host:port>" once ready.
 // -die-after N makes the process exit abruptly once N bytes of request bodies have come in,
 // in the middle of the request: a server dying during an upload. The credentials come from
 // the environment (S3SERVER_ACCESS_KEY, S3SERVER_SECRET_KEY), never from the command line.
@@ -20,13 +21,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -45,6 +54,7 @@ func main() {
 	buckets := flag.String("buckets", "", "comma-separated buckets to create")
 	headers := flag.String("headers", "", "file to append the Object Lock and encryption headers of PUTs to")
 	dieAfter := flag.Int64("die-after", 0, "exit abruptly once this many request body bytes came in (0: never)")
+	certOut := flag.String("tls-cert", "", "serve HTTPS with a new self-signed certificate for 127.0.0.1, written (PEM) to this file")
 	flag.Parse()
 	f := &front{
 		access: os.Getenv("S3SERVER_ACCESS_KEY"), secret: os.Getenv("S3SERVER_SECRET_KEY"),
@@ -69,8 +79,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "s3server:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("listening %s\n", ln.Addr())
 	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	if *certOut != "" {
+		cert, err := selfSigned(*certOut)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "s3server:", err)
+			os.Exit(1)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	fmt.Printf("listening %s\n", ln.Addr())
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintln(os.Stderr, "s3server:", err)
 		os.Exit(1)
@@ -234,4 +252,28 @@ func (f *front) recordHeaders(r *http.Request) {
 	}
 	defer out.Close()
 	_, _ = out.Write(append(b, '\n'))
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and writes it, PEM, to path (the CA a client
+// must trust).
+func selfSigned(path string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "s3server"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

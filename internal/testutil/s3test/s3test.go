@@ -34,16 +34,20 @@ type Options struct {
 	Buckets []string
 	// DieAfter makes the server exit abruptly once that many request body bytes came in.
 	DieAfter int64
+	// TLS serves HTTPS with a self-signed certificate (Server.CAFile).
+	TLS bool
 }
 
 // Server is a running s3server.
 type Server struct {
-	// Endpoint is its URL, http://127.0.0.1:<port>.
+	// Endpoint is its URL, http://127.0.0.1:<port> (https:// with Options.TLS).
 	Endpoint string
-	headers  string
-	cmd      *exec.Cmd
-	done     chan error
-	stderr   *strings.Builder
+	// CAFile holds the certificate a client must trust with Options.TLS (PEM).
+	CAFile  string
+	headers string
+	cmd     *exec.Cmd
+	done    chan error
+	stderr  *strings.Builder
 }
 
 // Start starts the server program bin for tb and stops it in tb.Cleanup.
@@ -54,6 +58,11 @@ func Start(tb testing.TB, bin string, o Options) *Server {
 	args := []string{"-headers", s.headers, "-buckets", strings.Join(o.Buckets, ",")}
 	if o.DieAfter > 0 {
 		args = append(args, "-die-after", strconv.FormatInt(o.DieAfter, 10))
+	}
+	scheme := "http://"
+	if o.TLS {
+		s.CAFile, scheme = filepath.Join(dir, "ca.pem"), "https://"
+		args = append(args, "-tls-cert", s.CAFile)
 	}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = append(os.Environ(), "S3SERVER_ACCESS_KEY="+AccessKey, "S3SERVER_SECRET_KEY="+Secret)
@@ -78,7 +87,7 @@ func Start(tb testing.TB, bin string, o Options) *Server {
 	go func() { s.done <- s.cmd.Wait() }()
 	select {
 	case addr := <-ready:
-		s.Endpoint = "http://" + addr
+		s.Endpoint = scheme + addr
 	case err := <-s.done:
 		tb.Fatalf("s3server exited before listening: %v\n%s", err, s.stderr)
 	case <-time.After(20 * time.Second):
