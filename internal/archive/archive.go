@@ -111,6 +111,8 @@ type Writer struct {
 	// durable is set once Seal has made an archive with records durable: the store may
 	// change from then on.
 	durable bool
+	// st describes what was written, for a Remote's manifest (nil for a folder archive).
+	st *stats
 }
 
 // NewWriter prepares the archive of run runID of store; nothing is created until the first
@@ -149,6 +151,10 @@ func (w *Writer) Begin(key string) error {
 		}
 		w.f, w.created = f, true
 		w.cw = countingWriter{w: atomicfile.Writer(f)}
+		if w.cfg.Remote != nil {
+			w.st = newStats()
+			w.cw.w = io.MultiWriter(w.cw.w, w.st.sha, w.st.md5)
+		}
 		w.bw = bufio.NewWriterSize(&w.cw, 256<<10)
 		enc, err := newFrameWriter(w.cfg.Compress, w.bw)
 		if err != nil {
@@ -175,10 +181,15 @@ func (w *Writer) Write(line []byte) error {
 	if _, err := w.enc.Write(line); err != nil {
 		return w.wrap(err)
 	}
+	added := false
 	if c := line[len(line)-1]; c != '\n' && c != '\r' {
 		if _, err := w.enc.Write([]byte{'\n'}); err != nil {
 			return w.wrap(err)
 		}
+		added = true
+	}
+	if w.st != nil {
+		w.st.record(line, added)
 	}
 	w.cur.Records++
 	return nil
@@ -198,6 +209,9 @@ func (w *Writer) Copy(r io.Reader, records int64) error {
 				return w.wrap(werr)
 			}
 			w.last = buf[n-1]
+			if w.st != nil {
+				w.st.stream(buf[:n])
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			break
@@ -209,6 +223,9 @@ func (w *Writer) Copy(r io.Reader, records int64) error {
 	if w.last != '\n' && w.last != '\r' {
 		if _, err := w.enc.Write([]byte{'\n'}); err != nil {
 			return w.wrap(err)
+		}
+		if w.st != nil {
+			w.st.stream([]byte{'\n'})
 		}
 	}
 	w.cur.Records += records

@@ -328,3 +328,52 @@ func TestBeginSyncsEveryCreatedDirectory(t *testing.T) {
 		}
 	}
 }
+
+// stagedOnly is a Remote that keeps what it is asked to stage and nothing else.
+type stagedOnly struct{ staged []Object }
+
+func (s *stagedOnly) Stage(_ context.Context, o Object, _ *os.File) error {
+	s.staged = append(s.staged, o)
+	return nil
+}
+func (s *stagedOnly) Publish(context.Context, Object, *os.File, bool) error { return nil }
+func (s *stagedOnly) Unstage(context.Context, Object) error                 { return nil }
+func (s *stagedOnly) Clean(context.Context, string) (int, error)            { return 0, nil }
+func (s *stagedOnly) Name(o Object) string                                  { return o.RunID }
+
+// TestStagedManifestIsTheFiles: the manifest a Writer makes as it writes (copied segments with
+// blank lines and no final newline, written records) is what reading the sealed file back
+// says, digests included.
+func TestStagedManifestIsTheFiles(t *testing.T) {
+	for _, c := range []Codec{Zstd, Gzip, None} {
+		rem := &stagedOnly{}
+		cfg := Config{Dir: t.TempDir(), Compress: c, Remote: rem}
+		w := NewWriter(cfg, "orders", "run8", now)
+		w.Begin("seg")
+		if err := w.Copy(strings.NewReader("\n{\"timestamp\": 1}\n\n{\"timestamp\": 2}\n  \n{\"timestamp\": 3}"), 3); err != nil {
+			t.Fatal(err)
+		}
+		w.Begin("more")
+		w.Write([]byte(`{"timestamp": 4.5, "x": 1}`))
+		w.Write([]byte("{\"x\": 2}\n"))
+		if err := w.Seal(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(rem.staged) != 1 {
+			t.Fatalf("%s: staged %d objects", c, len(rem.staged))
+		}
+		got := rem.staged[0].Info
+		f, err := os.Open(w.pendingPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Verify(context.Background(), c, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := Mismatch(want, got); d != "" || got.MD5 != want.MD5 || got.Records != 5 || got.FirstTimestamp != "1" || got.LastTimestamp != "" {
+			t.Errorf("%s: staged manifest %+v, the file says %+v: %s", c, got, want, d)
+		}
+	}
+}

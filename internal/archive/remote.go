@@ -2,12 +2,14 @@ package archive
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -99,17 +101,17 @@ func describe(ctx context.Context, c Codec, r io.Reader, all bool) (Info, error)
 			}
 			line = whole
 		}
-		if len(line) > 0 {
-			info.RawBytes += int64(len(line))
+		info.RawBytes += int64(len(line))
+		// A blank line (a fully expired segment is archived as it is) is not a record.
+		if len(bytes.TrimSpace(line)) > 0 {
 			info.Records++
-			if info.Records == 1 {
-				if info.FirstTimestamp, err = timestampOf(line); err != nil {
-					return info, fmt.Errorf("record 1: %w", err)
+			if info.Records == 1 || all {
+				ts, terr := timestampOf(line)
+				if terr != nil {
+					return info, fmt.Errorf("record %d: %w", info.Records, terr)
 				}
-			}
-			if all && info.Records > 1 {
-				if _, err := timestampOf(line); err != nil {
-					return info, fmt.Errorf("record %d: %w", info.Records, err)
+				if info.Records == 1 {
+					info.FirstTimestamp = ts
 				}
 			}
 			last = append(last[:0], line...)
@@ -177,14 +179,77 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// stage describes the sealed pending file and uploads it to the remote before the store
-// changes; the description goes into the manifest.
-func (w *Writer) stage(ctx context.Context) error {
-	info, err := describeFile(ctx, w.cfg.Compress, w.pendingPath())
-	if err != nil {
-		return w.wrap(err)
+// stats describes what a Writer wrote as it writes it, so that staging need not read the
+// sealed file again: the digests of the bytes that reach the file, the uncompressed size, and
+// the first and last records.
+type stats struct {
+	sha, md5    hash.Hash
+	raw         int64
+	first, last []byte
+	// tail is what Copy streamed since its last newline.
+	tail []byte
+}
+
+func newStats() *stats { return &stats{sha: sha256.New(), md5: md5.New()} }
+
+// record notes a record that Write wrote (with a newline after it when added).
+func (s *stats) record(line []byte, added bool) {
+	s.raw += int64(len(line))
+	if added {
+		s.raw++
 	}
-	info.Store, info.RunID = w.store, w.runID
+	s.line(line)
+}
+
+// stream notes bytes that Copy wrote.
+func (s *stats) stream(b []byte) {
+	s.raw += int64(len(b))
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			s.tail = append(s.tail, b...)
+			return
+		}
+		line := b[:i+1]
+		if len(s.tail) > 0 {
+			s.tail = append(s.tail, line...)
+			line = s.tail
+		}
+		s.line(line)
+		s.tail = s.tail[:0]
+		b = b[i+1:]
+	}
+}
+
+// line keeps a line that is not blank as the first or the last.
+func (s *stats) line(l []byte) {
+	if len(bytes.TrimSpace(l)) == 0 {
+		return
+	}
+	if s.first == nil {
+		s.first = bytes.Clone(l)
+	}
+	s.last = append(s.last[:0], l...)
+}
+
+// info is the manifest of the sealed file: records as the parts count them.
+func (w *Writer) info() Info {
+	info := Info{Store: w.store, RunID: w.runID, Compress: w.cfg.Compress, Bytes: w.cw.n, RawBytes: w.st.raw,
+		SHA256: hex.EncodeToString(w.st.sha.Sum(nil)), MD5: hex.EncodeToString(w.st.md5.Sum(nil))}
+	for _, p := range w.m.Parts {
+		info.Records += p.Records
+	}
+	// A line that is not a record (a line end Python reads and this split does not) leaves
+	// a timestamp out rather than fail the run.
+	info.FirstTimestamp, _ = timestampOf(w.st.first)
+	info.LastTimestamp, _ = timestampOf(w.st.last)
+	return info
+}
+
+// stage uploads the sealed pending file to the remote before the store changes; its
+// description goes into the manifest.
+func (w *Writer) stage(ctx context.Context) error {
+	info := w.info()
 	w.m.Info = &info
 	f, err := os.Open(w.pendingPath())
 	if err != nil {
