@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/testutil"
+	"github.com/papyrad/papyrad/internal/testutil/redisserver"
 	"github.com/papyrad/papyrad/internal/testutil/s3test"
 )
 
@@ -398,4 +400,61 @@ stores:
 			t.Errorf("the secret shows in the daemon's output, status or metrics")
 		}
 	}
+}
+
+// TestArchiveS3RotatingAndRedis: the other backends archive to S3 too. A rotating set's
+// segments (deleted, emptied, rewritten) make one object by a server-side copy; a redis
+// store's trimmed entries, of streams that keep entries, one uploaded from the records the
+// streams lost. Each reads back with archive cat and passes archive verify.
+func TestArchiveS3RotatingAndRedis(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t, s3ServerBin, s3test.Options{Buckets: []string{"audit"}})
+	s3 := s3Flags(srv, s3test.CredentialsFile(t, t.TempDir(), false))
+
+	t.Run("rotating", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		path := filepath.Join(dir, "events.ndjson")
+		segs := [][]byte{
+			slices.Concat(records("s3", 0, 300, oldStamp), []byte("\n")),
+			records("s2", 0, 300, oldStamp),
+			slices.Concat(records("s1", 0, 200, oldStamp), records("s1new", 0, 100, fresh)),
+			records("active", 0, 50, fresh),
+		}
+		for i, name := range []string{path + ".3", path + ".2", path + ".1", path} {
+			writeFile(t, name, segs[i])
+			os.Chtimes(name, time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
+		}
+		rep, r := compactJSON(t, append([]string{"--backend", "rotating", "--path", path, "--name", "orders", "--max-files", "4",
+			"--max-age", "1d", "--state-dir", t.TempDir(), "--archive-compress", "gzip"}, s3...)...)
+		if r.code != 0 || rep.RecordsArchived != 800 || !strings.HasSuffix(rep.ArchiveFile, ".ndjson.gz") {
+			t.Fatalf("run: %+v\n%s", rep, r)
+		}
+		got, _ := archiveCat(t, s3)
+		if want := slices.Concat(segs[0], segs[1], records("s1", 0, 200, oldStamp)); !bytes.Equal(got, want) {
+			t.Errorf("the archive does not hold the 800 dropped records oldest first (%d bytes, want %d)", len(got), len(want))
+		}
+		if v := papyrad(t, append(append([]string{"archive", "verify"}, s3...), "orders")...); v.code != 0 {
+			t.Errorf("archive verify\n%s", v)
+		}
+	})
+
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		rs := redisserver.Start(t, redisserver.Options{TCP: true})
+		url := rs.URL(0)
+		redisFixture(t, redisClient(t, url))
+		rep, r := compactJSON(t, append([]string{"--backend", "redis", "--redis-url", url, "--name", "cluster", "--max-age", "1d",
+			"--max-records", "12", "--state-dir", t.TempDir()}, s3...)...)
+		if r.code != 0 || rep.RecordsArchived != 84 {
+			t.Fatalf("run: %+v\n%s", rep, r)
+		}
+		cat := papyrad(t, append(append([]string{"archive", "cat"}, s3...), "cluster")...)
+		if n := strings.Count(cat.stdout, "\n"); cat.code != 0 || n != 84 || !strings.Contains(cat.stdout, `"stream":`) {
+			t.Errorf("archive cat: %d lines, want the 84 trimmed entries\n%s", n, cat)
+		}
+		if v := papyrad(t, append(append([]string{"archive", "verify"}, s3...), "cluster")...); v.code != 0 {
+			t.Errorf("archive verify\n%s", v)
+		}
+	})
 }
