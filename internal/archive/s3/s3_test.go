@@ -328,3 +328,34 @@ func TestTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedMultipartIsAborted: a part the server keeps refusing is tried Retries+1 times,
+// then the upload fails, classified, and is aborted: no incomplete upload is left.
+func TestFailedMultipartIsAborted(t *testing.T) {
+	srv := s3test.Start(t, serverBin, s3test.Options{Buckets: []string{"archive"}, FailPartsAfter: 1})
+	obs := &observed{}
+	r, err := New(Config{Bucket: "archive", Prefix: "papyrad", Endpoint: srv.Endpoint, Region: "us-east-1", PathStyle: true,
+		CredentialsFile: s3test.CredentialsFile(t, t.TempDir(), false), PartSize: 5 << 20, Retries: 2, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, info := records(t, 6000, 1000)
+	o := archive.Object{Store: "orders", RunID: "r1", Day: day, Ext: ".ndjson", Info: info}
+	err = r.Stage(context.Background(), o, f)
+	if err == nil || Reason(err) != "server" || len(obs.failed) != 1 {
+		t.Fatalf("Stage = %v (reason %s, observed %v), want a server error", err, Reason(err), obs.failed)
+	}
+	tries := 0
+	for _, h := range srv.Headers(t) {
+		if strings.Contains(h["query"], "partNumber=2") {
+			tries++
+		}
+	}
+	if tries != 3 {
+		t.Errorf("part 2 was sent %d times, want 3 (Retries 2)", tries)
+	}
+	res, err := r.core.ListMultipartUploads(context.Background(), "archive", "papyrad/", "", "", "", 100)
+	if err != nil || len(res.Uploads) != 0 {
+		t.Errorf("incomplete uploads left: %+v, %v", res.Uploads, err)
+	}
+}

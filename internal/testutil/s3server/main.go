@@ -14,7 +14,8 @@
 // It listens on -addr (127.0.0.1:0 by default; HTTPS with a self-signed certificate with
 // -tls-cert) and prints "listening <host:port>" once ready.
 // -die-after N makes the process exit abruptly once N bytes of request bodies have come in,
-// in the middle of the request: a server dying during an upload. The credentials come from
+// in the middle of the request: a server dying during an upload. -parts-ok N answers every
+// part upload after the first N with 500 InternalError: a server failing mid-upload. The credentials come from
 // the environment (S3SERVER_ACCESS_KEY, S3SERVER_SECRET_KEY), never from the command line.
 package main
 
@@ -54,11 +55,12 @@ func main() {
 	buckets := flag.String("buckets", "", "comma-separated buckets to create")
 	headers := flag.String("headers", "", "file to append the Object Lock and encryption headers of PUTs to")
 	dieAfter := flag.Int64("die-after", 0, "exit abruptly once this many request body bytes came in (0: never)")
+	partsOK := flag.Int("parts-ok", -1, "answer 500 InternalError to every part upload after this many (-1: never)")
 	certOut := flag.String("tls-cert", "", "serve HTTPS with a new self-signed certificate for 127.0.0.1, written (PEM) to this file")
 	flag.Parse()
 	f := &front{
 		access: os.Getenv("S3SERVER_ACCESS_KEY"), secret: os.Getenv("S3SERVER_SECRET_KEY"),
-		headers: *headers, dieAfter: *dieAfter,
+		headers: *headers, dieAfter: *dieAfter, partsOK: *partsOK,
 	}
 	if f.access == "" || f.secret == "" {
 		fmt.Fprintln(os.Stderr, "s3server: S3SERVER_ACCESS_KEY and S3SERVER_SECRET_KEY must be set")
@@ -99,6 +101,7 @@ type front struct {
 	access, secret string
 	headers        string
 	dieAfter       int64
+	partsOK        int
 	next           http.Handler
 
 	mu       sync.Mutex
@@ -131,6 +134,18 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodPut || r.Method == http.MethodPost {
 		f.recordHeaders(r)
+	}
+	if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") != "" && f.partsOK >= 0 {
+		f.mu.Lock()
+		fail := f.partsOK == 0
+		if !fail {
+			f.partsOK--
+		}
+		f.mu.Unlock()
+		if fail {
+			s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+			return
+		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))

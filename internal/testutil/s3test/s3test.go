@@ -36,6 +36,8 @@ type Options struct {
 	DieAfter int64
 	// TLS serves HTTPS with a self-signed certificate (Server.CAFile).
 	TLS bool
+	// FailPartsAfter, when above 0, answers 500 to every part upload after that many.
+	FailPartsAfter int
 }
 
 // Server is a running s3server.
@@ -58,6 +60,9 @@ func Start(tb testing.TB, bin string, o Options) *Server {
 	args := []string{"-headers", s.headers, "-buckets", strings.Join(o.Buckets, ",")}
 	if o.DieAfter > 0 {
 		args = append(args, "-die-after", strconv.FormatInt(o.DieAfter, 10))
+	}
+	if o.FailPartsAfter > 0 {
+		args = append(args, "-parts-ok", strconv.Itoa(o.FailPartsAfter))
 	}
 	scheme := "http://"
 	if o.TLS {
