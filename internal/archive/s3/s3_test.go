@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/errs"
+	"github.com/papyrad/papyrad/internal/metrics"
 	"github.com/papyrad/papyrad/internal/testutil"
 	"github.com/papyrad/papyrad/internal/testutil/s3test"
 )
@@ -229,6 +231,9 @@ func TestFailuresSayWhy(t *testing.T) {
 			err := r.Stage(ctx, o, f)
 			if err == nil {
 				t.Fatal("staging succeeded")
+			}
+			if !slices.Contains(metrics.ArchiveReasons, Reason(err)) {
+				t.Errorf("reason %q is not one papyrad_archive_upload_errors_total has", Reason(err))
 			}
 			if Reason(err) != tc.reason || len(obs.failed) != 1 || obs.failed[0] != tc.reason {
 				t.Errorf("reason %s (observed %v), want %s: %v", Reason(err), obs.failed, tc.reason, err)
