@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,15 +49,35 @@ type Server struct {
 	CAFile  string
 	headers string
 	cmd     *exec.Cmd
-	done    chan error
-	stderr  *strings.Builder
+	// exited is closed once the process has exited; err is then how.
+	exited chan struct{}
+	err    error
+	stderr *syncBuilder
+}
+
+// syncBuilder is a strings.Builder the process's stderr and the test may use at once.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // Start starts the server program bin for tb and stops it in tb.Cleanup.
 func Start(tb testing.TB, bin string, o Options) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	s := &Server{headers: filepath.Join(dir, "headers.ndjson"), stderr: &strings.Builder{}, done: make(chan error, 1)}
+	s := &Server{headers: filepath.Join(dir, "headers.ndjson"), stderr: &syncBuilder{}, exited: make(chan struct{})}
 	args := []string{"-headers", s.headers, "-buckets", strings.Join(o.Buckets, ",")}
 	if o.DieAfter > 0 {
 		args = append(args, "-die-after", strconv.FormatInt(o.DieAfter, 10))
@@ -89,12 +110,15 @@ func Start(tb testing.TB, bin string, o Options) *Server {
 			}
 		}
 	}()
-	go func() { s.done <- s.cmd.Wait() }()
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
 	select {
 	case addr := <-ready:
 		s.Endpoint = scheme + addr
-	case err := <-s.done:
-		tb.Fatalf("s3server exited before listening: %v\n%s", err, s.stderr)
+	case <-s.exited:
+		tb.Fatalf("s3server exited before listening: %v\n%s", s.err, s.stderr)
 	case <-time.After(20 * time.Second):
 		tb.Fatalf("s3server did not start in 20s\n%s", s.stderr)
 	}
@@ -103,12 +127,14 @@ func Start(tb testing.TB, bin string, o Options) *Server {
 
 // Kill stops the server at once (SIGKILL) and waits for it.
 func (s *Server) Kill() {
-	if s.cmd.ProcessState != nil {
+	select {
+	case <-s.exited:
 		return
+	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	select {
-	case <-s.done:
+	case <-s.exited:
 	case <-time.After(10 * time.Second):
 	}
 }
@@ -116,8 +142,7 @@ func (s *Server) Kill() {
 // Exited says whether the server has exited (for example by DieAfter), waiting up to d.
 func (s *Server) Exited(d time.Duration) bool {
 	select {
-	case err := <-s.done:
-		s.done <- err
+	case <-s.exited:
 		return true
 	case <-time.After(d):
 		return false
