@@ -80,10 +80,11 @@ type Observer interface {
 const (
 	DefaultPartSize = 16 << 20
 	DefaultRetries  = 4
-	// copyLimit is the largest object a single server-side copy makes; larger final objects
-	// are uploaded again from the local file.
-	copyLimit = 5 << 30
 )
+
+// copyLimit is the largest object a single server-side copy makes (S3's 5 GiB); larger final
+// objects are uploaded again from the local file. Lowered by tests.
+var copyLimit int64 = 5 << 30
 
 // Remote is a bucket (and prefix) that archives go to.
 type Remote struct {

@@ -364,3 +364,40 @@ func TestFailedMultipartIsAborted(t *testing.T) {
 		t.Errorf("incomplete uploads left: %+v, %v", res.Uploads, err)
 	}
 }
+
+// TestOverCopyLimitUploadsAgain: a final object larger than one server-side copy can make is
+// uploaded from the local file instead, and is the same object.
+func TestOverCopyLimitUploadsAgain(t *testing.T) {
+	r, srv, _ := remote(t, nil)
+	defer func(l int64) { copyLimit = l }(copyLimit)
+	ctx := context.Background()
+	f, info := records(t, 100, 100)
+	for _, tc := range []struct {
+		run    string
+		limit  int64
+		copied bool
+	}{{"small", 5 << 30, true}, {"large", 1000, false}} {
+		copyLimit = tc.limit
+		info.Store, info.RunID = "orders", tc.run
+		o := archive.Object{Store: "orders", RunID: tc.run, Day: day, Ext: ".ndjson", Info: info}
+		if err := r.Stage(ctx, o, f); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Publish(ctx, o, f, true); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(f.Name())
+		if got := get(t, r, r.finalKey(o)); !bytes.Equal(got, want) {
+			t.Errorf("%s: final object holds %d bytes, want %d", tc.run, len(got), len(want))
+		}
+		copied := false
+		for _, h := range srv.Headers(t) {
+			if strings.HasSuffix(h["path"], r.finalKey(o)) && h["x-amz-copy-source"] != "" {
+				copied = true
+			}
+		}
+		if copied != tc.copied {
+			t.Errorf("%s (%d bytes, copy limit %d): copied %v, want %v", tc.run, info.Bytes, tc.limit, copied, tc.copied)
+		}
+	}
+}

@@ -8,8 +8,9 @@
 //   - a body signed by its SHA-256 (x-amz-content-sha256) must hash to it, and a body sent
 //     with x-amz-checksum-sha256 must match it (400 BadDigest otherwise); streaming payloads
 //     are refused;
-//   - every PUT's Object Lock and server-side encryption headers are appended, one JSON line
-//     per request, to the file -headers names, for tests to read.
+//   - every PUT's Object Lock, server-side encryption, checksum algorithm and copy source
+//     headers are appended, one JSON line per request, to the file -headers names, for tests
+//     to read.
 //
 // It listens on -addr (127.0.0.1:0 by default; HTTPS with a self-signed certificate with
 // -tls-cert) and prints "listening <host:port>" once ready.
@@ -254,7 +255,7 @@ func (f *front) recordHeaders(r *http.Request) {
 	rec := map[string]string{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery}
 	for k := range r.Header {
 		lk := strings.ToLower(k)
-		if strings.HasPrefix(lk, "x-amz-object-lock-") || strings.HasPrefix(lk, "x-amz-server-side-encryption") || lk == "x-amz-checksum-algorithm" {
+		if strings.HasPrefix(lk, "x-amz-object-lock-") || strings.HasPrefix(lk, "x-amz-server-side-encryption") || lk == "x-amz-checksum-algorithm" || lk == "x-amz-copy-source" {
 			rec[lk] = r.Header.Get(k)
 		}
 	}

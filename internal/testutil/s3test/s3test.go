@@ -149,8 +149,9 @@ func (s *Server) Exited(d time.Duration) bool {
 	}
 }
 
-// Headers returns the Object Lock and encryption headers of every PUT or POST so far, one map
-// per request (method, path, query, then the headers by lower-case name).
+// Headers returns the Object Lock, encryption, checksum algorithm and copy source headers of
+// every PUT or POST so far, one map per request (method, path, query, then the headers by
+// lower-case name).
 func (s *Server) Headers(tb testing.TB) []map[string]string {
 	tb.Helper()
 	b, err := os.ReadFile(s.headers)
