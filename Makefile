@@ -56,7 +56,8 @@ test:
 # record by record), the conformance suite's kill loops and crash points (every file operation
 # of a run failed in turn) for each backend, and the daemon soak. PAPYRAD_TORTURE_ITERATIONS sets how many runs each
 # kill loop starts and kills (TestCrash's case with a long-lived writer half as many; by
-# default 400 for the rotating set and 100 for the others: about 760 in all); PAPYRAD_SOAK how long
+# default 400 for the rotating set, 40 for the S3 archive and 100 for the others: about 800 in
+# all); PAPYRAD_SOAK how long
 # the soak's writers run. -v prints each loop's figures: iterations, where the kills landed,
 # records verified, and the soak's memory, goroutines and descriptors. One test at a time
 # (-parallel 1): the soak judges the daemon's pace over minutes, and the kill loops aim at

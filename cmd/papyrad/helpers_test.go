@@ -34,13 +34,15 @@ import (
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/testutil"
+	"github.com/papyrad/papyrad/internal/testutil/s3test"
 )
 
 // The programs under test, built by TestMain.
 var (
-	papyradBin string
-	writerBin  string
-	peakRSSBin string
+	papyradBin  string
+	writerBin   string
+	peakRSSBin  string
+	s3ServerBin string
 )
 
 // e2eParallel is how many tests of this package run at once unless -parallel says otherwise.
@@ -79,12 +81,13 @@ func testMain(m *testing.M) int {
 		"github.com/papyrad/papyrad/cmd/papyrad",
 		"github.com/papyrad/papyrad/internal/testutil/papyrawriter",
 		"github.com/papyrad/papyrad/internal/testutil/peakrss",
+		s3test.Pkg,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "papyrad e2e:", err)
 		return 1
 	}
-	papyradBin, writerBin, peakRSSBin = bins[0], bins[1], bins[2]
+	papyradBin, writerBin, peakRSSBin, s3ServerBin = bins[0], bins[1], bins[2], bins[3]
 	return m.Run()
 }
 

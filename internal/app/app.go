@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/archive/s3"
 	"github.com/papyrad/papyrad/internal/buildinfo"
 	"github.com/papyrad/papyrad/internal/config"
 	"github.com/papyrad/papyrad/internal/errs"
@@ -111,7 +112,8 @@ func New(cfg *config.Config, opts ...Option) (*App, error) {
 // start does New's work; on error, Close releases what it took.
 func (a *App) start(reg *prometheus.Registry) error {
 	cfg := a.cfg
-	js, err := jobs(cfg, a.log)
+	a.obs = newObserver(reg)
+	js, err := jobs(cfg, a.log, a.obs)
 	if err != nil {
 		return errs.Mark(err, errs.ErrInvalid)
 	}
@@ -127,7 +129,6 @@ func (a *App) start(reg *prometheus.Registry) error {
 		return errs.Wrap("state directory", cfg.Daemon.StateDir, err)
 	}
 	a.claim = claim
-	a.obs = newObserver(reg)
 	a.obs.setStores(cfg)
 	a.fwd = newForwarder(a.log, a.obs.pending)
 	a.fwd.setJobs(js)
@@ -308,7 +309,7 @@ func (a *App) Reload() error {
 	cfg, err := config.Load(path, a.environ)
 	var js []scheduler.Job
 	if err == nil {
-		js, err = jobs(cfg, a.log)
+		js, err = jobs(cfg, a.log, a.obs)
 	}
 	if err != nil {
 		a.obs.m.Reload(false, time.Now())
@@ -329,12 +330,12 @@ func (a *App) Reload() error {
 }
 
 // jobs opens every store of cfg as a scheduler job.
-func jobs(cfg *config.Config, log *zap.Logger) ([]scheduler.Job, error) {
+func jobs(cfg *config.Config, log *zap.Logger, obs s3.Observer) ([]scheduler.Job, error) {
 	var out []scheduler.Job
 	var errList []error
 	for i := range cfg.Stores {
 		st := &cfg.Stores[i]
-		store, err := stores.Open(st, cfg.Daemon.StateDir, log)
+		store, err := stores.Open(st, cfg.Daemon.StateDir, log, obs)
 		if err != nil {
 			errList = append(errList, err)
 			continue

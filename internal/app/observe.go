@@ -74,6 +74,9 @@ func (o *observer) setStores(cfg *config.Config) {
 		o.backend[st.Name] = b
 		o.m.Store(st.Name, b)
 		o.m.Limits(st.Name, b, st.Retention.MaxAge, int64(st.Retention.MaxRecords), st.Retention.MaxTotalBytes)
+		if st.Archive != nil && st.Archive.Remote != nil {
+			o.m.RemoteArchive(st.Name, b)
+		}
 		if o.tot[st.Name] == nil {
 			o.tot[st.Name] = &StoreTotals{Store: st.Name, Backend: b, Runs: map[string]int64{}, Deferrals: map[string]int64{}, Errors: map[string]int64{}}
 		}
@@ -169,4 +172,20 @@ func (o *observer) handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	return mux
+}
+
+// Uploaded, Published and Failed count what goes to a store's object-store archive (the
+// observer is every store's s3.Observer).
+func (o *observer) Uploaded(store string, n int64) { o.m.ArchiveUploaded(store, o.backendOf(store), n) }
+
+func (o *observer) Published(store string, at time.Time) {
+	o.m.ArchivePublished(store, o.backendOf(store), at)
+}
+
+func (o *observer) Failed(store, reason string) { o.m.ArchiveFailed(store, o.backendOf(store), reason) }
+
+func (o *observer) backendOf(store string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.backend[store]
 }

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ type Config struct {
 	Compress Codec
 	// MaxAge is how long archive files are kept; 0 keeps them forever.
 	MaxAge time.Duration
+	// Remote, when set, is where archives are published; Dir then only holds sealed archives
+	// until they are (see Remote).
+	Remote Remote
 }
 
 // Part is one compressed frame of an archive file: the dropped records of one segment, stream
@@ -82,12 +86,17 @@ type manifest struct {
 	Compress Codec  `json:"compress"`
 	Final    string `json:"final"`
 	Parts    []Part `json:"parts"`
+	// Day is the run's start, which names a remote archive's final object.
+	Day time.Time `json:"day"`
+	// Info describes the sealed file, staged to the remote (nil for a folder archive).
+	Info *Info `json:"info,omitempty"`
 }
 
 // Writer writes the archive of one run.
 type Writer struct {
 	cfg   Config
 	dir   string
+	store string
 	runID string
 	m     manifest
 
@@ -103,6 +112,8 @@ type Writer struct {
 	// durable is set once Seal has made an archive with records durable: the store may
 	// change from then on.
 	durable bool
+	// st describes what was written, for a Remote's manifest (nil for a folder archive).
+	st *stats
 }
 
 // NewWriter prepares the archive of run runID of store; nothing is created until the first
@@ -110,8 +121,8 @@ type Writer struct {
 func NewWriter(cfg Config, store, runID string, now time.Time) *Writer {
 	dir := filepath.Join(cfg.Dir, store, now.UTC().Format("2006-01-02"))
 	return &Writer{
-		cfg: cfg, dir: dir, runID: runID,
-		m: manifest{RunID: runID, Compress: cfg.Compress, Final: runID + ".ndjson" + cfg.Compress.Ext()},
+		cfg: cfg, dir: dir, store: store, runID: runID,
+		m: manifest{RunID: runID, Compress: cfg.Compress, Final: runID + ".ndjson" + cfg.Compress.Ext(), Day: now.UTC()},
 	}
 }
 
@@ -141,6 +152,10 @@ func (w *Writer) Begin(key string) error {
 		}
 		w.f, w.created = f, true
 		w.cw = countingWriter{w: atomicfile.Writer(f)}
+		if w.cfg.Remote != nil {
+			w.st = newStats()
+			w.cw.w = io.MultiWriter(w.cw.w, w.st.sha, w.st.md5)
+		}
 		w.bw = bufio.NewWriterSize(&w.cw, 256<<10)
 		enc, err := newFrameWriter(w.cfg.Compress, w.bw)
 		if err != nil {
@@ -167,10 +182,15 @@ func (w *Writer) Write(line []byte) error {
 	if _, err := w.enc.Write(line); err != nil {
 		return w.wrap(err)
 	}
+	added := false
 	if c := line[len(line)-1]; c != '\n' && c != '\r' {
 		if _, err := w.enc.Write([]byte{'\n'}); err != nil {
 			return w.wrap(err)
 		}
+		added = true
+	}
+	if w.st != nil {
+		w.st.record(line, added)
 	}
 	w.cur.Records++
 	return nil
@@ -190,6 +210,9 @@ func (w *Writer) Copy(r io.Reader, records int64) error {
 				return w.wrap(werr)
 			}
 			w.last = buf[n-1]
+			if w.st != nil {
+				w.st.stream(buf[:n])
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			break
@@ -201,6 +224,9 @@ func (w *Writer) Copy(r io.Reader, records int64) error {
 	if w.last != '\n' && w.last != '\r' {
 		if _, err := w.enc.Write([]byte{'\n'}); err != nil {
 			return w.wrap(err)
+		}
+		if w.st != nil {
+			w.st.stream([]byte{'\n'})
 		}
 	}
 	w.cur.Records += records
@@ -228,10 +254,11 @@ func (w *Writer) endPart() error {
 // Parts lists the parts ended so far (all of them once sealed).
 func (w *Writer) Parts() []Part { return w.m.Parts }
 
-// Seal makes the archive durable: the file is fsynced, then the manifest is written and
-// fsynced, then the directory. After Seal returns the store may be changed; before, it must
-// not be. A Writer that archived nothing seals to nothing.
-func (w *Writer) Seal() error {
+// Seal makes the archive durable: the file is fsynced, then (with a Remote) staged and checked
+// there, then the manifest is written and fsynced, then the directory. After Seal returns the
+// store may be changed; before, it must not be. A Writer that archived nothing seals to
+// nothing.
+func (w *Writer) Seal(ctx context.Context) error {
 	if w.sealed {
 		return nil
 	}
@@ -254,6 +281,11 @@ func (w *Writer) Seal() error {
 		w.Discard()
 		return nil
 	}
+	if w.cfg.Remote != nil {
+		if err := w.stage(ctx); err != nil {
+			return err
+		}
+	}
 	b, err := json.Marshal(w.m)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
@@ -270,7 +302,7 @@ func (w *Writer) Seal() error {
 // records in it. If lost fails for any part, nothing is touched: publishing without knowing
 // could leave out records that are gone, so the archive stays sealed for the next run's
 // Recover.
-func (w *Writer) Publish(lost func(Part) (Keep, error)) (final string, records int64, err error) {
+func (w *Writer) Publish(ctx context.Context, lost func(Part) (Keep, error)) (final string, records int64, err error) {
 	if !w.sealed {
 		return "", 0, errors.New("archive: Publish before Seal")
 	}
@@ -280,6 +312,9 @@ func (w *Writer) Publish(lost func(Part) (Keep, error)) (final string, records i
 	decisions, err := decide(w.m.Parts, lost)
 	if err != nil {
 		return "", 0, fmt.Errorf("archive %s stays pending for the next run: %w", w.pendingPath(), err)
+	}
+	if w.cfg.Remote != nil {
+		return publishRemote(ctx, w.cfg.Remote, w.store, w.dir, w.m, decisions)
 	}
 	return publish(w.dir, w.m, decisions)
 }
@@ -365,12 +400,26 @@ func publish(dir string, m manifest, decisions []Keep) (final string, records in
 
 // rebuild writes the kept parts of pending to a new file and renames it to final.
 func rebuild(dir string, m manifest, decisions []Keep, pending, final string) (records int64, err error) {
+	tmp := filepath.Join(dir, "."+m.RunID+".publish")
+	records, err = rebuildTo(dir, m, decisions, pending, tmp)
+	if err != nil || records == 0 {
+		return 0, err
+	}
+	if err := atomicfile.Rename(tmp, final); err != nil {
+		_ = atomicfile.Remove(tmp)
+		return 0, fmt.Errorf("archive: publish: %w", err)
+	}
+	return records, nil
+}
+
+// rebuildTo writes the kept parts of pending to tmp, durably; it leaves no tmp when it fails
+// or when nothing is kept.
+func rebuildTo(dir string, m manifest, decisions []Keep, pending, tmp string) (records int64, err error) {
 	src, err := os.Open(pending)
 	if err != nil {
 		return 0, fmt.Errorf("archive: publish: %w", err)
 	}
 	defer src.Close()
-	tmp := filepath.Join(dir, "."+m.RunID+".publish")
 	_ = atomicfile.Remove(tmp)
 	dst, err := atomicfile.Create(tmp, 0o600)
 	if err != nil {
@@ -415,10 +464,6 @@ func rebuild(dir string, m manifest, decisions []Keep, pending, final string) (r
 	if records == 0 {
 		_ = atomicfile.Remove(tmp)
 		return 0, nil
-	}
-	if err := atomicfile.Rename(tmp, final); err != nil {
-		_ = atomicfile.Remove(tmp)
-		return 0, fmt.Errorf("archive: publish: %w", err)
 	}
 	return records, nil
 }

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -56,7 +57,7 @@ func write(t *testing.T, cfg Config, runID string, parts [][2]string) *Writer {
 			}
 		}
 	}
-	if err := w.Seal(); err != nil {
+	if err := w.Seal(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -80,7 +81,7 @@ func TestPublishWholeEveryCodec(t *testing.T) {
 		t.Run(string(c), func(t *testing.T) {
 			cfg := Config{Dir: t.TempDir(), Compress: c}
 			w := write(t, cfg, "run1", [][2]string{{"a", "{\"n\":1}\n{\"n\":2}\r\n"}, {"b", "{\"n\":3}"}})
-			final, n, err := w.Publish(func(Part) (Keep, error) { return Keep{Whole: true}, nil })
+			final, n, err := w.Publish(context.Background(), func(Part) (Keep, error) { return Keep{Whole: true}, nil })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +108,7 @@ func TestPublishKeepsOnlyWhatTheStoreLost(t *testing.T) {
 				{"kept", "{\"id\":\"3\"}\n"},
 				{"half", "{\"id\":\"4\"}\n{\"id\":\"5\"}\n"},
 			})
-			final, n, err := w.Publish(func(p Part) (Keep, error) {
+			final, n, err := w.Publish(context.Background(), func(p Part) (Keep, error) {
 				switch p.Key {
 				case "gone":
 					return Keep{Whole: true}, nil
@@ -132,7 +133,7 @@ func TestPublishKeepsOnlyWhatTheStoreLost(t *testing.T) {
 func TestPublishNothingLost(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), Compress: Zstd}
 	w := write(t, cfg, "run3", [][2]string{{"a", "{}\n"}})
-	final, n, err := w.Publish(func(Part) (Keep, error) { return Keep{}, nil })
+	final, n, err := w.Publish(context.Background(), func(Part) (Keep, error) { return Keep{}, nil })
 	if err != nil || final != "" || n != 0 {
 		t.Fatalf("published %q (%d), %v; want nothing", final, n, err)
 	}
@@ -146,7 +147,7 @@ func TestPublishNothingLost(t *testing.T) {
 func TestPublishUndecided(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), Compress: Zstd}
 	w := write(t, cfg, "run6", [][2]string{{"a", "{}\n"}, {"b", "{}\n"}})
-	_, _, err := w.Publish(func(p Part) (Keep, error) {
+	_, _, err := w.Publish(context.Background(), func(p Part) (Keep, error) {
 		if p.Key == "b" {
 			return Keep{}, errors.New("server down")
 		}
@@ -159,7 +160,7 @@ func TestPublishUndecided(t *testing.T) {
 	if names := listing(t, cfg); len(names) != 2 {
 		t.Fatalf("an undecided archive must stay sealed, have %v", names)
 	}
-	rec, err := Recover(cfg, "orders", func(Part) (Keep, error) { return Keep{Whole: true}, nil })
+	rec, err := Recover(context.Background(), cfg, "orders", func(Part) (Keep, error) { return Keep{Whole: true}, nil })
 	if err != nil || rec.Records != 2 {
 		t.Fatalf("recovery published %d records, %v; want 2", rec.Records, err)
 	}
@@ -212,7 +213,7 @@ func TestRecover(t *testing.T) {
 	p := write(t, cfg, "renamed", [][2]string{{"lost", "{\"r\":4}\n"}})
 	os.Rename(p.pendingPath(), filepath.Join(p.dir, p.m.Final))
 
-	rec, err := Recover(cfg, "orders", func(p Part) (Keep, error) {
+	rec, err := Recover(context.Background(), cfg, "orders", func(p Part) (Keep, error) {
 		return Keep{Whole: p.Key == "lost"}, nil
 	})
 	if err != nil {
@@ -233,7 +234,7 @@ func TestRecover(t *testing.T) {
 		t.Errorf("recovered %+v", rec)
 	}
 	// Recovering again changes nothing.
-	if rec, err := Recover(cfg, "orders", func(Part) (Keep, error) { return Keep{Whole: true}, nil }); err != nil || len(rec.Published) != 0 || rec.Removed != 0 {
+	if rec, err := Recover(context.Background(), cfg, "orders", func(Part) (Keep, error) { return Keep{Whole: true}, nil }); err != nil || len(rec.Published) != 0 || rec.Removed != 0 {
 		t.Errorf("second recovery: %+v, %v", rec, err)
 	}
 }
@@ -241,7 +242,7 @@ func TestRecover(t *testing.T) {
 func TestRecoverKeepsArchiveWhenTheStoreCannotBeAsked(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), Compress: Gzip}
 	write(t, cfg, "sealed", [][2]string{{"a", "{}\n"}})
-	_, err := Recover(cfg, "orders", func(Part) (Keep, error) { return Keep{}, errors.New("server down") })
+	_, err := Recover(context.Background(), cfg, "orders", func(Part) (Keep, error) { return Keep{}, errors.New("server down") })
 	if err == nil || !strings.Contains(err.Error(), "server down") {
 		t.Fatalf("want the store's error, got %v", err)
 	}
@@ -292,7 +293,7 @@ func TestSealFailingManifestLeavesNoTemp(t *testing.T) {
 	if err := w.Write([]byte("{}\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Seal(); !errors.Is(err, syscall.EIO) {
+	if err := w.Seal(context.Background()); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Seal = %v, want the failed rename", err)
 	}
 	if names := listing(t, cfg); !slices.Equal(names, []string{".run6.ndjson.zst.pending"}) {
@@ -324,6 +325,55 @@ func TestBeginSyncsEveryCreatedDirectory(t *testing.T) {
 	for _, d := range []string{w.dir, filepath.Dir(w.dir), cfg.Dir, base} {
 		if !slices.Contains(synced, d) {
 			t.Errorf("%s was not fsynced (fsynced: %v)", d, synced)
+		}
+	}
+}
+
+// stagedOnly is a Remote that keeps what it is asked to stage and nothing else.
+type stagedOnly struct{ staged []Object }
+
+func (s *stagedOnly) Stage(_ context.Context, o Object, _ *os.File) error {
+	s.staged = append(s.staged, o)
+	return nil
+}
+func (s *stagedOnly) Publish(context.Context, Object, *os.File, bool) error { return nil }
+func (s *stagedOnly) Unstage(context.Context, Object) error                 { return nil }
+func (s *stagedOnly) Clean(context.Context, string) (int, error)            { return 0, nil }
+func (s *stagedOnly) Name(o Object) string                                  { return o.RunID }
+
+// TestStagedManifestIsTheFiles: the manifest a Writer makes as it writes (copied segments with
+// blank lines and no final newline, written records) is what reading the sealed file back
+// says, digests included.
+func TestStagedManifestIsTheFiles(t *testing.T) {
+	for _, c := range []Codec{Zstd, Gzip, None} {
+		rem := &stagedOnly{}
+		cfg := Config{Dir: t.TempDir(), Compress: c, Remote: rem}
+		w := NewWriter(cfg, "orders", "run8", now)
+		w.Begin("seg")
+		if err := w.Copy(strings.NewReader("\n{\"timestamp\": 1}\n\n{\"timestamp\": 2}\n  \n{\"timestamp\": 3}"), 3); err != nil {
+			t.Fatal(err)
+		}
+		w.Begin("more")
+		w.Write([]byte(`{"timestamp": 4.5, "x": 1}`))
+		w.Write([]byte("{\"x\": 2}\n"))
+		if err := w.Seal(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(rem.staged) != 1 {
+			t.Fatalf("%s: staged %d objects", c, len(rem.staged))
+		}
+		got := rem.staged[0].Info
+		f, err := os.Open(w.pendingPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Verify(context.Background(), c, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := Mismatch(want, got); d != "" || got.MD5 != want.MD5 || got.Records != 5 || got.FirstTimestamp != "1" || got.LastTimestamp != "" {
+			t.Errorf("%s: staged manifest %+v, the file says %+v: %s", c, got, want, d)
 		}
 	}
 }

@@ -44,4 +44,17 @@
 // what the run meant to do, so it is right whichever instant the run died at. One caveat: a
 // record removed from the store by something other than papyrad while a dead run's manifest
 // names it is archived too (it is gone, and archiving it is what the operator asked for).
+//
+// # Off the host
+//
+// With a Remote (Config.Remote; package archive/s3 is one), Dir only holds sealed archives.
+// Seal also describes the sealed file (Info: records, first and last timestamps, sizes,
+// SHA-256) and stages it on the remote, which checks what it stored, before the manifest is
+// written: a run that cannot reach the remote fails before the store changes, and its staged
+// object is removed by the next recovery. Publish and Recover ask the same question of the
+// store and then make the final object there (from the staged object when every part is lost,
+// from a rebuilt file otherwise), remove the staged object, and only then the local files. A
+// final object already on the remote is kept as it is, so a run that died after its upload
+// finished is not published twice; Recover then removes the staged objects and incomplete
+// uploads that runs which died before sealing left.
 package archive

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,13 +28,13 @@ type Recovered struct {
 // each part of a sealed archive, what the store has lost; it must see the store as it is after
 // the backend's own recovery. The caller holds the store's lock, so no run of the store is
 // writing an archive meanwhile.
-func Recover(cfg Config, store string, keep func(Part) (Keep, error)) (Recovered, error) {
+//
+// With a Remote, sealed archives are published there, and then the staged objects and
+// incomplete uploads that runs which died before sealing left are removed.
+func Recover(ctx context.Context, cfg Config, store string, keep func(Part) (Keep, error)) (Recovered, error) {
 	var rec Recovered
 	days, err := os.ReadDir(filepath.Join(cfg.Dir, store))
-	if os.IsNotExist(err) {
-		return rec, nil
-	}
-	if err != nil {
+	if err != nil && !os.IsNotExist(err) {
 		return rec, fmt.Errorf("archive: %w", err)
 	}
 	for _, day := range days {
@@ -41,14 +42,21 @@ func Recover(cfg Config, store string, keep func(Part) (Keep, error)) (Recovered
 			continue
 		}
 		dir := filepath.Join(cfg.Dir, store, day.Name())
-		if err := recoverDir(dir, keep, &rec); err != nil {
+		if err := recoverDir(ctx, cfg, store, dir, keep, &rec); err != nil {
 			return rec, err
+		}
+	}
+	if cfg.Remote != nil {
+		n, err := cfg.Remote.Clean(ctx, store)
+		rec.Removed += n
+		if err != nil {
+			return rec, fmt.Errorf("archive: remove what interrupted uploads left: %w", err)
 		}
 	}
 	return rec, nil
 }
 
-func recoverDir(dir string, keep func(Part) (Keep, error), rec *Recovered) error {
+func recoverDir(ctx context.Context, cfg Config, store, dir string, keep func(Part) (Keep, error), rec *Recovered) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
@@ -76,7 +84,13 @@ func recoverDir(dir string, keep func(Part) (Keep, error), rec *Recovered) error
 			// Not knowing what the store lost, keep everything for the next run to decide.
 			return fmt.Errorf("archive: recover %s: %w", path, err)
 		}
-		final, n, err := publish(dir, m, decisions)
+		var final string
+		var n int64
+		if cfg.Remote != nil {
+			final, n, err = publishRemote(ctx, cfg.Remote, store, dir, m, decisions)
+		} else {
+			final, n, err = publish(dir, m, decisions)
+		}
 		if err != nil {
 			return err
 		}
@@ -105,9 +119,10 @@ func recoverDir(dir string, keep func(Part) (Keep, error), rec *Recovered) error
 }
 
 // Prune removes store's archive files older than cfg.MaxAge (by modification time) and the
-// day directories it leaves empty. It returns the number of files removed.
+// day directories it leaves empty. It returns the number of files removed. A remote archive is
+// left to the bucket's own lifecycle rules.
 func Prune(cfg Config, store string, now time.Time) (int, error) {
-	if cfg.MaxAge <= 0 {
+	if cfg.MaxAge <= 0 || cfg.Remote != nil {
 		return 0, nil
 	}
 	root := filepath.Join(cfg.Dir, store)

@@ -36,6 +36,11 @@ func (a *adHoc) register(c *cobra.Command) {
 	f.StringVar(&a.ArchiveDir, "archive-dir", "", "archive the records a run drops here first (DIR/STORE/DATE/RUN.ndjson.zst)")
 	f.StringVar(&a.ArchiveCompress, "archive-compress", string(config.DefaultCompress), "archive compression: zstd, gzip or none")
 	f.StringVar(&a.ArchiveMaxAge, "archive-max-age", "", "remove archive files older than this after a successful run (default: keep them)")
+	f.StringVar(&a.ArchiveURL, "archive-url", "", "archive the records a run drops to this S3 bucket first (s3://BUCKET/PREFIX/STORE/YYYY/MM/DD/RUN.ndjson.zst)")
+	f.StringVar(&a.ArchiveEndpoint, "archive-endpoint", "", "with --archive-url: the S3 service's URL (default AWS S3)")
+	f.StringVar(&a.ArchiveRegion, "archive-region", "", "with --archive-url: the bucket's region")
+	f.StringVar(&a.ArchiveCredentialsFile, "archive-credentials-file", "", "with --archive-url: AWS shared credentials file (default: the standard chain)")
+	f.BoolVar(&a.ArchivePathStyle, "archive-path-style", false, "with --archive-url: address the bucket in the URL's path (MinIO, Ceph)")
 	f.StringVar(&a.PartialLineGrace, "partial-line-grace", units.FormatDuration(config.DefaultPartialLineGrace), "an unterminated last line younger than this is a write in progress")
 	f.StringVar(&a.DrainTimeout, "drain-timeout", units.FormatDuration(config.DefaultDrainTimeout), "how long to wait for writers still holding the replaced file")
 	f.BoolVar(&a.AllowHardLinks, "allow-hard-links", false, "compact a store file that has more than one hard link (its other names keep the old records)")
@@ -124,7 +129,7 @@ unless it says missing_ok (--missing-ok). Exit codes: 0 done or nothing to do, 1
 }
 
 func compactOne(c *cobra.Command, s *config.Store, stateDir string, log *zap.Logger, dryRun bool, prog *progress) report.Report {
-	st, err := stores.Open(s, stateDir, log)
+	st, err := stores.Open(s, stateDir, log, nil)
 	if err != nil {
 		return report.Report{Store: s.Name, Backend: string(s.Backend), DryRun: dryRun, Result: report.ResultError, Error: err.Error()}
 	}

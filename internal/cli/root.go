@@ -5,6 +5,8 @@
 //	compact, scan    one-shot runs on the stores of a config file (config.Load) or on one store
 //	                 described by flags (config.FromFlags), opened by stores.Open
 //	config check     validate a config file and print it with the defaults merged in
+//	archive ls, verify, cat
+//	                 read a store's published archives (archive.Folder, s3.Remote)
 //	run              the daemon: app.New, Run, Close
 //	status, trigger, metrics
 //	                 clients of a running daemon's control socket (app.PathStatus, ...)
@@ -68,7 +70,7 @@ without losing a record that retention keeps or one the application appends mean
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(ExitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
 	})
-	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e), newVersionCmd(e), newManCmd(e))
+	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e), newVersionCmd(e), newManCmd(e), newArchiveCmd(e))
 	root.SetVersionTemplate(versionTemplate)
 	completeStores(root, e)
 	return root

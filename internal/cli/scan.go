@@ -40,7 +40,7 @@ Exit codes: 0 clean, 2 anomalies found, 1 a store could not be read, 64 usage, 7
 			for i := range sts {
 				s := &sts[i]
 				ss := report.StoreScan{Store: s.Name, Backend: string(s.Backend), Anomalies: []report.Anomaly{}}
-				st, err := stores.Open(s, stateDir, log)
+				st, err := stores.Open(s, stateDir, log, nil)
 				if err == nil {
 					var an []report.Anomaly
 					an, err = st.Scan(c.Context())

@@ -508,7 +508,7 @@ func (r *reader) settings(m map[string]any, f field, s *Store, defaults *layer, 
 	s.TrimStep = pick(l.trimStep, defaults.trimStep, DefaultTrimStep)
 
 	r.mergeRetention(s, l.retention, defaults.retention, f)
-	r.mergeArchive(s, l.archive, defaults.archive, f)
+	r.mergeArchive(s, l.archive, defaults.archive, f, d)
 }
 
 // Keys that only some backends use, when set on a store.
@@ -679,7 +679,7 @@ func (r *reader) mergeRetention(s *Store, st, def retentionLayer, f field) {
 
 // mergeArchive resolves a store's archive: the store's mapping merges per
 // key over the defaults section's; "none" in the store turns it off.
-func (r *reader) mergeArchive(s *Store, st, def archiveLayer, f field) {
+func (r *reader) mergeArchive(s *Store, st, def archiveLayer, f field, d *Daemon) {
 	if st.none {
 		return
 	}
@@ -695,8 +695,14 @@ func (r *reader) mergeArchive(s *Store, st, def archiveLayer, f field) {
 		Compress: pick(st.compress, base.compress, DefaultCompress),
 		MaxAge:   pick(st.maxAge, base.maxAge, 0),
 	}
-	if a.Dir == "" && !st.invalid && !def.invalid {
-		r.add(f.key("archive").key("dir"), "required when the store has an archive")
+	if st.invalid || def.invalid {
+		return
+	}
+	if !r.mergeRemote(a, st, base, f.key("archive"), d) {
+		return
+	}
+	if a.Dir == "" {
+		r.add(f.key("archive").key("dir"), "required when the store has an archive (or archive.url for an object store)")
 		return
 	}
 	s.Archive = a

@@ -552,7 +552,7 @@ func TestProblems(t *testing.T) {
 		{"backend unknown", "stores:\n  - {name: a, backend: jsonl, retention: none}\n", []string{`stores[0] (a): backend: "jsonl" is not one of json, rotating, redis, memory (did you mean "json"?)`}},
 		{"unknown store key", "stores:\n  - {name: edge, backend: rotating, path: /srv/e/x, retention: none, rotaton: {}}\n", []string{`stores[0] (edge): unknown key "rotaton" (did you mean "rotation"?)`}},
 		{"misplaced limit", "stores:\n  - {name: a, backend: memory, retention: none, max_records: 5}\n", []string{`stores[0] (a): unknown key "max_records" (did you mean "retention.max_records"?)`}},
-		{"misplaced url", "stores:\n  - {name: a, backend: redis, retention: none, url: 'redis://h'}\n", []string{`stores[0] (a): unknown key "url" (did you mean "redis.url"?)`}},
+		{"misplaced url", "stores:\n  - {name: a, backend: redis, retention: none, url: 'redis://h'}\n", []string{`stores[0] (a): unknown key "url" (did you mean "archive.url" or "redis.url"?)`}},
 		{"nested unknown", "stores:\n  - {name: a, backend: memory, retention: {max_agee: 7d}}\n", []string{`stores[0] (a): retention: unknown key "max_agee" (did you mean "max_age"?)`}},
 
 		// Backend-specific keys.
@@ -597,7 +597,7 @@ func TestProblems(t *testing.T) {
 		{"retention basis", "stores:\n  - {name: a, backend: memory, retention: {max_records: 1, size_basis: repr}}\n", []string{`stores[0] (a): retention.size_basis: "repr" is not one of papyra, stored`}},
 		{"archive dir", "stores:\n  - {name: a, backend: json, path: /srv/x, retention: none, archive: {compress: gzip}}\n", []string{"stores[0] (a): archive.dir: required when the store has an archive"}},
 		{"archive compress", "stores:\n  - {name: a, backend: json, path: /srv/x, retention: none, archive: {dir: /a, compress: lz4}}\n", []string{`stores[0] (a): archive.compress: "lz4" is not one of zstd, gzip, none`}},
-		{"archive word", "stores:\n  - {name: a, backend: json, path: /srv/x, retention: none, archive: yes}\n", []string{`stores[0] (a): archive: must be a mapping (dir, compress, max_age) or "none"`}},
+		{"archive word", "stores:\n  - {name: a, backend: json, path: /srv/x, retention: none, archive: yes}\n", []string{`stores[0] (a): archive: must be a mapping (dir or url, compress, max_age, ...) or "none"`}},
 		{"schedule", "stores:\n  - {name: a, backend: memory, retention: none, schedule: 'every day'}\n", []string{`stores[0] (a): schedule: invalid schedule "every day"`}},
 		{"schedule never", "stores:\n  - {name: a, backend: memory, retention: none, schedule: '0 0 30 2 *'}\n", []string{`stores[0] (a): schedule: invalid schedule "0 0 30 2 *": never fires`}},
 		{"windows not a list", "stores:\n  - {name: a, backend: memory, retention: none, windows: '01:00-05:00'}\n", []string{`stores[0] (a): windows: must be a list of windows`}},

@@ -51,7 +51,8 @@
 // allow_hard_links and missing_ok aside: an operator opts in store by store.
 //
 // Relative paths (state_dir, control_socket, store paths, quarantine_dir,
-// archive.dir, redis.password_file) are resolved against the directory of
+// archive.dir, archive.ca_file, archive.credentials_file,
+// redis.password_file) are resolved against the directory of
 // the configuration file; relative paths from the environment against the
 // working directory. Path checks are lexical: symbolic links are not
 // followed.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 
@@ -81,9 +82,27 @@ type (
 		SizeBasis     SizeBasis `yaml:"size_basis"`
 	}
 	effArchive struct {
-		Dir      string   `yaml:"dir"`
-		Compress Compress `yaml:"compress"`
-		MaxAge   string   `yaml:"max_age"`
+		Dir             string         `yaml:"dir"`
+		Compress        Compress       `yaml:"compress"`
+		MaxAge          string         `yaml:"max_age"`
+		URL             string         `yaml:"url,omitempty"`
+		Endpoint        string         `yaml:"endpoint,omitempty"`
+		Region          string         `yaml:"region,omitempty"`
+		PathStyle       *bool          `yaml:"path_style,omitempty"`
+		TLSVerify       *bool          `yaml:"tls_verify,omitempty"`
+		CAFile          string         `yaml:"ca_file,omitempty"`
+		CredentialsFile string         `yaml:"credentials_file,omitempty"`
+		Profile         string         `yaml:"profile,omitempty"`
+		SSE             string         `yaml:"sse,omitempty"`
+		KMSKeyID        string         `yaml:"kms_key_id,omitempty"`
+		PartSize        string         `yaml:"part_size,omitempty"`
+		ObjectLock      *effObjectLock `yaml:"object_lock,omitempty"`
+	}
+	effObjectLock struct {
+		Mode        string `yaml:"mode,omitempty"`
+		RetainUntil string `yaml:"retain_until,omitempty"`
+		RetainFor   string `yaml:"retain_for,omitempty"`
+		LegalHold   bool   `yaml:"legal_hold"`
 	}
 )
 
@@ -160,7 +179,7 @@ func (c *Config) Effective() ([]byte, error) {
 			e.Retention = r
 		}
 		if a := s.Archive; a != nil {
-			e.Archive = &effArchive{Dir: a.Dir, Compress: a.Compress, MaxAge: units.FormatDuration(a.MaxAge)}
+			e.Archive = effectiveArchive(a)
 		}
 		out.Stores = append(out.Stores, e)
 	}
@@ -214,4 +233,31 @@ func hasPassword(s string) bool {
 	}
 	_, inUser := u.User.Password()
 	return inUser || u.Query().Has("password")
+}
+
+// effectiveArchive spells out an archive; a remote one's settings too (never a credential:
+// only the name of the file that holds them).
+func effectiveArchive(a *Archive) *effArchive {
+	e := &effArchive{Dir: a.Dir, Compress: a.Compress, MaxAge: units.FormatDuration(a.MaxAge)}
+	rem := a.Remote
+	if rem == nil {
+		return e
+	}
+	sse := rem.SSE
+	if sse == "" {
+		sse = "none"
+	}
+	e.URL, e.Endpoint, e.Region, e.PathStyle, e.TLSVerify = rem.URL, rem.Endpoint, rem.Region, &rem.PathStyle, &rem.TLSVerify
+	e.CAFile, e.CredentialsFile, e.Profile, e.SSE, e.KMSKeyID = rem.CAFile, rem.CredentialsFile, rem.Profile, sse, rem.KMSKeyID
+	e.PartSize = units.FormatSize(rem.PartSize)
+	if l := rem.ObjectLock; l.Mode != "" || l.LegalHold {
+		e.ObjectLock = &effObjectLock{Mode: l.Mode, LegalHold: l.LegalHold}
+		if !l.RetainUntil.IsZero() {
+			e.ObjectLock.RetainUntil = l.RetainUntil.Format(time.RFC3339)
+		}
+		if l.RetainFor > 0 {
+			e.ObjectLock.RetainFor = units.FormatDuration(l.RetainFor)
+		}
+	}
+	return e
 }

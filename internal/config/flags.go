@@ -37,6 +37,10 @@ type Flags struct {
 	QuarantineDir string
 
 	ArchiveDir, ArchiveCompress, ArchiveMaxAge string
+	// ArchiveURL (s3://bucket/prefix) archives to an object store; the other Archive
+	// fields configure how it is reached. ArchiveDir is then where sealed archives wait.
+	ArchiveURL, ArchiveEndpoint, ArchiveRegion, ArchiveCredentialsFile string
+	ArchivePathStyle                                                   bool
 
 	PartialLineGrace, DrainTimeout string // json, rotating
 	AllowHardLinks                 bool   // json, rotating
@@ -62,6 +66,11 @@ var flagNames = map[string]string{
 	"archive.dir":               "--archive-dir",
 	"archive.compress":          "--archive-compress",
 	"archive.max_age":           "--archive-max-age",
+	"archive.url":               "--archive-url",
+	"archive.endpoint":          "--archive-endpoint",
+	"archive.region":            "--archive-region",
+	"archive.credentials_file":  "--archive-credentials-file",
+	"archive.path_style":        "--archive-path-style",
 	"partial_line_grace":        "--partial-line-grace",
 	"drain_timeout":             "--drain-timeout",
 	"allow_hard_links":          "--allow-hard-links",
@@ -103,6 +112,9 @@ func FromFlags(fl Flags, environ []string) (*Config, error) {
 	}
 	if fl.ArchiveDir == "" && fl.ArchiveMaxAge != "" {
 		fail("--archive-max-age needs --archive-dir")
+	}
+	if fl.ArchiveURL == "" && (fl.ArchiveEndpoint != "" || fl.ArchiveRegion != "" || fl.ArchiveCredentialsFile != "" || fl.ArchivePathStyle) {
+		fail("--archive-endpoint, --archive-region, --archive-credentials-file and --archive-path-style need --archive-url")
 	}
 
 	wd, err := os.Getwd()
@@ -205,11 +217,18 @@ func (fl Flags) store(b Backend) map[string]any {
 		m["retention"] = ret
 	}
 	put(m, "quarantine_dir", fl.QuarantineDir)
-	if fl.ArchiveDir != "" {
+	if fl.ArchiveDir != "" || fl.ArchiveURL != "" {
 		arch := map[string]any{}
 		put(arch, "dir", fl.ArchiveDir)
 		put(arch, "compress", fl.ArchiveCompress)
 		put(arch, "max_age", fl.ArchiveMaxAge)
+		put(arch, "url", fl.ArchiveURL)
+		put(arch, "endpoint", fl.ArchiveEndpoint)
+		put(arch, "region", fl.ArchiveRegion)
+		put(arch, "credentials_file", fl.ArchiveCredentialsFile)
+		if fl.ArchivePathStyle {
+			arch["path_style"] = true
+		}
 		m["archive"] = arch
 	}
 	return m

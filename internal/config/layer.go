@@ -84,6 +84,22 @@ type archiveLayer struct {
 	dir      opt[string]
 	compress opt[Compress]
 	maxAge   opt[time.Duration]
+	// The remote archive's keys.
+	url             opt[string]
+	endpoint        opt[string]
+	region          opt[string]
+	pathStyle       opt[bool]
+	tlsVerify       opt[bool]
+	caFile          opt[string]
+	credentialsFile opt[string]
+	profile         opt[string]
+	lockMode        opt[string]
+	retainUntil     opt[time.Time]
+	retainFor       opt[time.Duration]
+	legalHold       opt[bool]
+	sse             opt[string]
+	kmsKeyID        opt[string]
+	partSize        opt[int64]
 }
 
 // layer holds the settings a store inherits, as written in the defaults
@@ -308,7 +324,7 @@ func (r *reader) archive(v any, f field) (l archiveLayer) {
 		return l
 	}
 	if _, ok := v.(string); ok {
-		r.add(f, `must be a mapping (dir, compress, max_age) or "none", not %s`, describe(v))
+		r.add(f, `must be a mapping (dir or url, compress, max_age, ...) or "none", not %s`, describe(v))
 		return l
 	}
 	m, ok := r.mapping(v, f)
@@ -331,6 +347,7 @@ func (r *reader) archive(v any, f field) (l archiveLayer) {
 			l.maxAge = some(d)
 		}
 	}
+	r.remoteArchive(m, f, &l)
 	return l
 }
 

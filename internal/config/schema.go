@@ -29,9 +29,14 @@ var (
 	trafficKeys   = keys{"sample": nil, "max_records_per_second": nil, "max_bytes_per_second": nil}
 	diskKeys      = keys{"reserve": nil, "factor": nil}
 	retentionKeys = keys{"max_age": nil, "max_records": nil, "max_total_bytes": nil, "size_basis": nil}
-	archiveKeys   = keys{"dir": nil, "compress": nil, "max_age": nil}
-	rotationKeys  = keys{"max_files": nil, "naming": nil}
-	redisKeys     = keys{"url": nil, "prefix": nil, "system_id": nil, "password_file": nil}
+	archiveKeys   = keys{
+		"dir": nil, "compress": nil, "max_age": nil,
+		"url": nil, "endpoint": nil, "region": nil, "path_style": nil, "tls_verify": nil, "ca_file": nil,
+		"credentials_file": nil, "profile": nil, "sse": nil, "kms_key_id": nil, "part_size": nil,
+		"object_lock": keys{"mode": nil, "retain_until": nil, "retain_for": nil, "legal_hold": nil},
+	}
+	rotationKeys = keys{"max_files": nil, "naming": nil}
+	redisKeys    = keys{"url": nil, "prefix": nil, "system_id": nil, "password_file": nil}
 
 	// defaultsKeys are the keys a store inherits: allowed in the defaults
 	// section and in every store.

@@ -6,17 +6,24 @@ import (
 )
 
 // secretWarnings reports the files of cfg that hold a secret and that others than their owner
-// can read: the config file itself when a redis.url carries a password, and each
-// redis.password_file.
+// can read: the config file itself when a redis.url carries a password, each
+// redis.password_file and each archive.credentials_file.
 func secretWarnings(cfg *Config) []string {
 	var out []string
 	var inline []string
 	seen := map[string]bool{}
 	for i, s := range cfg.Stores {
+		label := fmt.Sprintf("stores[%d] (%s)", i, s.Name)
+		if a := s.Archive; a != nil && a.Remote != nil && a.Remote.CredentialsFile != "" && !seen[a.Remote.CredentialsFile] {
+			p := a.Remote.CredentialsFile
+			seen[p] = true
+			if mode, ok := readableByOthers(p); ok {
+				out = append(out, fmt.Sprintf("%s: archive.credentials_file %s can be read by its group or others (mode %04o); make it readable by its owner only (chmod 600)", label, p, mode))
+			}
+		}
 		if s.Backend != BackendRedis {
 			continue
 		}
-		label := fmt.Sprintf("stores[%d] (%s)", i, s.Name)
 		if hasPassword(s.Redis.URL) {
 			inline = append(inline, label)
 		}

@@ -156,12 +156,58 @@ type Retention struct {
 
 // Archive configures where dropped records go before they are removed.
 type Archive struct {
-	// Dir is absolute.
+	// Dir is absolute: the archive folder, or with Remote the folder where sealed archives
+	// wait to be published (default <state_dir>/archive-staging).
 	Dir      string
 	Compress Compress
-	// MaxAge is how long archive files are kept; 0 keeps them forever.
+	// MaxAge is how long archive files are kept; 0 keeps them forever (always 0 with Remote:
+	// the bucket's lifecycle rules expire objects).
 	MaxAge time.Duration
+	// Remote is set for an archive in an S3-compatible object store (archive.url).
+	Remote *ArchiveRemote
 }
+
+// ArchiveRemote is an archive in an S3-compatible object store.
+type ArchiveRemote struct {
+	// URL is s3://bucket[/prefix], as written; Bucket and Prefix are its parts (Prefix
+	// without slashes at either end).
+	URL, Bucket, Prefix string
+	// Endpoint is the service's URL; "" is AWS S3.
+	Endpoint string
+	Region   string
+	// PathStyle addresses the bucket in the URL's path rather than its host name.
+	PathStyle bool
+	// TLSVerify checks the server's certificate (default true); CAFile adds a CA.
+	TLSVerify bool
+	CAFile    string
+	// CredentialsFile (AWS shared credentials format, section Profile) replaces the
+	// standard chain of credentials when set.
+	CredentialsFile string
+	Profile         string
+	ObjectLock      ObjectLock
+	// SSE is "" (the bucket's default), "aes256" or "kms" (with KMSKeyID or the default key).
+	SSE      string
+	KMSKeyID string
+	// PartSize is the size of multipart upload parts.
+	PartSize int64
+}
+
+// ObjectLock is the S3 Object Lock of published archives.
+type ObjectLock struct {
+	// Mode is "", "governance" or "compliance"; with a mode, exactly one of RetainUntil and
+	// RetainFor is set.
+	Mode        string
+	RetainUntil time.Time
+	RetainFor   time.Duration
+	LegalHold   bool
+}
+
+// DefaultPartSize is the default size of a multipart upload's parts.
+const DefaultPartSize = 16 << 20
+
+// archiveStagingDirName is where, under the state directory, sealed archives wait to be
+// published to a remote archive unless archive.dir says otherwise.
+const archiveStagingDirName = "archive-staging"
 
 // Backend is the kind of store.
 type Backend string

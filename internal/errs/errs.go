@@ -94,6 +94,13 @@ var (
 	ErrTrimIncomplete = errors.New("trim left entries it should have removed")
 )
 
+// Remote archives.
+var (
+	// ErrArchiveIntegrity means an object store holds something else than what papyrad
+	// uploaded: another size, or a checksum that does not match.
+	ErrArchiveIntegrity = errors.New("the stored archive object does not match what was uploaded")
+)
+
 // IsNoSpace reports whether err means the filesystem is full (or over quota).
 func IsNoSpace(err error) bool {
 	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)

@@ -7,6 +7,7 @@ package metrics
 import (
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,10 @@ type Metrics struct {
 	maxRecords      *prometheus.GaugeVec
 	maxTotalBytes   *prometheus.GaugeVec
 	pendingFiles    *prometheus.GaugeVec
+	archiveBytes    *prometheus.CounterVec
+	archiveObjects  *prometheus.CounterVec
+	archiveErrors   *prometheus.CounterVec
+	archiveLast     *prometheus.GaugeVec
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 }
@@ -88,12 +93,21 @@ func New(reg prometheus.Registerer) *Metrics {
 		maxTotalBytes: gauge("retention_max_total_bytes", "The store's configured max_total_bytes (absent: no size limit)."),
 		pendingFiles: gauge("pending_files", "Replaced files of the store still forwarded from after its last run: a writer holds them, "+
 			"or no file lease could prove that none does."),
+		archiveBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_uploaded_bytes_total",
+			Help: "Bytes sent to the store's object-store archive (staged archives, rebuilt archives, manifests)."}, store),
+		archiveObjects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_objects_published_total",
+			Help: "Archive objects published to the store's object-store archive, each checked after the upload."}, store),
+		archiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "papyrad", Name: "archive_upload_errors_total",
+			Help: "Failed requests (uploads, checks, clean-ups) to the store's object-store archive, by reason (" + strings.Join(ArchiveReasons, ", ") + ")."}, append(slices.Clone(store), "reason")),
+		archiveLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "papyrad", Name: "archive_last_success_timestamp_seconds",
+			Help: "When an archive object of the store was last published to its object store (unix time)."}, store),
 		reloadOK:        prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_successful", Help: "Whether the last configuration (re)load succeeded."}),
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "papyrad", Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully (unix time)."}),
 	}
 	reg.MustRegister(m.runs, m.deferrals, m.scanned, m.dropped, m.quarantined, m.archived, m.unreclaimed, m.pastGroups,
 		m.rewritten, m.deleted, m.reclaimed, m.errors, m.duration, m.lastSuccess, m.nextRun,
-		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, buildinfo.NewCollector())
+		m.storeBytes, m.storeRecords, m.oldestAge, m.maxAge, m.maxRecords, m.maxTotalBytes, m.pendingFiles, m.reloadOK, m.reloadTimestamp, buildinfo.NewCollector(),
+		m.archiveBytes, m.archiveObjects, m.archiveErrors, m.archiveLast)
 	return m
 }
 
@@ -116,6 +130,35 @@ func (m *Metrics) Store(name, backend string) {
 // daemon's forwarder finds them between runs.
 func (m *Metrics) Pending(name, backend string, files int) {
 	m.pendingFiles.WithLabelValues(name, backend).Set(float64(files))
+}
+
+// ArchiveReasons are the reasons papyrad_archive_upload_errors_total counts (s3.Reason's
+// values).
+var ArchiveReasons = []string{"auth", "no_bucket", "checksum", "network", "canceled", "server", "other"}
+
+// RemoteArchive makes a store's object-store archive series exist (at zero).
+func (m *Metrics) RemoteArchive(store, backend string) {
+	m.archiveBytes.WithLabelValues(store, backend)
+	m.archiveObjects.WithLabelValues(store, backend)
+	for _, r := range ArchiveReasons {
+		m.archiveErrors.WithLabelValues(store, backend, r)
+	}
+}
+
+// ArchiveUploaded counts bytes sent to store's object-store archive.
+func (m *Metrics) ArchiveUploaded(store, backend string, n int64) {
+	m.archiveBytes.WithLabelValues(store, backend).Add(float64(n))
+}
+
+// ArchivePublished counts an archive object of store published at at.
+func (m *Metrics) ArchivePublished(store, backend string, at time.Time) {
+	m.archiveObjects.WithLabelValues(store, backend).Inc()
+	m.archiveLast.WithLabelValues(store, backend).Set(float64(at.Unix()))
+}
+
+// ArchiveFailed counts a failed request to store's object-store archive.
+func (m *Metrics) ArchiveFailed(store, backend, reason string) {
+	m.archiveErrors.WithLabelValues(store, backend, reason).Inc()
 }
 
 // Limits publishes a store's retention limits (zero: no such limit), so that alerts can compare

@@ -238,3 +238,42 @@ func TestBuildInfo(t *testing.T) {
 	}
 	t.Error("no papyrad_build_info")
 }
+
+// TestRemoteArchive: an object-store archive's series exist from the start, and count bytes,
+// objects, errors by reason and the last publication.
+func TestRemoteArchive(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.RemoteArchive("orders", "json")
+	m.ArchiveUploaded("orders", "json", 1000)
+	m.ArchiveUploaded("orders", "json", 24)
+	m.ArchivePublished("orders", "json", time.Unix(1_800_000_000, 0))
+	m.ArchiveFailed("orders", "json", "auth")
+	want := `
+# HELP papyrad_archive_uploaded_bytes_total Bytes sent to the store's object-store archive (staged archives, rebuilt archives, manifests).
+# TYPE papyrad_archive_uploaded_bytes_total counter
+papyrad_archive_uploaded_bytes_total{backend="json",store="orders"} 1024
+# HELP papyrad_archive_objects_published_total Archive objects published to the store's object-store archive, each checked after the upload.
+# TYPE papyrad_archive_objects_published_total counter
+papyrad_archive_objects_published_total{backend="json",store="orders"} 1
+# HELP papyrad_archive_last_success_timestamp_seconds When an archive object of the store was last published to its object store (unix time).
+# TYPE papyrad_archive_last_success_timestamp_seconds gauge
+papyrad_archive_last_success_timestamp_seconds{backend="json",store="orders"} 1.8e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "papyrad_archive_uploaded_bytes_total",
+		"papyrad_archive_objects_published_total", "papyrad_archive_last_success_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	for _, r := range ArchiveReasons {
+		want := 0.0
+		if r == "auth" {
+			want = 1
+		}
+		if got := testutil.ToFloat64(m.archiveErrors.WithLabelValues("orders", "json", r)); got != want {
+			t.Errorf("errors{reason=%s} = %v, want %v", r, got, want)
+		}
+	}
+	if n, err := testutil.GatherAndLint(reg); err != nil || len(n) > 0 {
+		t.Errorf("lint: %v %v", n, err)
+	}
+}

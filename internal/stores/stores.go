@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/papyrad/papyrad/internal/archive"
+	"github.com/papyrad/papyrad/internal/archive/s3"
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/jsonfile"
@@ -43,11 +44,14 @@ var (
 )
 
 // Open returns the backend for st, a store resolved by package config, keeping what it learns
-// between runs under stateDir. A backend this build cannot compact is refused with an error
-// naming the store.
-func Open(st *config.Store, stateDir string, log *zap.Logger) (Store, error) {
+// between runs under stateDir; obs, when not nil, is told about uploads to an object-store
+// archive. A backend this build cannot compact is refused with an error naming the store.
+func Open(st *config.Store, stateDir string, log *zap.Logger, obs s3.Observer) (Store, error) {
 	pol := policy(st.Retention)
-	arch := archiveConfig(st.Archive)
+	arch, err := archiveConfig(st.Archive, obs)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: archive: %w", st.Name, err)
+	}
 	drain := livefile.DrainOptions{Timeout: st.DrainTimeout}
 	switch st.Backend {
 	case config.BackendJSON:
@@ -111,11 +115,30 @@ func policy(r config.Retention) retention.Policy {
 }
 
 // archiveConfig is a store's archive as the backends take it.
-func archiveConfig(a *config.Archive) *archive.Config {
+func archiveConfig(a *config.Archive, obs s3.Observer) (*archive.Config, error) {
 	if a == nil {
-		return nil
+		return nil, nil
 	}
-	return &archive.Config{Dir: a.Dir, Compress: archive.Codec(a.Compress), MaxAge: a.MaxAge}
+	cfg := &archive.Config{Dir: a.Dir, Compress: archive.Codec(a.Compress), MaxAge: a.MaxAge}
+	if rem := a.Remote; rem != nil {
+		r, err := s3.New(RemoteConfig(rem, obs))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Remote = r
+	}
+	return cfg, nil
+}
+
+// RemoteConfig is an object-store archive as package s3 takes it.
+func RemoteConfig(rem *config.ArchiveRemote, obs s3.Observer) s3.Config {
+	return s3.Config{
+		Bucket: rem.Bucket, Prefix: rem.Prefix, Endpoint: rem.Endpoint, Region: rem.Region, PathStyle: rem.PathStyle,
+		InsecureSkipVerify: !rem.TLSVerify, CAFile: rem.CAFile, CredentialsFile: rem.CredentialsFile, Profile: rem.Profile,
+		ObjectLock: s3.ObjectLock{Mode: rem.ObjectLock.Mode, RetainUntil: rem.ObjectLock.RetainUntil,
+			RetainFor: rem.ObjectLock.RetainFor, LegalHold: rem.ObjectLock.LegalHold},
+		SSE: rem.SSE, KMSKeyID: rem.KMSKeyID, PartSize: rem.PartSize, Observer: obs,
+	}
 }
 
 // CheckDirs checks the state directory and the quarantine directories of sts. With create, a

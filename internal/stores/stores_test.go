@@ -33,13 +33,13 @@ func TestOpenEveryBackend(t *testing.T) {
 	} {
 		st := config.DefaultStore(config.DefaultDaemon(), "s", tc.backend)
 		st.Path = "/srv/s/events.ndjson"
-		got, err := Open(&st, t.TempDir(), zap.NewNop())
+		got, err := Open(&st, t.TempDir(), zap.NewNop(), nil)
 		if err != nil || !tc.check(got) {
 			t.Errorf("%s: %T, %v", tc.backend, got, err)
 		}
 	}
 	st := config.DefaultStore(config.DefaultDaemon(), "s", "xml")
-	if _, err := Open(&st, t.TempDir(), zap.NewNop()); err == nil || !strings.Contains(err.Error(), "store s") {
+	if _, err := Open(&st, t.TempDir(), zap.NewNop(), nil); err == nil || !strings.Contains(err.Error(), "store s") {
 		t.Errorf("unknown backend: %v", err)
 	}
 }

@@ -128,7 +128,7 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 		if err := r.b.Recover(ctx, &Recovery{cfg: &r.cfg, rep: &rep}); err != nil {
 			return rep, fmt.Errorf("recover earlier runs: %w", err)
 		}
-		if err := r.recoverArchive(); err != nil {
+		if err := r.recoverArchive(ctx); err != nil {
 			return rep, err
 		}
 	}
@@ -253,12 +253,12 @@ func (rc *Recovery) LiveFile(ctx context.Context, name string) error {
 
 // recoverArchive publishes or removes the archives of runs that died, once the backend's
 // recovery has finished or undone their changes to the store.
-func (r *Runner) recoverArchive() error {
+func (r *Runner) recoverArchive(ctx context.Context) error {
 	cfg := r.cfg
 	if cfg.Archive == nil {
 		return nil
 	}
-	rec, err := archive.Recover(*cfg.Archive, cfg.Name, r.b.Lost())
+	rec, err := archive.Recover(ctx, *cfg.Archive, cfg.Name, r.b.Lost())
 	if err != nil {
 		return fmt.Errorf("store %s: %w", cfg.Name, err)
 	}

@@ -81,8 +81,8 @@ func (run *Run) NewArchive() *archive.Writer {
 
 // PublishArchive publishes the parts of w, sealed, that the store has lost. One that cannot
 // be published yet stays sealed and durable for the next run's recovery: a warning.
-func (run *Run) PublishArchive(w *archive.Writer) {
-	final, n, err := w.Publish(run.r.b.Lost())
+func (run *Run) PublishArchive(ctx context.Context, w *archive.Writer) {
+	final, n, err := w.Publish(ctx, run.r.b.Lost())
 	run.Report.ArchiveFile, run.Report.RecordsArchived = final, n
 	if err != nil {
 		run.Report.Warnings = append(run.Report.Warnings, "the run's archive is not published yet: "+err.Error())

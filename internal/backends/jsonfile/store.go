@@ -348,7 +348,7 @@ func (p *pass) commit(ctx context.Context, carryOff int64) error {
 		}
 		if p.arch != nil {
 			// Every dropped record is durable in the archive before the store changes.
-			if err := p.arch.Seal(); err != nil {
+			if err := p.arch.Seal(ctx); err != nil {
 				return err
 			}
 		}
@@ -358,7 +358,7 @@ func (p *pass) commit(ctx context.Context, carryOff int64) error {
 	afterCommit := func(err error) {
 		if p.arch != nil {
 			// Whether or not the commit went through, the store says what it lost.
-			p.run.PublishArchive(p.arch)
+			p.run.PublishArchive(context.WithoutCancel(ctx), p.arch)
 		}
 		if err == nil {
 			s.log.Debug("committed", zap.Duration("elapsed", time.Since(p.run.Start)))

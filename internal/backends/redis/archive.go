@@ -88,7 +88,7 @@ func (r *run) archive(ctx context.Context, results []*streamResult) (*archive.Wr
 			return nil, r.s.wrap("read "+sp.key+" for the archive", err)
 		}
 	}
-	if err := w.Seal(); err != nil {
+	if err := w.Seal(ctx); err != nil {
 		w.Discard()
 		return nil, fmt.Errorf("store %s: %w", cfg.Name, err)
 	}
@@ -118,7 +118,7 @@ func (r *run) lost(ctx context.Context, p archive.Part) (archive.Keep, error) {
 
 // publishArchive publishes what the streams lost of the run's sealed archive.
 func (r *run) publishArchive(ctx context.Context, w *archive.Writer) {
-	final, n, err := w.Publish(func(p archive.Part) (archive.Keep, error) { return r.lost(ctx, p) })
+	final, n, err := w.Publish(ctx, func(p archive.Part) (archive.Keep, error) { return r.lost(ctx, p) })
 	if err != nil {
 		r.rep.Warnings = append(r.rep.Warnings, "the run's archive is not published yet: "+err.Error())
 		return
@@ -130,7 +130,7 @@ func (r *run) publishArchive(ctx context.Context, w *archive.Writer) {
 // have lost since.
 func (r *run) recoverArchive(ctx context.Context) error {
 	cfg := &r.s.cfg
-	rec, err := archive.Recover(*cfg.Archive, cfg.Name, func(p archive.Part) (archive.Keep, error) { return r.lost(ctx, p) })
+	rec, err := archive.Recover(ctx, *cfg.Archive, cfg.Name, func(p archive.Part) (archive.Keep, error) { return r.lost(ctx, p) })
 	if err != nil {
 		return fmt.Errorf("store %s: %w", cfg.Name, err)
 	}

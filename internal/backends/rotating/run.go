@@ -113,11 +113,11 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 	// Every change is ready and durable: seal the archive and publish the quarantine before
 	// anything leaves the store, so that no line is ever only in a file about to go.
 	if r.arch != nil {
-		if err := r.arch.Seal(); err != nil {
+		if err := r.arch.Seal(ctx); err != nil {
 			return errs.Wrap("compact", r.s.cfg.Path, err)
 		}
 		// From here on the set may change: whatever happens, publish what it lost.
-		defer r.PublishArchive(r.arch)
+		defer r.PublishArchive(context.WithoutCancel(ctx), r.arch)
 	}
 	final, err := r.q.Publish()
 	if err != nil {
