@@ -52,7 +52,8 @@ test:
 	wait $$vet || status=1; exit $$status
 
 # torture runs at length what make test runs briefly: the kill loops (papyrad SIGKILLed at
-# random moments of runs on json, rotating and redis stores with live writers, then checked
+# random moments of runs on json, rotating and redis stores with live writers (the suite's in
+# each of the three deployment modes: root, a dedicated user, its own PID namespace), then checked
 # record by record), the conformance suite's kill loops and crash points (every file operation
 # of a run failed in turn) for each backend, and the daemon soak. PAPYRAD_TORTURE_ITERATIONS sets how many runs each
 # kill loop starts and kills (TestCrash's case with a long-lived writer half as many; by

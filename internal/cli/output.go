@@ -52,7 +52,7 @@ func printReport(w io.Writer, r report.Report) {
 		}
 	}
 	if r.Result == report.ResultPending {
-		fmt.Fprintf(w, "  pending: %d replaced file(s) still forwarded from; the next runs go on (see the warnings)\n", r.PendingFiles)
+		fmt.Fprintf(w, "  pending: %d replaced file(s) still forwarded from: a running papyrad daemon forwards them every second, else the next run does (see the warnings)\n", r.PendingFiles)
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)

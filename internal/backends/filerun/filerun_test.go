@@ -312,11 +312,11 @@ func TestPendingWarnings(t *testing.T) {
 		recovered bool
 		want      string
 	}{
-		{"", hs, "", false, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs until it is reopened"},
-		{"", hs, "", true, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs until it is reopened"},
-		{"/s/events.ndjson", hs, "", false, "the replaced /s/events.ndjson is still held open for writing by [pid 42 (python3)]; its new lines are forwarded by later runs"},
+		{"", hs, "", false, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded (every second by the daemon, else by the next run) until it is let go"},
+		{"", hs, "", true, "the replaced file is still held open for writing by [pid 42 (python3)]; its new lines are forwarded (every second by the daemon, else by the next run) until it is let go"},
+		{"/s/events.ndjson", hs, "", false, "the replaced /s/events.ndjson is still held open for writing by [pid 42 (python3)]; its new lines are forwarded (every second by the daemon, else by the next run) until it is let go"},
 		{"/s/events.ndjson", hs, "", true, "a replaced /s/events.ndjson is still held open for writing by [pid 42 (python3)]"},
-		{"", nil, "", false, "the replaced file is still held open for writing by a process papyrad cannot see (another user's, or in another PID namespace); its new lines are forwarded by later runs until it is reopened"},
+		{"", nil, "", false, "the replaced file is still held open for writing by a process papyrad cannot see (another user's, or in another PID namespace); its new lines are forwarded (every second by the daemon, else by the next run) until it is let go"},
 		{"/s/events.ndjson", nil, "read lease on /s/.old: no file lease can be taken: permission denied", true,
 			"a replaced /s/events.ndjson is still kept: papyrad cannot ask the kernel whether it is (read lease on /s/.old: no file lease can be taken: permission denied); grant CAP_LEASE or run papyrad as the store's owner"},
 	} {

@@ -36,11 +36,11 @@ func pendingWarning(name string, hs []livefile.Holder, unproven string, recovere
 	}
 	switch {
 	case name == "":
-		return "the replaced file is still " + by + "; its new lines are forwarded by later runs until it is reopened"
+		return "the replaced file is still " + by + "; its new lines are forwarded (every second by the daemon, else by the next run) until it is let go"
 	case recovered:
 		return "a replaced " + name + " is still " + by
 	}
-	return "the replaced " + name + " is still " + by + "; its new lines are forwarded by later runs"
+	return "the replaced " + name + " is still " + by + "; its new lines are forwarded (every second by the daemon, else by the next run) until it is let go"
 }
 
 // noStoreWarning says that lines wait in a replaced file because the store itself is gone.
