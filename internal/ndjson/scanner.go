@@ -172,13 +172,18 @@ func (s *Scanner) Next() (Line, error) {
 // one Next would return whole from the buffer (a line over the limit, a last line without a
 // terminator, a lone "\r" at the end of the stream, or an error): Next returns it.
 func (s *Scanner) Block(next []byte) (block []byte, off int64) {
+	searched := 0 // bytes from s.start known to end no line (bar a last "\r")
 	for {
 		data := s.buf[s.start:s.end]
-		cut := bytes.LastIndexByte(data, '\n') + 1
+		cut := 0
+		if i := bytes.LastIndexByte(data[searched:], '\n'); i >= 0 {
+			cut = searched + i + 1
+		}
 		// A "\r" after the last "\n" ends a line too, unless it is the last byte buffered
 		// (it may be the first half of "\r\n").
-		if cr := bytes.LastIndexByte(data[cut:], '\r'); cr >= 0 && cut+cr+1 < len(data) {
-			cut += cr + 1
+		from := max(cut, searched)
+		if cr := bytes.LastIndexByte(data[from:], '\r'); cr >= 0 && from+cr+1 < len(data) {
+			cut = from + cr + 1
 		}
 		if cut > 0 {
 			rest := data[cut:]
@@ -193,6 +198,7 @@ func (s *Scanner) Block(next []byte) (block []byte, off int64) {
 			s.off += int64(cut)
 			return data[:cut], off
 		}
+		searched = max(len(data)-1, 0)
 		if s.end-s.start >= s.maxLine || !s.fill() {
 			return nil, s.off
 		}
