@@ -327,6 +327,12 @@ func fastNumber(b []byte, i int, capture bool, ts *retention.Timestamp) (int, bo
 	return i, true
 }
 
+// exactPow10 holds the powers of ten that a float64 holds exactly.
+var exactPow10 = [...]float64{
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+}
+
 // pow10 holds the powers of ten that fit in a uint64.
 var pow10 = func() (t [20]uint64) {
 	t[0] = 1
@@ -338,9 +344,11 @@ var pow10 = func() (t [20]uint64) {
 
 // exactFloat converts a JSON float of at most 19 significant digits whose
 // decimal exponent, once the fraction's digits are taken into the
-// mantissa, is within ±19: the quotient or product of two integers below
-// 2^64, which integer arithmetic rounds exactly as float() does (to
-// nearest, ties to even). It returns false for any other number.
+// mantissa, is within ±19 (±22 for digits that fit in 53 bits): the
+// quotient or product of two integers below 2^64, which integer
+// arithmetic, or one float operation on exact operands, rounds exactly as
+// float() does (to nearest, ties to even). It returns false for any other
+// number.
 // digits..intEnd are the integer digits, intEnd+1..fracEnd the fraction's
 // (if fracEnd > intEnd), and fracEnd..end the exponent (if end > fracEnd).
 func exactFloat(b []byte, neg bool, digits, intEnd, fracEnd, end int) (float64, bool) {
@@ -381,6 +389,14 @@ func exactFloat(b []byte, neg bool, digits, intEnd, fracEnd, end int) (float64, 
 	var f float64
 	switch {
 	case m == 0:
+	case m <= 1<<53 && e >= -22 && e <= 22:
+		// Both operands exact: one correctly rounded operation.
+		f = float64(m)
+		if e < 0 {
+			f /= exactPow10[-e]
+		} else {
+			f *= exactPow10[e]
+		}
 	case e >= 0 && e < len(pow10):
 		hi, lo := bits.Mul64(m, pow10[e])
 		f = roundToFloat(hi, lo, 0)
@@ -431,7 +447,15 @@ func roundToFloat(hi, lo uint64, exp int) float64 {
 	rem := lo & (1<<shift - 1)
 	half := uint64(1) << (shift - 1)
 	if rem > half || rem == half && mant&1 == 1 {
-		mant++ // 2^53 at most, still exact
+		mant++
 	}
-	return math.Ldexp(float64(mant), exp+shift)
+	exp += shift
+	if mant == 1<<53 {
+		mant, exp = 1<<52, exp+1
+	}
+	// mant·2^exp with mant in [2^52, 2^53): the float's bits, when it is normal.
+	if be := exp + 52 + 1023; be > 0 && be < 2047 {
+		return math.Float64frombits(uint64(be)<<52 | mant&(1<<52-1))
+	}
+	return math.Ldexp(float64(mant), exp)
 }

@@ -155,9 +155,11 @@ func TestExactFloatTies(t *testing.T) {
 // reports whether exactFloat converted it.
 func checkExactFloat(t *testing.T, text []byte) bool {
 	t.Helper()
+	if len(text) == 0 || (text[0] != '-' && !isDigit(text[0])) {
+		return false
+	}
 	var ts retention.Timestamp
-	end, ok := fastNumber(text, 0, false, &ts)
-	if len(text) == 0 || (text[0] != '-' && !isDigit(text[0])) || !ok || end != len(text) {
+	if end, ok := fastNumber(text, 0, false, &ts); !ok || end != len(text) {
 		return false
 	}
 	neg := text[0] == '-'
