@@ -204,7 +204,7 @@ func quoteBytes(x uint64) uint64 {
 func fastString(b []byte, i int) (end int, esc, ok bool) {
 	for {
 		for i+8 <= len(b) {
-			if m := quoteBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			if m := quoteBytes(binary.LittleEndian.Uint64(b[i : i+8])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				goto special
 			}
