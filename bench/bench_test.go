@@ -136,7 +136,7 @@ func BenchmarkJSONCompact(b *testing.B) {
 		b.Run(fmt.Sprintf("records=%dM", n/1_000_000), func(b *testing.B) {
 			src := store(b, n)
 			fi, _ := os.Stat(src)
-			var base, wall time.Duration
+			var base, wall, cpu time.Duration
 			var rss float64
 			for i := 0; i < b.N; i++ {
 				settle()
@@ -146,12 +146,14 @@ func BenchmarkJSONCompact(b *testing.B) {
 				r := run(b, "compact", "--backend", "json", "--path", path, "--max-age", "1d",
 					"--state-dir", filepath.Join(workDir, "state"))
 				wall += r.wall
+				cpu += r.cpu
 				rss = max(rss, r.rssMiB)
 				os.Remove(path)
 			}
 			ratio := float64(wall) / float64(base)
 			b.ReportMetric(float64(fi.Size())/(1<<20), "store-MiB")
 			b.ReportMetric(wall.Seconds()/float64(b.N), "papyrad-s")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "papyrad-cpu-s")
 			b.ReportMetric(base.Seconds()/float64(b.N), "baseline-s")
 			b.ReportMetric(ratio, "x-baseline")
 			b.ReportMetric(rss, "peak-RSS-MiB")
