@@ -57,13 +57,26 @@ func (v *validator) object(b []byte, i, depth int) (int, bool) {
 		if i < len(b) && b[i] <= ' ' {
 			i = skipSpace(b, i)
 		}
-		if i < len(b) && b[i] == '"' && !capture {
+		switch {
+		case i >= len(b):
+			return 0, false
+		case capture:
+			if i, ok = v.value(b, i, depth, true); !ok {
+				return 0, false
+			}
+		case b[i] == '"':
 			if end, _, ok = fastString(b, i+1); !ok {
 				return 0, false
 			}
 			i = end + 1
-		} else if i, ok = v.value(b, i, depth, capture); !ok {
-			return 0, false
+		case b[i] >= '0' && b[i] <= '9':
+			if i, ok = fastNumber(b, i, false, nil); !ok {
+				return 0, false
+			}
+		default:
+			if i, ok = v.value(b, i, depth, false); !ok {
+				return 0, false
+			}
 		}
 		if i+1 < len(b) && b[i] == ',' && b[i+1] == ' ' {
 			i += 2
