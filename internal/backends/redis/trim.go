@@ -24,10 +24,13 @@ const (
 // pacer chooses how many entries each read page or trim step covers from the time the ones
 // before took, so that each takes about stepTarget; with pause set it also waits after each
 // step as long as the step took, so that the server spends at most half its time on the run
-// and other clients are served in between.
+// and other clients are served in between. The time an entry takes is a decaying maximum of
+// what the steps measured: a slow step shrinks the next ones at once, fast ones grow them
+// back slowly, as a step that happened to run fast says little about the next.
 type pacer struct {
-	step     int64 // the next step's size
-	min, max int64 // its bounds
+	step     int64   // the next step's size
+	min, max int64   // its bounds
+	perEntry float64 // nanoseconds an entry takes, as estimated so far
 	pause    bool
 	sleep    func(context.Context, time.Duration) error
 }
@@ -41,9 +44,10 @@ func newPacer(lo, hi int64, pause bool) *pacer {
 // took adjusts the step to one of size limit that covered n entries in d, then pauses.
 func (p *pacer) took(ctx context.Context, limit, n int64, d time.Duration) error {
 	if n > 0 && d > 0 {
-		// Scale to the target, by at most a factor of two either way: one slow step (the
-		// machine busy elsewhere) must not collapse the step, nor one fast step blow it up.
-		next := int64(float64(n) * float64(stepTarget) / float64(d))
+		p.perEntry = max(float64(d)/float64(n), p.perEntry*0.9)
+		// By at most a factor of two either way: one step slowed down by the machine being
+		// busy elsewhere must not collapse the step.
+		next := int64(float64(stepTarget) / p.perEntry)
 		p.step = min(max(next, limit/2, p.min), 2*limit, p.max)
 	}
 	if !p.pause {

@@ -171,7 +171,8 @@ func TestEntryLine(t *testing.T) {
 }
 
 // TestPacer checks that the step converges on what takes stepTarget, by at most a factor of
-// two per step, within its bounds, and that a pacing trim waits as long as each step took.
+// two per step, within its bounds, shrinking at once after a slow step and growing back
+// slowly, and that a pacing trim waits as long as each step took.
 func TestPacer(t *testing.T) {
 	var slept []time.Duration
 	p := newPacer(100, 10000, true)
@@ -198,10 +199,20 @@ func TestPacer(t *testing.T) {
 	if len(slept) != 8 || slept[0] != 200*time.Microsecond || slept[1] != 400*time.Microsecond {
 		t.Errorf("pauses %v, want each step's duration", slept)
 	}
-	// A step that took far too long halves the step, no more; bounds hold.
-	p.took(ctx, 500, 500, time.Second)
+	// A step that took twice as long per entry halves the step at once; fast steps after it
+	// grow it back by a tenth of the estimate per step, not by the factor two allowed.
+	p.took(ctx, 500, 500, time.Millisecond)
 	if p.step != 250 {
 		t.Errorf("after a slow step: %d, want 250", p.step)
+	}
+	p.took(ctx, 250, 250, 125*time.Microsecond)
+	if p.step != 277 {
+		t.Errorf("after a fast step: %d, want 277 (500µs over 0.9·2µs an entry)", p.step)
+	}
+	// A step that took far too long halves the step, no more; bounds hold.
+	p.took(ctx, p.step, p.step, time.Second)
+	if p.step != 138 {
+		t.Errorf("after a very slow step: %d, want 138", p.step)
 	}
 	for range 20 {
 		p.took(ctx, p.step, p.step, time.Second)
@@ -209,7 +220,7 @@ func TestPacer(t *testing.T) {
 	if p.step != 100 {
 		t.Errorf("floor: %d, want 100", p.step)
 	}
-	for range 20 {
+	for range 300 {
 		p.took(ctx, p.step, p.step, time.Nanosecond)
 	}
 	if p.step != 10000 {
