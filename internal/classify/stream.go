@@ -16,6 +16,7 @@ import (
 type batch struct {
 	block []byte // whole lines, starting at offset off; nil when lines are given
 	off   int64
+	cr    bool // block may hold a "\r"
 	lines []ndjson.Line
 	arena []byte // the memory block or the lines' bytes live in
 	done  chan struct{}
@@ -46,7 +47,7 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 			defer wg.Done()
 			for b := range work {
 				if b.block != nil {
-					b.lines = ndjson.AppendLines(b.lines[:0], b.block, b.off)
+					b.lines = ndjson.AppendLines(b.lines[:0], b.block, b.off, b.cr)
 				}
 				for i := range b.lines {
 					l := &b.lines[i]
@@ -80,10 +81,17 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 		for {
 			if blk, off := sc.Block(spare); blk != nil {
 				end = off + int64(len(blk))
-				if bytes.Count(blk, nl)+bytes.Count(blk, cr) <= 2*batchLines {
+				// Lines end at "\n" and at "\r", which Papyra never writes: count the latter
+				// only when there is one.
+				lines := bytes.Count(blk, nl)
+				hasCR := bytes.IndexByte(blk, '\r') >= 0
+				if hasCR {
+					lines += bytes.Count(blk, cr)
+				}
+				if lines <= 2*batchLines {
 					b := newBatch(free)
 					spare, b.arena = b.arena[:0], blk
-					b.block, b.off = blk, off
+					b.block, b.off, b.cr = blk, off, hasCR
 					if !send(b) {
 						return
 					}
@@ -95,7 +103,7 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 					n := ndjson.CutLines(blk, batchLines)
 					b := newBatch(free)
 					b.arena = append(b.arena[:0], blk[:n]...)
-					b.block, b.off = b.arena, off
+					b.block, b.off, b.cr = b.arena, off, hasCR
 					if !send(b) {
 						return
 					}

@@ -206,9 +206,9 @@ func (s *Scanner) Block(next []byte) (block []byte, off int64) {
 }
 
 // AppendLines appends to lines the lines of block, which starts at offset off and holds
-// whole lines (a [Scanner.Block]); their Raw share block's memory.
-func AppendLines(lines []Line, block []byte, off int64) []Line {
-	cr := bytes.IndexByte(block, '\r') >= 0
+// whole lines (a [Scanner.Block]); their Raw share block's memory. cr says whether block may
+// hold a "\r": false only when the caller has seen that it does not.
+func AppendLines(lines []Line, block []byte, off int64, cr bool) []Line {
 	for len(block) > 0 {
 		n, term := lineEnd(block, cr)
 		l := n + term

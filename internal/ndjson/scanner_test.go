@@ -1,6 +1,7 @@
 package ndjson
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"testing"
@@ -151,7 +152,7 @@ func blockAll(t *testing.T, r io.Reader, finalCR bool, bufSize, maxLine, pieces 
 				if n == 0 {
 					t.Fatalf("CutLines(%q, %d) = 0", rest, pieces)
 				}
-				lines = AppendLines(lines, rest[:n], off)
+				lines = AppendLines(lines, rest[:n], off, len(lines)%2 == 0 || bytes.IndexByte(rest[:n], '\r') >= 0)
 				rest, off = rest[n:], off+int64(n)
 			}
 			for _, l := range lines {
