@@ -31,8 +31,8 @@ const (
 // every millisecond and records each round trip. The same trim done as one exact XTRIM, on the
 // same stream loaded again, is the reference, measured in the same run. The server's slow log
 // gives the longest command as the server saw it, apart from the clients' scheduling.
-// Target: the worst round trip during papyrad's run at most 5 ms and at most 1/5 of the one
-// seen during the single XTRIM.
+// Target: the worst round trip during papyrad's run at most 2 ms and at most 1/20 of the one
+// seen during the single XTRIM (x-single at most 0.05).
 //
 // papyrad runs twice: at the default priority, and as the systemd units run it (nice 10,
 // SCHED_BATCH). On a small machine where papyrad and redis-server share the CPUs, the first

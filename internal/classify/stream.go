@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,10 +11,14 @@ import (
 	"github.com/papyrad/papyrad/internal/ndjson"
 )
 
-// batch is a run of consecutive lines classified together.
+// batch is a run of consecutive lines classified together: a block of whole lines that a
+// worker splits, or lines the reader split itself.
 type batch struct {
+	block []byte // whole lines, starting at offset off; nil when lines are given
+	off   int64
+	cr    bool // block may hold a "\r"
 	lines []ndjson.Line
-	arena []byte
+	arena []byte // the memory block or the lines' bytes live in
 	done  chan struct{}
 }
 
@@ -24,9 +29,10 @@ const (
 
 // Stream reads a store file's lines from r (whose first byte is at offset base) and hands them
 // to fn in order, classified by [Line]; a line and its bytes are valid only during the call.
-// Classification, the costly part, runs on every CPU while fn consumes batches in order.
-// Reading stops at the first unterminated line when stopAtPartial is set; the returned offset
-// is where the lines handed to fn end.
+// The reader only reads: splitting into lines and classification, the costly part, run on
+// every CPU in blocks of whole lines while fn consumes them in order. Reading stops at the
+// first unterminated line when stopAtPartial is set; the returned offset is where the lines
+// handed to fn end.
 func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial, wantRepr bool, fn func(*ndjson.Line) error) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -40,6 +46,9 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 		go func() {
 			defer wg.Done()
 			for b := range work {
+				if b.block != nil {
+					b.lines = ndjson.AppendLines(b.lines[:0], b.block, b.off, b.cr)
+				}
 				for i := range b.lines {
 					l := &b.lines[i]
 					l.Class = Line(l, wantRepr)
@@ -53,13 +62,7 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 	go func() {
 		defer close(ordered)
 		defer close(work)
-		sc := ndjson.NewScanner(r, base, 1<<20, ndjson.DefaultMaxLine)
-		sc.FinalCR = finalCR
-		b := newBatch(free)
-		flush := func() bool {
-			if len(b.lines) == 0 {
-				return true
-			}
+		send := func(b *batch) bool {
 			select {
 			case work <- b:
 			case <-ctx.Done():
@@ -70,36 +73,68 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 			case <-ctx.Done():
 				return false
 			}
-			b = newBatch(free)
 			return true
 		}
+		sc := ndjson.NewScanner(r, base, batchBytes, ndjson.DefaultMaxLine)
+		sc.FinalCR = finalCR
+		var spare []byte // memory for the scanner to go on in after a block
 		for {
+			if blk, off := sc.Block(spare); blk != nil {
+				end = off + int64(len(blk))
+				// Lines end at "\n" and at "\r", which Papyra never writes: count the latter
+				// only when there is one.
+				lines := bytes.Count(blk, nl)
+				hasCR := bytes.IndexByte(blk, '\r') >= 0
+				if hasCR {
+					lines += bytes.Count(blk, cr)
+				}
+				if lines <= 2*batchLines {
+					b := newBatch(free)
+					spare, b.arena = b.arena[:0], blk
+					b.block, b.off, b.cr = blk, off, hasCR
+					if !send(b) {
+						return
+					}
+					continue
+				}
+				// So many short lines would take more memory as lines than as bytes: the
+				// block goes in copies of batchLines lines each.
+				for len(blk) > 0 {
+					n := ndjson.CutLines(blk, batchLines)
+					b := newBatch(free)
+					b.arena = append(b.arena[:0], blk[:n]...)
+					b.block, b.off, b.cr = b.arena, off, hasCR
+					if !send(b) {
+						return
+					}
+					blk, off = blk[n:], off+int64(n)
+				}
+				spare = blk[:0]
+				continue
+			}
 			line, err := sc.Next()
 			if errors.Is(err, io.EOF) {
-				break
+				return
 			}
 			if err != nil {
 				readErr = err
 				return
 			}
 			if !line.Terminated && stopAtPartial {
-				break
+				return
 			}
+			b := newBatch(free)
 			if !line.Oversize {
 				// The scanner's buffer is reused by its next call: the batch keeps a copy.
-				start := len(b.arena)
-				b.arena = append(b.arena, line.Raw...)
-				line.Raw = b.arena[start:len(b.arena):len(b.arena)]
+				b.arena = append(b.arena[:0], line.Raw...)
+				line.Raw = b.arena
 			}
 			end = line.Off + line.Len
 			b.lines = append(b.lines, line)
-			if len(b.arena) >= batchBytes || len(b.lines) >= batchLines {
-				if !flush() {
-					return
-				}
+			if !send(b) {
+				return
 			}
 		}
-		flush()
 	}()
 	var fnErr error
 	for b := range ordered {
@@ -130,18 +165,20 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 	return end, nil
 }
 
+var nl, cr = []byte{'\n'}, []byte{'\r'}
+
 func newBatch(free chan *batch) *batch {
 	var b *batch
 	select {
 	case b = <-free:
-		// The arena may be reused: the lines of its previous use are done with. One that
+		// The memory may be reused: the lines of its previous use are done with. Memory that
 		// grew for a very long line is let go rather than kept.
-		b.lines, b.arena = b.lines[:0], b.arena[:0]
+		b.lines, b.arena, b.block = b.lines[:0], b.arena[:0], nil
 		if cap(b.arena) > 4*batchBytes {
-			b.arena = make([]byte, 0, batchBytes+64<<10)
+			b.arena = make([]byte, 0, batchBytes)
 		}
 	default:
-		b = &batch{lines: make([]ndjson.Line, 0, batchLines), arena: make([]byte, 0, batchBytes+64<<10)}
+		b = &batch{lines: make([]ndjson.Line, 0, batchLines/2), arena: make([]byte, 0, batchBytes)}
 	}
 	b.done = make(chan struct{})
 	return b

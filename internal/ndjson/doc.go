@@ -5,7 +5,8 @@
 // "\n", "\r\n" or a lone "\r". The [Scanner] reports each line with its offset, its content
 // without the terminator and the bytes it occupies in the file, so that callers can copy kept
 // lines back byte for byte. A line longer than the scanner's limit is reported as Oversize,
-// with its size but not its bytes.
+// with its size but not its bytes. [Scanner.Block] hands out the same lines a block at a time,
+// for [AppendLines] to split elsewhere (package classify does it on every CPU).
 //
 // A Line also carries its retention.Class, which the Scanner leaves zero: package classify
 // fills it in, and the file backends read both from the same value.

@@ -44,6 +44,7 @@ type Scanner struct {
 	end     int // end of valid data in buf
 	off     int64
 	maxLine int
+	bufSize int // the buffer size asked for; Block's new buffers have at least this
 	eof     bool
 	err     error
 	// FinalCR says whether a lone "\r" at the very end of the stream ends a line. When the
@@ -61,7 +62,7 @@ func NewScanner(r io.Reader, base int64, bufSize, maxLine int) *Scanner {
 	if bufSize < 4096 {
 		bufSize = 4096
 	}
-	return &Scanner{r: r, buf: make([]byte, bufSize), off: base, maxLine: maxLine}
+	return &Scanner{r: r, buf: make([]byte, bufSize), off: base, maxLine: maxLine, bufSize: bufSize}
 }
 
 // Offset returns the file offset of the next byte the scanner will report.
@@ -161,6 +162,91 @@ func (s *Scanner) Next() (Line, error) {
 	s.off += line.Len
 	s.start = s.end
 	return line, nil
+}
+
+// Block returns, at offset off, a run of whole lines: those Next would return one by one from
+// the data buffered now (reading more if none is complete yet), up to the last whose
+// terminator the buffered bytes settle. The block (with the capacity after it) is the caller's: the scanner goes on in next
+// (its capacity reused if large enough, otherwise a new buffer), so the block stays valid
+// after later calls. [AppendLines] splits it. Block returns nil when the next line is not
+// one Next would return whole from the buffer (a line over the limit, a last line without a
+// terminator, a lone "\r" at the end of the stream, or an error): Next returns it.
+func (s *Scanner) Block(next []byte) (block []byte, off int64) {
+	searched := 0 // bytes from s.start known to end no line (bar a last "\r")
+	for {
+		data := s.buf[s.start:s.end]
+		cut := 0
+		if i := bytes.LastIndexByte(data[searched:], '\n'); i >= 0 {
+			cut = searched + i + 1
+		}
+		// A "\r" after the last "\n" ends a line too, unless it is the last byte buffered
+		// (it may be the first half of "\r\n").
+		from := max(cut, searched)
+		if cr := bytes.LastIndexByte(data[from:], '\r'); cr >= 0 && from+cr+1 < len(data) {
+			cut = from + cr + 1
+		}
+		if cut > 0 {
+			rest := data[cut:]
+			nb := next[:cap(next)]
+			if len(nb) < s.bufSize || len(nb) < 2*len(rest) {
+				nb = make([]byte, max(s.bufSize, 2*len(rest)))
+			}
+			s.end = copy(nb, rest)
+			s.start = 0
+			s.buf = nb
+			off = s.off
+			s.off += int64(cut)
+			return data[:cut], off
+		}
+		searched = max(len(data)-1, 0)
+		if s.end-s.start >= s.maxLine || !s.fill() {
+			return nil, s.off
+		}
+	}
+}
+
+// AppendLines appends to lines the lines of block, which starts at offset off and holds
+// whole lines (a [Scanner.Block]); their Raw share block's memory. cr says whether block may
+// hold a "\r": false only when the caller has seen that it does not.
+func AppendLines(lines []Line, block []byte, off int64, cr bool) []Line {
+	for len(block) > 0 {
+		n, term := lineEnd(block, cr)
+		l := n + term
+		lines = append(lines, Line{Off: off, Raw: block[:l:l], Len: int64(l), Term: term, Terminated: term > 0})
+		block = block[l:]
+		off += int64(l)
+	}
+	return lines
+}
+
+// CutLines returns how many bytes the first n lines of block (whole lines, as from
+// [Scanner.Block]) take.
+func CutLines(block []byte, n int) int {
+	cr := bytes.IndexByte(block, '\r') >= 0
+	k := 0
+	for ; n > 0 && k < len(block); n-- {
+		c, term := lineEnd(block[k:], cr)
+		k += c + term
+	}
+	return k
+}
+
+// lineEnd returns the content and terminator lengths of the line at the start of block;
+// cr says whether block holds a "\r" at all.
+func lineEnd(block []byte, cr bool) (content, term int) {
+	n, term := bytes.IndexByte(block, '\n'), 1
+	if n < 0 { // only a "\r" can end the last line
+		n, term = len(block), 0
+	}
+	if cr {
+		if i := bytes.IndexByte(block[:n], '\r'); i >= 0 {
+			n, term = i, 1
+			if i+1 < len(block) && block[i+1] == '\n' {
+				term = 2
+			}
+		}
+	}
+	return n, term
 }
 
 // take consumes the buffered line of content bytes and a terminator of term bytes.

@@ -1,6 +1,7 @@
 package ndjson
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"testing"
@@ -127,6 +128,108 @@ func FuzzScanner(f *testing.F) {
 		}
 		if total != int64(len(in)) {
 			t.Fatalf("lines cover %d bytes of %d", total, len(in))
+		}
+	})
+}
+
+// blockAll reads r with Block, falling back on Next as a caller must, and splits the blocks
+// with AppendLines and CutLines; pieces says how many lines each CutLines piece takes.
+func blockAll(t *testing.T, r io.Reader, finalCR bool, bufSize, maxLine, pieces int) []got {
+	t.Helper()
+	s := NewScanner(r, 100, bufSize, maxLine)
+	s.FinalCR = finalCR
+	var out []got
+	var spare []byte
+	add := func(l Line) {
+		out = append(out, got{l.Off, string(l.Data()), l.Len, l.Terminated, l.Oversize})
+	}
+	for {
+		if blk, off := s.Block(spare); blk != nil {
+			held := string(blk) // later calls must not change a block handed out
+			var lines []Line
+			for rest := blk; len(rest) > 0; {
+				n := CutLines(rest, pieces)
+				if n == 0 {
+					t.Fatalf("CutLines(%q, %d) = 0", rest, pieces)
+				}
+				lines = AppendLines(lines, rest[:n], off, len(lines)%2 == 0 || bytes.IndexByte(rest[:n], '\r') >= 0)
+				rest, off = rest[n:], off+int64(n)
+			}
+			for _, l := range lines {
+				if !l.Terminated {
+					t.Fatalf("an unterminated line in a block: %+v", l)
+				}
+				add(l)
+			}
+			spare = nil
+			if len(out)%2 == 0 {
+				spare = make([]byte, 0, 2*bufSize)
+			}
+			defer func() {
+				if string(blk) != held {
+					t.Errorf("block at %d changed after it was handed out", off)
+				}
+			}()
+			continue
+		}
+		l, err := s.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(l)
+	}
+}
+
+// TestScannerBlock checks that reading in blocks gives the lines Next gives, whatever the
+// terminators, line lengths and reads.
+func TestScannerBlock(t *testing.T) {
+	long := strings.Repeat("x", 9000)
+	for _, in := range []string{
+		"", "a\nb\r\nc\rd", "a\nb\r\nc\rd\r", "a\nb\r", "\r\r\n\n\r", "only\rcarriage\rreturns\r",
+		strings.Repeat("short\n", 3000), "a\n" + long + "\r\n" + "b\n" + long, long + "\r" + long + "\n",
+		strings.Repeat("\n", 5000) + "x",
+	} {
+		for _, finalCR := range []bool{false, true} {
+			for _, maxLine := range []int{5000, 1 << 16} {
+				want := scanAll(t, strings.NewReader(in), finalCR, maxLine)
+				for _, r := range []func(io.Reader) io.Reader{
+					func(r io.Reader) io.Reader { return r }, iotest.HalfReader, iotest.OneByteReader,
+				} {
+					g := blockAll(t, r(strings.NewReader(in)), finalCR, 4096, maxLine, 7)
+					if len(g) != len(want) {
+						t.Fatalf("%.40q finalCR=%v maxLine=%d: %d lines, want %d", in, finalCR, maxLine, len(g), len(want))
+					}
+					for i := range g {
+						if g[i] != want[i] {
+							t.Fatalf("%.40q line %d: got %+v, want %+v", in, i, g[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzScannerBlock compares reading in blocks with reading line by line.
+func FuzzScannerBlock(f *testing.F) {
+	f.Add([]byte("a\nb\r\nc\rd"), 16, uint8(3), false)
+	f.Add([]byte("\r\r\n\n\r"), 1, uint8(1), true)
+	f.Fuzz(func(t *testing.T, in []byte, maxLine int, pieces uint8, finalCR bool) {
+		if maxLine < 1 || maxLine > 1<<16 {
+			maxLine = 16
+		}
+		want := scanAll(t, strings.NewReader(string(in)), finalCR, maxLine)
+		g := blockAll(t, iotest.HalfReader(strings.NewReader(string(in))), finalCR, 4096, maxLine, int(pieces)+1)
+		if len(g) != len(want) {
+			t.Fatalf("%d lines, want %d", len(g), len(want))
+		}
+		for i := range g {
+			if g[i] != want[i] {
+				t.Fatalf("line %d: got %+v, want %+v", i, g[i], want[i])
+			}
 		}
 	})
 }

@@ -15,6 +15,19 @@ import (
 // store on "\n", "\r\n" and a lone "\r", as Python's universal newlines do.
 // Classify does not keep line.
 func Classify(line []byte, wantRepr bool) retention.Class {
+	if !wantRepr {
+		// The common case, records read for their timestamp only, takes the
+		// fast path; the scanner says why a line is not a record.
+		start, end := pyStrip(line)
+		if start >= end {
+			return retention.Class{Kind: retention.Blank}
+		}
+		if line[start] == '{' {
+			if ts, ok := fastRecord(line[start:end]); ok {
+				return retention.Class{Kind: retention.Record, Timestamp: ts}
+			}
+		}
+	}
 	var s scanner
 	s.wantRepr = wantRepr
 	return s.classify(line)

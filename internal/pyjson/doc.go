@@ -3,6 +3,9 @@
 // Python's number semantics, and the UTF-8 length of the dict's repr(), which
 // Papyra's size limit measures. [Classify] returns all of it as a
 // retention.Class without building the value; [Repr] builds the repr() text.
+// When no size is asked for, Classify first tries a one-pass validator that
+// keeps no per-key state (the age rule needs none); anything it does not
+// accept goes to the full scanner, so both accept exactly the same lines.
 //
 // # Compatibility contract
 //

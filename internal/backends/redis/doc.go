@@ -36,7 +36,13 @@
 // server while it does. A run trims in steps instead: `XTRIM key MINID ~ target LIMIT n`
 // removes whole radix-tree nodes entirely below the target, at most n entries' worth, and stops
 // at the first node that also holds the target; each step is short, and other clients' commands
-// run between steps. The server only ever frees whole nodes in an approximate trim (a node
+// run between steps. How short is measured, not guessed: n starts at 200 and each step is
+// sized from the time the steps before took, per entry (a decaying maximum: a slow step
+// shrinks the next at once, fast ones grow it back slowly), so as to take about half a
+// millisecond, changing by at most a factor of two per step, up to trim_step; and the run
+// pauses after each step as long as the step took, so that the trim never has more than half
+// the server's time. Pages of reads
+// (XRANGE, at most 1000 entries) are sized the same way, without the pause. The server only ever frees whole nodes in an approximate trim (a node
 // holds up to stream-node-max-entries entries, 100 by default), so a LIMIT smaller than a node
 // frees nothing: when a step frees nothing while more than a node's worth of entries is still
 // below the target, the step is raised to cover a node. When a step frees nothing and at most

@@ -182,18 +182,24 @@ func ageTarget(cutoff float64) id {
 	return id{ms, 0}
 }
 
-// readRange reads key's entries from its head up to end (included) in pages of ReadCount,
-// calling each for every entry and page, if set, after every page. Before each page it takes
-// the run's step named point (which refreshes the lock).
+// readRange reads key's entries from its head up to end (included) in pages of at most
+// ReadCount, each as large as takes about stepTarget (see pacer), calling each for every entry
+// and page, if set, after every page. Before each page it takes the run's step named point
+// (which refreshes the lock).
 func (r *run) readRange(ctx context.Context, key string, end id, point string, each func(id, map[string]any) error, page func()) error {
 	start := "-"
-	n := int64(r.s.cfg.ReadCount)
+	pace := newPacer(10, int64(r.s.cfg.ReadCount), false)
 	for {
 		if err := r.step(ctx, point, key); err != nil {
 			return err
 		}
+		n := pace.step
+		began := time.Now()
 		msgs, err := r.c.XRangeN(ctx, key, start, end.String(), n).Result()
 		if err != nil {
+			return err
+		}
+		if err := pace.took(ctx, n, int64(len(msgs)), time.Since(began)); err != nil {
 			return err
 		}
 		var x id

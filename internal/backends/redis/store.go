@@ -66,10 +66,12 @@ type Config struct {
 	// retention wins over the group; 0 means groups always win. Every entry trimmed that a
 	// group had not acknowledged is warned about and counted (RecordsTrimmedPastGroups).
 	ConsumerGroupMaxAge time.Duration
-	// TrimStep is the LIMIT of each approximate trim (10000 if zero). The server frees whole
-	// radix-tree nodes only, so the step used is never below the server's node size.
+	// TrimStep is the largest LIMIT of an approximate trim (10000 if zero); each step is sized
+	// from the time the steps before it took (see pacer). The server frees whole radix-tree
+	// nodes only, so the step used is never below the server's node size.
 	TrimStep int
-	// ReadCount is how many entries each XRANGE reads (1000 if zero).
+	// ReadCount is the most entries one XRANGE reads (1000 if zero); pages are sized like
+	// trim steps.
 	ReadCount int
 	// Quarantine is the directory of quarantine files.
 	Quarantine string

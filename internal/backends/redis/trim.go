@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -11,6 +12,63 @@ import (
 
 // maxStep bounds how far the approximate trim's LIMIT is raised when a step frees nothing.
 const maxStep = 1 << 20
+
+const (
+	// stepTarget is how long one command of a run that reads or trims entries should take,
+	// as the run measures it: a client that sends a command meanwhile waits about that long.
+	stepTarget = 500 * time.Microsecond
+	// firstStep is the size of the first trim step or page, before any has been measured.
+	firstStep = 200
+)
+
+// pacer chooses how many entries each read page or trim step covers from the time the ones
+// before took, so that each takes about stepTarget; with pause set it also waits after each
+// step as long as the step took, so that the server spends at most half its time on the run
+// and other clients are served in between. The time an entry takes is a decaying maximum of
+// what the steps measured: a slow step shrinks the next ones at once, fast ones grow them
+// back slowly, as a step that happened to run fast says little about the next.
+type pacer struct {
+	step     int64   // the next step's size
+	min, max int64   // its bounds
+	perEntry float64 // nanoseconds an entry takes, as estimated so far
+	pause    bool
+	sleep    func(context.Context, time.Duration) error
+}
+
+func newPacer(lo, hi int64, pause bool) *pacer {
+	lo = max(lo, 1)
+	hi = max(hi, lo)
+	return &pacer{step: min(max(firstStep, lo), hi), min: lo, max: hi, pause: pause, sleep: sleepCtx}
+}
+
+// took adjusts the step to one of size limit that covered n entries in d, then pauses.
+func (p *pacer) took(ctx context.Context, limit, n int64, d time.Duration) error {
+	if n > 0 && d > 0 {
+		p.perEntry = max(float64(d)/float64(n), p.perEntry*0.9)
+		// By at most a factor of two either way: one step slowed down by the machine being
+		// busy elsewhere must not collapse the step.
+		next := int64(float64(stepTarget) / p.perEntry)
+		p.step = min(max(next, limit/2, p.min), 2*limit, p.max)
+	}
+	if !p.pause {
+		return ctx.Err()
+	}
+	return p.sleep(ctx, d)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // trimmer removes the entries of one stream below a target in bounded steps.
 type trimmer struct {
@@ -53,7 +111,7 @@ func (t *trimmer) lower(ctx context.Context) error {
 func (t *trimmer) minID(ctx context.Context) error {
 	r := t.r
 	node := max(r.sv.nodeEntries, 1)
-	step := max(int64(r.s.cfg.TrimStep), 1)
+	pace := newPacer(node, int64(r.s.cfg.TrimStep), true)
 	for {
 		if err := r.step(ctx, "trim-step", t.key); err != nil {
 			return err
@@ -61,6 +119,8 @@ func (t *trimmer) minID(ctx context.Context) error {
 		if err := t.lower(ctx); err != nil {
 			return err
 		}
+		step := pace.step
+		start := time.Now()
 		n, err := r.c.XTrimMinIDApprox(ctx, t.key, t.target.String(), step).Result()
 		if err != nil {
 			return fmt.Errorf("XTRIM %s MINID ~ %s LIMIT %d: %w", t.key, t.target, step, err)
@@ -68,6 +128,9 @@ func (t *trimmer) minID(ctx context.Context) error {
 		t.steps++
 		t.deleted += n
 		r.trimProgress(t.deleted)
+		if err := pace.took(ctx, step, n, time.Since(start)); err != nil {
+			return err
+		}
 		if n > 0 {
 			continue
 		}
@@ -80,7 +143,7 @@ func (t *trimmer) minID(ctx context.Context) error {
 		if below == 0 {
 			return nil
 		}
-		if below <= node || step >= maxStep {
+		if below <= node || pace.step >= maxStep {
 			if below > node {
 				r.s.log.Warn("approximate trims free nothing; finishing with one exact trim",
 					zap.String("key", t.key), zap.Int64("step", step))
@@ -103,7 +166,8 @@ func (t *trimmer) minID(ctx context.Context) error {
 		// The head node is larger than the step: an approximate trim never splits a node, so
 		// the step must cover it.
 		r.s.log.Debug("raising the trim step to the node size", zap.String("key", t.key), zap.Int64("from", step))
-		step = min(max(step*2, node), maxStep)
+		pace.step = min(max(step*2, node), maxStep)
+		pace.max = max(pace.max, pace.step)
 	}
 }
 

@@ -1,12 +1,15 @@
 package redis
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -164,5 +167,75 @@ func TestEntryLine(t *testing.T) {
 		if !tc.record && (l.Reason == "" || raw == nil && len(tc.values) > 0) {
 			t.Errorf("%q: no reason or no bytes for quarantine", tc.values)
 		}
+	}
+}
+
+// TestPacer checks that the step converges on what takes stepTarget, by at most a factor of
+// two per step, within its bounds, shrinking at once after a slow step and growing back
+// slowly, and that a pacing trim waits as long as each step took.
+func TestPacer(t *testing.T) {
+	var slept []time.Duration
+	p := newPacer(100, 10000, true)
+	p.sleep = func(_ context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		return nil
+	}
+	if p.step != firstStep {
+		t.Fatalf("first step %d, want %d", p.step, firstStep)
+	}
+	// The server takes 1µs an entry: 500 entries take the target.
+	ctx := context.Background()
+	var steps []int64
+	for range 8 {
+		d := time.Duration(p.step) * time.Microsecond
+		if err := p.took(ctx, p.step, p.step, d); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, p.step)
+	}
+	if want := []int64{400, 500, 500, 500, 500, 500, 500, 500}; !slices.Equal(steps, want) {
+		t.Errorf("steps %v, want %v", steps, want)
+	}
+	if len(slept) != 8 || slept[0] != 200*time.Microsecond || slept[1] != 400*time.Microsecond {
+		t.Errorf("pauses %v, want each step's duration", slept)
+	}
+	// A step that took twice as long per entry halves the step at once; fast steps after it
+	// grow it back by a tenth of the estimate per step, not by the factor two allowed.
+	p.took(ctx, 500, 500, time.Millisecond)
+	if p.step != 250 {
+		t.Errorf("after a slow step: %d, want 250", p.step)
+	}
+	p.took(ctx, 250, 250, 125*time.Microsecond)
+	if p.step != 277 {
+		t.Errorf("after a fast step: %d, want 277 (500µs over 0.9·2µs an entry)", p.step)
+	}
+	// A step that took far too long halves the step, no more; bounds hold.
+	p.took(ctx, p.step, p.step, time.Second)
+	if p.step != 138 {
+		t.Errorf("after a very slow step: %d, want 138", p.step)
+	}
+	for range 20 {
+		p.took(ctx, p.step, p.step, time.Second)
+	}
+	if p.step != 100 {
+		t.Errorf("floor: %d, want 100", p.step)
+	}
+	for range 300 {
+		p.took(ctx, p.step, p.step, time.Nanosecond)
+	}
+	if p.step != 10000 {
+		t.Errorf("ceiling: %d, want 10000", p.step)
+	}
+	// A step that covered nothing says nothing about the time per entry.
+	p.took(ctx, 10000, 0, time.Second)
+	if p.step != 10000 {
+		t.Errorf("after an empty step: %d, want 10000", p.step)
+	}
+	// Reads do not pause.
+	r := newPacer(10, 1000, false)
+	r.sleep = func(context.Context, time.Duration) error { t.Fatal("a read paused"); return nil }
+	r.took(ctx, 200, 200, time.Millisecond)
+	if r.step != 100 {
+		t.Errorf("read step %d, want 100", r.step)
 	}
 }

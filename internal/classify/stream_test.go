@@ -1,0 +1,88 @@
+package classify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/papyrad/papyrad/internal/ndjson"
+)
+
+// streamStore is a store with every kind of line Stream treats apart: Papyra's records, blank
+// runs (more lines than a batch holds as bytes), lines longer than a read, lone "\r" and
+// "\r\n" terminators, non-records, an oversize line and, last, a line without a terminator.
+func streamStore(t *testing.T) []byte {
+	t.Helper()
+	var store []byte
+	for _, name := range []string{"none", "age", "bytes"} {
+		data, err := os.ReadFile("../../testdata/papyra/json/" + name + "/input.ndjson")
+		if err != nil {
+			t.Fatal(err)
+		}
+		store = append(store, data...)
+	}
+	store = append(store, strings.Repeat("\n", 3*batchLines)...)
+	store = append(store, `{"timestamp": 1.5, "text": "`+strings.Repeat("long ", 300000)+`"}`+"\r\n"...)
+	store = append(store, "{\"timestamp\": 2}\r{\"timestamp\": 3}\rnot json\r\n[1]\n"...)
+	store = append(store, bytes.Repeat([]byte("{}\r"), 3*batchLines)...)
+	store = append(store, bytes.Repeat([]byte{'x'}, ndjson.DefaultMaxLine+10)...)
+	store = append(store, "\n{\"timestamp\": 4}\n{\"timestamp\": 5"...)
+	return store
+}
+
+// TestStreamLines checks that Stream hands over, in order, the lines a Scanner reads one by
+// one, each classified by Line, and stops where asked.
+func TestStreamLines(t *testing.T) {
+	store := streamStore(t)
+	for _, stopAtPartial := range []bool{false, true} {
+		var want []ndjson.Line
+		sc := ndjson.NewScanner(bytes.NewReader(store), 7, 1<<20, ndjson.DefaultMaxLine)
+		for {
+			l, err := sc.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stopAtPartial && !l.Terminated {
+				break
+			}
+			l.Raw = bytes.Clone(l.Raw)
+			l.Class = Line(&l, true)
+			want = append(want, l)
+		}
+		for name, r := range map[string]io.Reader{
+			"whole": bytes.NewReader(store), "halves": iotest.HalfReader(bytes.NewReader(store)),
+		} {
+			i := 0
+			end, err := Stream(context.Background(), r, 7, true, stopAtPartial, true, func(l *ndjson.Line) error {
+				if i >= len(want) {
+					t.Fatalf("%s: more than the %d lines", name, len(want))
+				}
+				w := want[i]
+				if l.Off != w.Off || l.Len != w.Len || l.Term != w.Term || l.Terminated != w.Terminated ||
+					l.Oversize != w.Oversize || !bytes.Equal(l.Raw, w.Raw) || l.Class != w.Class {
+					t.Fatalf("%s: line %d at %d: got %+.60v, want %+.60v", name, i, w.Off, *l, w)
+				}
+				i++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i != len(want) {
+				t.Fatalf("%s: %d lines, want %d", name, i, len(want))
+			}
+			last := want[len(want)-1]
+			if wantEnd := last.Off + last.Len; end != wantEnd {
+				t.Errorf("%s: end %d, want %d", name, end, wantEnd)
+			}
+		}
+	}
+}

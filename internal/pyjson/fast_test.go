@@ -1,0 +1,188 @@
+package pyjson
+
+import (
+	"bufio"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/papyrad/papyrad/internal/retention"
+	"github.com/papyrad/papyrad/internal/testutil"
+)
+
+// scannerClassify is the full scanner's decision, the oracle of the fast
+// path: the byte-by-byte parser that also measures repr sizes.
+func scannerClassify(line []byte) retention.Class {
+	var s scanner
+	return s.classify(line)
+}
+
+// fastSeeds are lines that probe the fast path's edges: every value type as
+// the timestamp, escapes in keys, whitespace JSON allows and Python's strip
+// does, numbers on both sides of the exact conversion, and near misses.
+var fastSeeds = []string{
+	`{"timestamp": 1796081156.0556886}`, `{"timestamp": 1733180000.123456}`,
+	`{"timestamp": 9007199254740993}`, `{"timestamp": 9007199254740993.0}`,
+	`{"timestamp": 1e400}`, `{"timestamp": -1e-400}`, `{"timestamp": 12345678901234567890123}`,
+	`{"timestamp": -0.0}`, `{"timestamp": -0}`, `{"timestamp": 0.1e-19}`, `{"timestamp": 1E+19}`,
+	`{"timestamp": 4.9406564584124654e-324}`, `{"timestamp": 2.2250738585072011e-308}`,
+	`{"timestamp": NaN}`, `{"timestamp": -Infinity}`, `{"timestamp": Infinity}`, `{"timestamp": -Inf}`,
+	`{"timestamp": true}`, `{"timestamp": false}`, `{"timestamp": null}`, `{"timestamp": "1"}`,
+	`{"timestamp": []}`, `{"timestamp": [1]}`, `{"timestamp": {}}`, `{"timestamp": {"timestamp": 1}}`,
+	`{"timest\u0061mp": 7}`, `{"timestamp": 1, "timestamp": "x"}`, `{"a": {"timestamp": 1}}`,
+	`{"timestamp\u0000": 1}`, `{"\ud800": 1, "timestamp": 2}`, `{"a":"\ud83d\ude00"}`,
+	"{\"a\":\"caf\xc3\xa9\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\x7f\"}",
+	"{\"a\":\"\x1f\"}", "{\r\n\t\"a\" :\t1 ,\"b\":[ 1 , 2 ] }", "\u3000{}\u2028", "{}\v",
+	`{"a": 01}`, `{"a": 1.}`, `{"a": 1.e5}`, `{"a": 1e}`, `{"a": -}`, `{"a": .5}`, `{"a": +1}`,
+	`{"a": tru}`, `{"a": nul}`, `{"a": "\x"}`, `{"a": "\u12"}`, `{"a": "abc\"def"}`, `{"a": "ab\\"}`,
+	`{"a": 1,}`, `{"a" 1}`, `{"a": 1 "b": 2}`, `{"a": [1,]}`, `{"a": [,1]}`, `{"a": 1}}`, `{"a": 1} {}`,
+	`{"a": "` + strings.Repeat("x", 300) + `\"` + strings.Repeat("y", 30) + `"}`,
+	"{\"a\": " + strings.Repeat("[", 999) + strings.Repeat("]", 999) + "}",
+	"{\"a\": " + strings.Repeat("[", 1000) + strings.Repeat("]", 1000) + "}",
+	"{\"a\": " + strings.Repeat("{\"b\": ", 999) + "1" + strings.Repeat("}", 999) + "}",
+	`{"a": ` + strings.Repeat("9", 4300) + `}`, `{"a": ` + strings.Repeat("9", 4301) + `}`,
+	`{"a": -` + strings.Repeat("9", 4301) + `.5}`, `[]`, `"x"`, `1`, ``, `{`,
+}
+
+// FuzzFastRecord checks that the fast path decides every line exactly as
+// the full scanner does: the same kind, timestamp and reason.
+func FuzzFastRecord(f *testing.F) {
+	for _, s := range fastSeeds {
+		f.Add([]byte(s))
+	}
+	paths, _ := filepath.Glob(fixtures + "json/*/*.ndjson")
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, l := range testutil.SplitLines(data) {
+			f.Add(l.Data)
+		}
+	}
+	if file, err := os.Open(fixtures + "repr_sizes.ndjson"); err == nil {
+		sc := bufio.NewScanner(file)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var c struct {
+				Line string `json:"line"`
+			}
+			if json.Unmarshal(sc.Bytes(), &c) == nil {
+				f.Add([]byte(c.Line))
+			}
+		}
+		file.Close()
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		got, want := Classify(line, false), scannerClassify(line)
+		if got != want {
+			t.Fatalf("%q: fast path %+v, scanner %+v", line, got, want)
+		}
+	})
+}
+
+// TestFastRecordSeeds runs the seeds through both parsers and checks that
+// the fast path itself accepts the records among them (so that the
+// comparison is not only between two runs of the scanner).
+func TestFastRecordSeeds(t *testing.T) {
+	records := 0
+	for _, s := range fastSeeds {
+		line := []byte(s)
+		got, want := Classify(line, false), scannerClassify(line)
+		if got != want {
+			t.Errorf("%q: fast path %+v, scanner %+v", s, got, want)
+		}
+		start, end := pyStrip(line)
+		_, ok := false, false
+		if start < end && line[start] == '{' {
+			_, ok = fastRecord(line[start:end])
+		}
+		if ok != (want.Kind == retention.Record) {
+			t.Errorf("%q: fastRecord says %v, the scanner %v", s, ok, want.Kind)
+		}
+		if ok {
+			records++
+		}
+	}
+	if records < 30 {
+		t.Fatalf("only %d records among the seeds", records)
+	}
+}
+
+// FuzzExactFloat compares the integer conversion of floats with strconv,
+// which rounds as Python's float() does.
+func FuzzExactFloat(f *testing.F) {
+	for _, s := range []string{"1796081156.0556886", "9007199254740993", "9007199254740995.0",
+		"0.1", "123456789.125", "1e-05", "1e+16", "9999999999999999999", "1.7976931348623157e19",
+		"900719925474099.35", "90071992547409935e-1", "0.0000000000000000001", "18014398509481985"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		checkExactFloat(t, text)
+	})
+}
+
+// TestExactFloatTies converts numbers whose value lies exactly halfway
+// between two floats, or just beside, with the decimal point anywhere.
+func TestExactFloatTies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	converted := 0
+	for range 200000 {
+		m := rng.Uint64()>>rng.IntN(11) | 1<<53
+		m &^= 1<<rng.IntN(12) - 1
+		m += uint64(rng.IntN(3)) - 1
+		s := strconv.FormatUint(m, 10)
+		k := rng.IntN(len(s)) + 1
+		text := s[:k]
+		if k < len(s) {
+			text += "." + s[k:]
+		}
+		if checkExactFloat(t, []byte(text)) {
+			converted++
+		}
+	}
+	if converted < 100000 {
+		t.Fatalf("only %d of the numbers took the exact conversion", converted)
+	}
+}
+
+// checkExactFloat checks exactFloat on text when it is a JSON number and
+// reports whether exactFloat converted it.
+func checkExactFloat(t *testing.T, text []byte) bool {
+	t.Helper()
+	if len(text) == 0 || (text[0] != '-' && !isDigit(text[0])) {
+		return false
+	}
+	var ts retention.Timestamp
+	if end, ok := fastNumber(text, 0, false, &ts); !ok || end != len(text) {
+		return false
+	}
+	neg := text[0] == '-'
+	digits := btoi(neg)
+	i := digits
+	for i < len(text) && isDigit(text[i]) {
+		i++
+	}
+	intEnd := i
+	if i < len(text) && text[i] == '.' {
+		for i++; i < len(text) && isDigit(text[i]); i++ {
+		}
+	}
+	if intEnd == i && i < len(text) && text[i] != 'e' && text[i] != 'E' {
+		return false
+	}
+	got, ok := exactFloat(text, neg, digits, intEnd, i, len(text))
+	if !ok {
+		return false
+	}
+	want := parseFloat(text)
+	if math.Float64bits(got) != math.Float64bits(want) {
+		t.Fatalf("%s: %v (%x), strconv %v (%x)", text, got, math.Float64bits(got), want, math.Float64bits(want))
+	}
+	return true
+}
