@@ -80,7 +80,14 @@ func (s *Scanner) fill() bool {
 		s.start = 0
 	}
 	if s.end == len(s.buf) {
-		nb := make([]byte, 2*len(s.buf))
+		// A line longer than the buffer: grow in large steps, up to the line limit, since
+		// every buffer outgrown stays in the process's memory until the runtime returns it.
+		n := 4 * len(s.buf)
+		if n > s.maxLine && len(s.buf) < s.maxLine {
+			n = s.maxLine
+		}
+		n = max(n, 2*len(s.buf))
+		nb := make([]byte, n)
 		copy(nb, s.buf[:s.end])
 		s.buf = nb
 	}
