@@ -14,14 +14,15 @@ import (
 	"github.com/creack/pty"
 )
 
-// TestProgressOnTerminal: a long compaction run on a terminal (a pty) shows its progress on
+// TestProgressOnTerminal: a long compaction run (220 MiB: long enough, on a fast machine, for
+// the progress to be drawn more than once) on a terminal (a pty) shows its progress on
 // stderr, with the bytes done of the total, the rate and the time left; with stderr a pipe,
 // as under a supervisor or in a script, nothing of the kind is printed.
 func TestProgressOnTerminal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	store := filepath.Join(dir, "events.ndjson")
-	write := func() { writeFile(t, store, bytes.Repeat(records("old", 0, 1, oldStamp), 300_000)) }
+	write := func() { writeFile(t, store, bytes.Repeat(records("old", 0, 1, oldStamp), 1_200_000)) }
 	args := []string{"compact", "--path", store, "--max-age", "1d", "--state-dir", filepath.Join(dir, "state")}
 
 	write()

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +27,10 @@ or could not set up, 64 usage, 75 another daemon holds the state directory (its 
 78 bad config.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			// A SIGHUP or SIGUSR1 before the daemon serves signals would kill it (their default
+			// action): until then there is nothing to reload or trigger, so they are ignored.
+			// Run then takes them over.
+			signal.Ignore(syscall.SIGHUP, syscall.SIGUSR1)
 			path := configFile(e, path)
 			if path == "" {
 				return noConfig("")

@@ -82,12 +82,17 @@ type drainer struct {
 	// destEnd is the new file's size after papyrad's last write to it (0: unknown).
 	unordered bool
 	destEnd   int64
+	// held is the commit's read lease on the old file, held since before the exchange; while
+	// unbroken it proves that nobody has opened the old file for writing since, so the drain
+	// need not wait MinDrain for a writer that resolved the store's name before the exchange.
+	held *lease.Lease
 }
 
 func (d *drainer) oldName() string { return hiddenName(d.j.Store, d.j.RunID, suffixOld) }
 
 func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, error) {
 	opts = opts.withDefaults()
+	defer func() { _ = d.held.Release() }() // if the drain ends before release took it
 	var res DrainResult
 	deadline := time.Now().Add(opts.Timeout)
 	for {
@@ -100,7 +105,7 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 		if err != nil {
 			return res, err
 		}
-		if d.committed.IsZero() || time.Since(d.committed) >= opts.MinDrain {
+		if d.held != nil || d.committed.IsZero() || time.Since(d.committed) >= opts.MinDrain {
 			done, err := d.release(ctx, opts, &res)
 			if errors.Is(err, errs.ErrNoStore) {
 				res.Pending, res.NoStore = true, true
@@ -131,7 +136,10 @@ func (d *drainer) run(ctx context.Context, opts DrainOptions) (DrainResult, erro
 // is the reason, when a writer holds the inode or when no lease can be had (papyrad neither owns
 // the file nor has CAP_LEASE, or the filesystem has no leases): then nothing is removed.
 func (d *drainer) release(ctx context.Context, opts DrainOptions, res *DrainResult) (bool, error) {
-	l, err := lease.Take(d.old, lease.Read)
+	l, err := d.takeHeld()
+	if l == nil {
+		l, err = lease.Take(d.old, lease.Read)
+	}
 	switch {
 	case errors.Is(err, errs.ErrHeld):
 		res.Unproven = ""
@@ -163,6 +171,21 @@ func (d *drainer) release(ctx context.Context, opts DrainOptions, res *DrainResu
 	}
 	res.Holders, res.Unproven = nil, ""
 	return true, nil
+}
+
+// takeHeld hands over the commit's lease if it is still unbroken, and otherwise lets it go (a
+// writer opened the old file: the drain goes on as without it, MinDrain included).
+func (d *drainer) takeHeld() (*lease.Lease, error) {
+	l := d.held
+	d.held = nil
+	if l == nil {
+		return nil, nil
+	}
+	if b, err := l.Broken(); err != nil || b {
+		_ = l.Release()
+		return nil, nil
+	}
+	return l, nil
 }
 
 // drainUnlinked forwards from the old inode, whose name is gone, until nobody holds it open

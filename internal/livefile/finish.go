@@ -117,6 +117,8 @@ func (r *Rewrite) Finish(ctx context.Context, from int64, opts FinishOptions) (F
 		opts.AfterCommit(err)
 	}
 	if err != nil {
+		_ = r.held.Release()
+		r.held = nil
 		return res, err
 	}
 	res.Committed, res.CarriedLines, res.Reopened = true, r.carried, r.reopened

@@ -37,8 +37,9 @@ type Rewrite struct {
 	committed time.Time
 	done      bool
 	reopened  int
-	unordered bool  // the commit that stood had no lease to guard it, and none could be had
-	newSize   int64 // the new file's size at the commit
+	unordered bool         // the commit that stood had no lease to guard it, and none could be had
+	held      *lease.Lease // the commit's lease on the old file, handed to the drain
+	newSize   int64        // the new file's size at the commit
 }
 
 // Begin creates the temp file that will replace the store at path, whose open descriptor is
@@ -269,11 +270,14 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 			return copied, errs.Wrap("write", r.tmpName, err)
 		}
 	}
-	err := r.swapIn(l)
-	_ = l.Release()
-	if err != nil {
+	if err := r.swapIn(l); err != nil {
+		_ = l.Release()
 		return final, err
 	}
+	// The lease stays held into the drain: any open of the old file for writing from before
+	// the exchange on breaks it, so an unbroken lease proves at once what MinDrain's wait
+	// only makes likely.
+	r.held = l
 	// The last catch-up copied old[copied:final] byte for byte; the application may have
 	// appended since the exchange, so the size is not asked of the file.
 	r.unordered, r.newSize = noLease, tst.Size+(final-copied)
@@ -314,9 +318,7 @@ func (r *Rewrite) swapIn(l *lease.Lease) error {
 			// to open it: its record goes to the old file, ahead of what is in the new.
 			return errs.ErrOpenedDuringCommit
 		}
-		// Nobody waits for the old file: let writers in (they find the new one) before
-		// the directory's fsync.
-		_ = l.Release()
+		// The lease is not in the way of writers from here on: they find the new file.
 		return nil
 	})
 	if replaced {
@@ -344,6 +346,8 @@ func (r *Rewrite) Committed() bool { return r.done }
 // Abort removes everything the run created if it has not committed; after a commit it does
 // nothing (the journal then drives recovery). It is safe to call more than once.
 func (r *Rewrite) Abort() {
+	_ = r.held.Release()
+	r.held = nil
 	if r.done {
 		return
 	}
@@ -368,7 +372,8 @@ func (r *Rewrite) drain(ctx context.Context, opts DrainOptions) (DrainResult, er
 	if r.j == nil || !r.done {
 		return DrainResult{}, errors.New("drain before commit")
 	}
-	d := &drainer{j: r.j, old: r.old, committed: r.committed, unordered: r.unordered, destEnd: r.newSize}
+	d := &drainer{j: r.j, old: r.old, committed: r.committed, unordered: r.unordered, destEnd: r.newSize, held: r.held}
+	r.held = nil
 	return d.run(ctx, opts)
 }
 

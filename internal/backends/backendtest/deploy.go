@@ -41,7 +41,7 @@ func (s *suite) deployments(t *testing.T) {
 // SlowLongLived keeps one descriptor and pauses between records longer than a run waits for
 // a replaced file to stay quiet: only a proof that nobody holds the file keeps its records.
 var SlowLongLived = WriterStyle{Name: "long-lived-slow", Holds: true, Args: func(_, active string) []string {
-	return []string{"-path", active, "-mode", "hold", "-interval", "1500ms"}
+	return []string{"-path", active, "-mode", "hold", "-interval", "2500ms"}
 }}
 
 // OpensThenWaits opens the file for each record, waits 3 s, then writes and closes it: it
