@@ -20,7 +20,7 @@ const (
 // keeps the lease from being had for at most orderedWait before the commit goes on without:
 // a long-lived writer's lines are forwarded in its own order anyway.
 const (
-	orderedTries = 5
+	orderedTries = 20
 	orderedWait  = 20 * time.Millisecond
 )
 

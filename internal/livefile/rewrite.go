@@ -270,6 +270,11 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 			return copied, errs.Wrap("write", r.tmpName, err)
 		}
 	}
+	if broken(l) {
+		// A writer is opening the old file already: let it write there first.
+		_ = l.Release()
+		return final, errs.ErrOpenedDuringCommit
+	}
 	if err := r.swapIn(l); err != nil {
 		_ = l.Release()
 		return final, err
