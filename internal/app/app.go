@@ -124,7 +124,7 @@ func (a *App) start(reg *prometheus.Registry) error {
 	}
 	// One daemon per state directory: two would share runs.json, the segment summaries and
 	// the control socket's directory, each believing it alone schedules the stores.
-	claim, err := pidlock.Acquire(filepath.Join(cfg.Daemon.StateDir, PidFile))
+	claim, err := pidlock.Acquire(filepath.Join(cfg.Daemon.StateDir, PidFile), 0o640, errs.ErrInUse)
 	if err != nil {
 		return errs.Wrap("state directory", cfg.Daemon.StateDir, err)
 	}

@@ -1,5 +1,6 @@
-// Package pidlock claims a directory for one process: an exclusive flock(2) on a file in it
-// that holds the holder's pid, so that a second process is refused with the first one's pid.
+// Package pidlock claims a file for one process: an exclusive flock(2) on it, and the
+// holder's pid written in it, so that a second process is refused with the first one's pid.
+// The daemon claims its state directory with one; every run claims its store with another.
 // The kernel drops the lock when the holder exits, however it exits; the file stays (deleting
 // a lock file would let two processes lock two different inodes).
 package pidlock
@@ -21,11 +22,13 @@ type Lock struct {
 	f *os.File
 }
 
-// Acquire takes the lock on the file at path, creating it (mode 0640) if needed, without
-// waiting, and writes this process's pid into it. If another process holds it, the error
-// wraps errs.ErrInUse and names the holder's pid when the file tells it.
-func Acquire(path string) (*Lock, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o640)
+// Acquire takes the lock on the file at path, creating it with mode perm if needed (never
+// through a symbolic link), without waiting, and writes this process's pid into it. If
+// another process holds it, the error wraps held (the caller's sentinel) and names the
+// holder's pid when the file tells it. The pid is only a hint for that error: failing to
+// write it does not fail the lock.
+func Acquire(path string, perm os.FileMode, held error) (*Lock, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", &os.PathError{Op: "open", Path: path, Err: err})
 	}
@@ -37,17 +40,12 @@ func Acquire(path string) (*Lock, error) {
 			if pid, ok := readPid(f); ok {
 				holder = "pid " + strconv.Itoa(pid)
 			}
-			return nil, fmt.Errorf("%w (%s, holding %s)", errs.ErrInUse, holder, path)
+			return nil, fmt.Errorf("%w (%s, holding %s)", held, holder, path)
 		}
 		return nil, errs.Wrap("lock", path, err)
 	}
-	if err := f.Truncate(0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock file: %w", err)
-	}
-	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock file: %w", err)
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return &Lock{f: f}, nil
 }

@@ -15,7 +15,7 @@ import (
 // refused with errs.ErrInUse naming the holder's pid; after Release it can be taken again.
 func TestSecondHolderRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "papyrad.pid")
-	l, err := Acquire(path)
+	l, err := Acquire(path, 0o640, errs.ErrInUse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,14 +25,14 @@ func TestSecondHolderRefused(t *testing.T) {
 	}
 	// flock locks belong to open file descriptions: a second Acquire in this process is a
 	// second holder, as another process would be.
-	_, err = Acquire(path)
+	_, err = Acquire(path, 0o640, errs.ErrInUse)
 	if !errors.Is(err, errs.ErrInUse) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("second Acquire: %v", err)
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := Acquire(path)
+	l2, err := Acquire(path, 0o640, errs.ErrInUse)
 	if err != nil {
 		t.Fatalf("after Release: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestStalePidOverwritten(t *testing.T) {
 	if err := os.WriteFile(path, []byte("999999999\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Acquire(path)
+	l, err := Acquire(path, 0o640, errs.ErrInUse)
 	if err != nil {
 		t.Fatalf("with a stale pid in the file: %v", err)
 	}
@@ -64,7 +64,7 @@ func TestSymlinkRefused(t *testing.T) {
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Acquire(path); err == nil {
+	if _, err := Acquire(path, 0o640, errs.ErrInUse); err == nil {
 		t.Fatal("a symbolic link was taken as the lock file")
 	}
 	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
