@@ -109,22 +109,14 @@ func (r *Runner) Compact(ctx context.Context, opts backends.Options) (rep report
 		return rep, fmt.Errorf("%s is being written: %w", busy, errs.ErrBusy)
 	}
 	if !opts.DryRun {
-		// A forward of this process's own daemon gives way (see Forward); it ends within
-		// a drain's MinDrain.
-		mu := storeMutex(cfg.Path)
-		if !lockWithin(mu, yieldWait) {
-			rep.Result, rep.Reason = report.ResultSkipped, "locked"
-			return rep, fmt.Errorf("%s: a forward of this process holds it: %w", cfg.Name, errs.ErrLocked)
-		}
-		defer mu.Unlock()
-		lock, err := livefile.Acquire(cfg.Path)
+		unlock, err := r.lock(yieldWait)
 		if err != nil {
 			if errors.Is(err, errs.ErrLocked) {
 				rep.Result, rep.Reason = report.ResultSkipped, "locked"
 			}
 			return rep, err
 		}
-		defer lock.Release()
+		defer unlock()
 		if err := r.b.Recover(ctx, &Recovery{cfg: &r.cfg, rep: &rep}); err != nil {
 			return rep, fmt.Errorf("recover earlier runs: %w", err)
 		}
@@ -150,21 +142,8 @@ func Missing(name, path string) error {
 // It returns an error wrapping errs.ErrLocked when a run holds the store: that run does the
 // same.
 func (r *Runner) Recover(ctx context.Context) error {
-	if _, err := os.Lstat(filepath.Dir(r.cfg.Path)); errors.Is(err, fs.ErrNotExist) {
-		return nil // a missing store's directory holds nothing to recover
-	}
-	mu := storeMutex(r.cfg.Path)
-	if !lockWithin(mu, yieldWait) {
-		return fmt.Errorf("%s: %w", r.cfg.Name, errs.ErrLocked)
-	}
-	defer mu.Unlock()
-	lock, err := livefile.Acquire(r.cfg.Path)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	var rep report.Report
-	return r.b.Recover(ctx, &Recovery{cfg: &r.cfg, rep: &rep})
+	_, err := r.recoverOnce(ctx, r.cfg, yieldWait)
+	return err
 }
 
 // Forward does once what the daemon's forwarder repeats for a store that a run left pending:
@@ -174,24 +153,45 @@ func (r *Runner) Recover(ctx context.Context) error {
 // pending. A store that a run or forward holds, in this process or another, is left alone
 // (errs.ErrLocked): that one does the same.
 func (r *Runner) Forward(ctx context.Context) (pending int, err error) {
-	if _, err := os.Lstat(filepath.Dir(r.cfg.Path)); errors.Is(err, fs.ErrNotExist) {
-		return 0, nil // a missing store's directory holds nothing to forward
+	cfg := r.cfg
+	cfg.Drain.Timeout = cfg.Drain.MinDrain
+	return r.recoverOnce(ctx, cfg, 0)
+}
+
+// recoverOnce runs the backend's recovery with cfg, the store locked (waiting up to wait for
+// this process's own hold on it to end), and returns how many replaced files are pending.
+func (r *Runner) recoverOnce(ctx context.Context, cfg Config, wait time.Duration) (int, error) {
+	if _, err := os.Lstat(filepath.Dir(cfg.Path)); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // a missing store's directory holds nothing to recover
 	}
-	mu := storeMutex(r.cfg.Path)
-	if !mu.TryLock() {
-		return 0, fmt.Errorf("%s: %w", r.cfg.Name, errs.ErrLocked)
-	}
-	defer mu.Unlock()
-	lock, err := livefile.Acquire(r.cfg.Path)
+	unlock, err := r.lock(wait)
 	if err != nil {
 		return 0, err
 	}
-	defer lock.Release()
-	cfg := r.cfg
-	cfg.Drain.Timeout = cfg.Drain.MinDrain
+	defer unlock()
 	var rep report.Report
 	err = r.b.Recover(ctx, &Recovery{cfg: &cfg, rep: &rep})
 	return rep.PendingFiles, err
+}
+
+// lock takes the store: first this process's own hold on it (runs, recoveries and the
+// daemon's forwards of one store take turns; a run waits up to wait for a forward, which ends
+// within a drain's MinDrain), then its flock, which another process may hold. Either held
+// elsewhere is errs.ErrLocked. The func returned releases both.
+func (r *Runner) lock(wait time.Duration) (func(), error) {
+	mu := storeMutex(r.cfg.Path)
+	if !lockWithin(mu, wait) {
+		return nil, fmt.Errorf("%s: this process is working on it: %w", r.cfg.Name, errs.ErrLocked)
+	}
+	l, err := livefile.Acquire(r.cfg.Path)
+	if err != nil {
+		mu.Unlock()
+		return nil, err
+	}
+	return func() {
+		_ = l.Release()
+		mu.Unlock()
+	}, nil
 }
 
 // yieldWait bounds how long a run waits for a forward of its own process to end.
