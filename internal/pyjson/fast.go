@@ -282,45 +282,11 @@ func isTimestamp(raw []byte, esc bool) bool {
 // returns where it ends; when capture is set it stores the number in ts.
 func fastNumber(b []byte, i int, capture bool, ts *retention.Timestamp) (int, bool) {
 	start := i
-	neg := b[i] == '-'
-	if neg {
-		i++
-	}
-	digits := i
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i++
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	default:
+	neg, digits, intEnd, fracEnd, end, isFloat, ok := lexNumber(b, i)
+	if !ok {
 		return 0, false
 	}
-	intEnd := i
-	isFloat := false
-	if i+1 < len(b) && b[i] == '.' && isDigit(b[i+1]) {
-		i += 2
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		isFloat = true
-	}
-	fracEnd := i
-	if i < len(b) && b[i]|0x20 == 'e' {
-		j := i + 1
-		if j < len(b) && (b[j] == '+' || b[j] == '-') {
-			j++
-		}
-		if j < len(b) && isDigit(b[j]) {
-			for j < len(b) && isDigit(b[j]) {
-				j++
-			}
-			i = j
-			isFloat = true
-		}
-	}
+	i = end
 	if !isFloat {
 		if intEnd-digits > maxIntDigits {
 			return 0, false

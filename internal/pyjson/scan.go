@@ -723,53 +723,15 @@ func appendWTF8(b []byte, r rune) []byte {
 	return utf8.AppendRune(b, r)
 }
 
-// number scans a number as CPython's json scanner does:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? where the fraction and the
-// exponent are only taken when complete, an int when neither is present and
-// a float otherwise.
+// number scans the number at s.pos (see lexNumber) and returns its repr size, capturing it
+// as the timestamp when capture is set.
 func (s *scanner) number(capture bool) int64 {
 	b := s.b
 	start := s.pos
-	i := start
-	neg := b[i] == '-'
-	if neg {
-		i++
-	}
-	digits := i
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i++
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	default:
+	neg, digits, intEnd, fracEnd, i, isFloat, ok := lexNumber(b, start)
+	if !ok {
 		s.fail(errNumber, start)
 		return 0
-	}
-	intEnd := i
-	isFloat := false
-	if i+1 < len(b) && b[i] == '.' && isDigit(b[i+1]) {
-		i += 2
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		isFloat = true
-	}
-	fracEnd := i
-	if i < len(b) && b[i]|0x20 == 'e' {
-		j := i + 1
-		if j < len(b) && (b[j] == '+' || b[j] == '-') {
-			j++
-		}
-		if j < len(b) && isDigit(b[j]) {
-			for j < len(b) && isDigit(b[j]) {
-				j++
-			}
-			i = j
-			isFloat = true
-		}
 	}
 	s.pos = i
 	text := b[start:i]
@@ -825,6 +787,54 @@ func (s *scanner) number(capture bool) int64 {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// lexNumber finds the number at b[i] as CPython's json scanner does:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?, the fraction and the exponent only taken
+// when complete, an int when neither is present and a float otherwise. It returns where its
+// parts end: the integer digits are digits..intEnd, the fraction intEnd+1..fracEnd (if
+// fracEnd > intEnd), the exponent fracEnd..end (if end > fracEnd). ok is false when no
+// number starts there. (Plain results, not a struct: they stay in registers on a hot path.)
+func lexNumber(b []byte, i int) (neg bool, digits, intEnd, fracEnd, end int, isFloat, ok bool) {
+	neg = b[i] == '-'
+	if neg {
+		i++
+	}
+	digits = i
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i++
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return
+	}
+	intEnd = i
+	if i+1 < len(b) && b[i] == '.' && isDigit(b[i+1]) {
+		i += 2
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		isFloat = true
+	}
+	fracEnd = i
+	if i < len(b) && b[i]|0x20 == 'e' {
+		j := i + 1
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if j < len(b) && isDigit(b[j]) {
+			for j < len(b) && isDigit(b[j]) {
+				j++
+			}
+			i = j
+			isFloat = true
+		}
+	}
+	return neg, digits, intEnd, fracEnd, i, isFloat, true
+}
 
 // intTimestamp builds the timestamp for the text of a JSON integer: Python's
 // ints are unbounded, so one beyond int64 keeps its decimal text.
