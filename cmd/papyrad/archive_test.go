@@ -100,7 +100,7 @@ func TestArchiveFailureLeavesStore(t *testing.T) {
 			return blocked, runOpts{}
 		}, "not a directory"},
 		{"disk full", func(t *testing.T, store string) (string, runOpts) {
-			return mountTmpfs(t, "64k"), runOpts{}
+			return testutil.Tmpfs(t, "64k"), runOpts{}
 		}, "no space left on device"},
 		{"permission", func(t *testing.T, store string) (string, runOpts) {
 			dir := t.TempDir()

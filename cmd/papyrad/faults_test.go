@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/papyrad/papyrad/internal/testutil"
 	"github.com/papyrad/papyrad/internal/testutil/redisserver"
 )
 
@@ -57,7 +58,7 @@ func fillWhenWriting(t *testing.T, store, filler string, timeout time.Duration) 
 // keeps answering; once there is room again, the full store's next run succeeds.
 func TestDaemonDiskFull(t *testing.T) {
 	t.Parallel()
-	fs := mountTmpfs(t, "64m")
+	fs := testutil.Tmpfs(t, "64m")
 	t.Logf("ENOSPC mechanism: a real size-limited tmpfs (64 MiB), filled with fallocate(2) once the run's temp file appears")
 	full := filepath.Join(fs, "store", "events.ndjson")
 	filler := filepath.Join(fs, "filler")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/papyrad/papyrad/internal/testutil"
 )
 
 // fillerStore returns about n bytes of fresh records followed by one corrupt line, so that a
@@ -22,7 +24,7 @@ func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	t.Run("store filesystem", func(t *testing.T) {
 		// The store fills 70% of the filesystem; its rewrite cannot fit beside it.
-		fs := mountTmpfs(t, "1m")
+		fs := testutil.Tmpfs(t, "1m")
 		store := filepath.Join(fs, "events.ndjson")
 		writeFile(t, store, fillerStore(700<<10))
 		before := stateOf(t, store)
@@ -41,7 +43,7 @@ func TestDiskFull(t *testing.T) {
 	t.Run("quarantine filesystem", func(t *testing.T) {
 		// The store has room, the quarantine does not: a line that cannot be quarantined
 		// must not leave the store.
-		qdir := mountTmpfs(t, "64k")
+		qdir := testutil.Tmpfs(t, "64k")
 		dir := t.TempDir()
 		store := filepath.Join(dir, "events.ndjson")
 		b := records("orig", 0, 100, fresh)

@@ -1023,26 +1023,6 @@ func redisRecord(writer string, seq int, ts float64) string {
 	return strings.TrimSuffix(string(records(writer, int64(seq), 1, func(int64) float64 { return ts })), "\n")
 }
 
-// mountTmpfs mounts a tmpfs of the given size (mount's size= syntax) on a fresh temporary
-// directory and unmounts it when the test ends. Without the privilege to mount, the test is
-// skipped, except on CI as root, where mounting must work.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size="+size+",mode=0755"); err != nil {
-		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-			t.Fatalf("mount a %s tmpfs as root on CI: %v", size, err)
-		}
-		t.Skipf("cannot mount a tmpfs here (%v): needs root or CAP_SYS_ADMIN", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-	return dir
-}
-
 // scrape is one read of /metrics: each sample's series, as the text format shows it (labels
 // in name order), and its value.
 type scrape struct {

@@ -20,16 +20,15 @@ import (
 // rec is a record line as Papyra writes it.
 func rec(id string) string { return fmt.Sprintf(`{"id": %q, "timestamp": 1700000000.5}`+"\n", id) }
 
-// tornRun commits a rewrite of a store holding rec("x"), lets a writer that held the old file
-// append late, then drains with fault injected into every file operation. It returns the
-// store's path and what the late writer wrote.
-func tornRun(t *testing.T, late []string, fault func(op atomicfile.Op, name string) error) (string, string) {
+// lateCommit commits a rewrite of the store at path (open as old, holding rec("x")) to
+// rec("x") while a writer that opened it before the commit writes late into the replaced file.
+func lateCommit(t *testing.T, path string, old *os.File, late string) *Rewrite {
 	t.Helper()
-	path, old := setup(t, rec("x"))
 	w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer w.Close()
 	rw, err := Begin(path, old, "r1")
 	if err != nil {
 		t.Fatal(err)
@@ -38,11 +37,20 @@ func tornRun(t *testing.T, late []string, fault func(op atomicfile.Op, name stri
 	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
 		t.Fatal(err)
 	}
-	block := strings.Join(late, "")
-	if _, err := w.WriteString(block); err != nil {
+	if _, err := w.WriteString(late); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	return rw
+}
+
+// tornRun commits a rewrite of a store holding rec("x"), lets a writer that held the old file
+// append late, then drains with fault injected into every file operation. It returns the
+// store's path and what the late writer wrote.
+func tornRun(t *testing.T, late []string, fault func(op atomicfile.Op, name string) error) (string, string) {
+	t.Helper()
+	path, old := setup(t, rec("x"))
+	block := strings.Join(late, "")
+	rw := lateCommit(t, path, old, block)
 	var mu sync.Mutex
 	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
 		mu.Lock()
@@ -101,14 +109,7 @@ func TestTornForwardGluedToTheNextRecord(t *testing.T) {
 func TestTornForwardKnownCut(t *testing.T) {
 	late := []string{rec("l1"), rec("l2")}
 	path, old := setup(t, rec("x"))
-	w, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	rw, _ := Begin(path, old, "r1")
-	rw.Write([]byte(rec("x")))
-	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
-		t.Fatal(err)
-	}
-	w.WriteString(strings.Join(late, ""))
-	w.Close()
+	rw := lateCommit(t, path, old, strings.Join(late, ""))
 	holder := startShellWriter(t, path) // holds the new store open; writes "\n"
 	torn := false
 	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
@@ -197,14 +198,7 @@ func TestForwardNeverWritten(t *testing.T) {
 func TestReserveRefusesAFullDisk(t *testing.T) {
 	late := []string{rec("l1")}
 	path, old := setup(t, rec("x"))
-	w, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	rw, _ := Begin(path, old, "r1")
-	rw.Write([]byte(rec("x")))
-	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
-		t.Fatal(err)
-	}
-	w.WriteString(late[0])
-	w.Close()
+	rw := lateCommit(t, path, old, late[0])
 	full := true
 	atomicfile.InjectFaults(t, func(op atomicfile.Op, name string) error {
 		if op == atomicfile.OpReserve && full {
@@ -245,23 +239,11 @@ func TestForwardOnAFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer old.Close()
-	w, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	rw, err := Begin(path, old, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw.Write([]byte(rec("x")))
-	if _, err := rw.commit(context.Background(), int64(len(rec("x"))), false); err != nil {
-		t.Fatal(err)
-	}
 	var late strings.Builder
 	for i := range 3000 {
 		late.WriteString(rec(fmt.Sprintf("late%d", i)))
 	}
-	if _, err := w.WriteString(late.String()); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	rw := lateCommit(t, path, old, late.String())
 	// Fill the filesystem, then give back a few pages: room for a record, not for the block.
 	filler, err := os.Create(filepath.Join(dir, "filler"))
 	if err != nil {

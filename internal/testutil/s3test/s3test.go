@@ -12,10 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/papyrad/papyrad/internal/testutil"
 )
 
 // Pkg is the server program's package, for testutil.BuildAll.
@@ -52,32 +53,14 @@ type Server struct {
 	// exited is closed once the process has exited; err is then how.
 	exited chan struct{}
 	err    error
-	stderr *syncBuilder
-}
-
-// syncBuilder is a strings.Builder the process's stderr and the test may use at once.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr *testutil.SyncBuffer
 }
 
 // Start starts the server program bin for tb and stops it in tb.Cleanup.
 func Start(tb testing.TB, bin string, o Options) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	s := &Server{headers: filepath.Join(dir, "headers.ndjson"), stderr: &syncBuilder{}, exited: make(chan struct{})}
+	s := &Server{headers: filepath.Join(dir, "headers.ndjson"), stderr: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	args := []string{"-headers", s.headers, "-buckets", strings.Join(o.Buckets, ",")}
 	if o.DieAfter > 0 {
 		args = append(args, "-die-after", strconv.FormatInt(o.DieAfter, 10))
