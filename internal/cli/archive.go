@@ -70,6 +70,7 @@ func (f *archiveFlags) source(c *cobra.Command, e *env, args []string) (string, 
 		if err != nil {
 			return "", nil, withCode(ExitUsage, err)
 		}
+		printWarnings(e, cfg)
 		st = &cfg.Stores[0]
 	}
 	a := st.Archive

@@ -220,3 +220,32 @@ func TestHardLinkedStore(t *testing.T) {
 		})
 	}
 }
+
+// TestReadableCredentialsFlag: a credentials file given with --archive-credentials-file that
+// its group or others can read is warned about by flag and path, as it is in a config file,
+// by every command that takes the flag; one only its owner reads is not, and no warning
+// shows the secret.
+func TestReadableCredentialsFlag(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		dir := t.TempDir()
+		cred := filepath.Join(dir, "s3.credentials")
+		os.WriteFile(cred, []byte("[default]\naws_access_key_id = AK\naws_secret_access_key = s3cret-value\n"), mode)
+		os.Chmod(cred, mode)
+		store := filepath.Join(dir, "events.ndjson")
+		os.WriteFile(store, []byte(`{"kind": "event", "timestamp": 4102444800.0}`+"\n"), 0o644)
+		s3 := []string{"--archive-url", "s3://bucket", "--archive-endpoint", "http://127.0.0.1:1", "--archive-credentials-file", cred}
+		for _, args := range [][]string{
+			append([]string{"compact", "--path", store, "--max-age", "1d", "--dry-run", "--state-dir", filepath.Join(dir, "state")}, s3...),
+			append([]string{"archive", "ls", "orders"}, s3...),
+		} {
+			_, _, stderr := runCLI(t, false, args...)
+			want := "papyrad: warning: --archive-credentials-file " + cred + " can be read by its group or others (mode 0644)"
+			if warned := strings.Contains(stderr, want); warned != (mode == 0o644) {
+				t.Errorf("%s with mode %04o: stderr %q", args[0], mode, stderr)
+			}
+			if strings.Contains(stderr, "s3cret-value") {
+				t.Errorf("%s: stderr shows the secret: %s", args[0], stderr)
+			}
+		}
+	}
+}

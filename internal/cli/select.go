@@ -31,6 +31,7 @@ func selectStores(c *cobra.Command, e *env, configPath string, names []string, a
 		if err != nil {
 			return "", nil, err
 		}
+		printWarnings(e, cfg)
 		return cfg.Daemon.StateDir, cfg.Stores, nil
 	}
 	for _, flag := range []string{"backend", "path"} {
@@ -102,7 +103,7 @@ when the file is invalid.`,
 	return c
 }
 
-// printWarnings shows a config file's warnings on stderr.
+// printWarnings shows a configuration's warnings on stderr.
 func printWarnings(e *env, cfg *config.Config) {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(e.stderr, "papyrad: warning:", w)

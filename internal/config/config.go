@@ -46,7 +46,7 @@ func Load(path string, environ []string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Warnings = append(secretWarnings(cfg), cfg.Warnings...)
+	cfg.Warnings = append(secretWarnings(cfg, fileSetting), cfg.Warnings...)
 	return cfg, nil
 }
 

@@ -155,7 +155,9 @@ func FromFlags(fl Flags, environ []string) (*Config, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return &Config{Daemon: d, Stores: stores}, nil
+	cfg := &Config{Daemon: d, Stores: stores}
+	cfg.Warnings = secretWarnings(cfg, func(_ int, _ *Store, key string) string { return flagNames[key] })
+	return cfg, nil
 }
 
 // store puts the flags given into the shape of a store in a file. Flags the

@@ -7,18 +7,20 @@ import (
 
 // secretWarnings reports the files of cfg that hold a secret and that others than their owner
 // can read: the config file itself when a redis.url carries a password, each
-// redis.password_file and each archive.credentials_file.
-func secretWarnings(cfg *Config) []string {
+// redis.password_file and each archive.credentials_file. name says where a setting came from
+// ("stores[0] (orders): archive.credentials_file", or a flag's name).
+func secretWarnings(cfg *Config, name func(i int, s *Store, key string) string) []string {
 	var out []string
 	var inline []string
 	seen := map[string]bool{}
-	for i, s := range cfg.Stores {
+	for i := range cfg.Stores {
+		s := &cfg.Stores[i]
 		label := fmt.Sprintf("stores[%d] (%s)", i, s.Name)
 		if a := s.Archive; a != nil && a.Remote != nil && a.Remote.CredentialsFile != "" && !seen[a.Remote.CredentialsFile] {
 			p := a.Remote.CredentialsFile
 			seen[p] = true
 			if mode, ok := readableByOthers(p); ok {
-				out = append(out, fmt.Sprintf("%s: archive.credentials_file %s can be read by its group or others (mode %04o); make it readable by its owner only (chmod 600)", label, p, mode))
+				out = append(out, fmt.Sprintf("%s %s can be read by its group or others (mode %04o); make it readable by its owner only (chmod 600)", name(i, s, "archive.credentials_file"), p, mode))
 			}
 		}
 		if s.Backend != BackendRedis {
@@ -30,7 +32,7 @@ func secretWarnings(cfg *Config) []string {
 		if p := s.Redis.PasswordFile; p != "" && !seen[p] {
 			seen[p] = true
 			if mode, ok := readableByOthers(p); ok {
-				out = append(out, fmt.Sprintf("%s: redis.password_file %s can be read by its group or others (mode %04o); make it readable by its owner only (chmod 600)", label, p, mode))
+				out = append(out, fmt.Sprintf("%s %s can be read by its group or others (mode %04o); make it readable by its owner only (chmod 600)", name(i, s, "redis.password_file"), p, mode))
 			}
 		}
 	}
@@ -44,6 +46,11 @@ func secretWarnings(cfg *Config) []string {
 		}
 	}
 	return out
+}
+
+// fileSetting names a setting of a store in a config file.
+func fileSetting(i int, s *Store, key string) string {
+	return fmt.Sprintf("stores[%d] (%s): %s", i, s.Name, key)
 }
 
 // readableByOthers returns the permission bits of the file at path when its group or others
