@@ -66,8 +66,10 @@ type Scheduler struct {
 	jobs    map[string]Job
 	cancels map[string]context.CancelFunc
 	kick    chan struct{}
-	runCtx  context.Context
-	wg      sync.WaitGroup
+	// stateDirty says a run finished since the state file was last written.
+	stateDirty chan struct{}
+	runCtx     context.Context
+	wg         sync.WaitGroup
 }
 
 // New returns a scheduler for jobs.
@@ -79,7 +81,8 @@ func New(cfg Config, jobs []Job) *Scheduler {
 		cfg.Log = zap.NewNop()
 	}
 	s := &Scheduler{cfg: cfg, log: cfg.Log, disk: newDiskGuard(), core: newCore(cfg.Location, cfg.MaxConcurrent),
-		jobs: map[string]Job{}, cancels: map[string]context.CancelFunc{}, kick: make(chan struct{}, 1)}
+		jobs: map[string]Job{}, cancels: map[string]context.CancelFunc{}, kick: make(chan struct{}, 1),
+		stateDirty: make(chan struct{}, 1)}
 	s.install(jobs, time.Now())
 	s.catchUp(time.Now())
 	return s
@@ -139,6 +142,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.runCtx = runCtx
 	s.mu.Unlock()
+	stopSaver, saverDone := make(chan struct{}), make(chan struct{})
+	go s.saveStates(stopSaver, saverDone)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -159,6 +164,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			cancelRuns()
 			s.wg.Wait()
+			close(stopSaver)
+			<-saverDone
+			select {
+			case <-s.stateDirty:
+				s.saveState()
+			default:
+			}
 			return nil
 		case <-timer.C:
 		case <-s.kick:
@@ -269,8 +281,11 @@ func (s *Scheduler) run(ctx context.Context, job Job, since time.Time) {
 	s.mu.Lock()
 	delete(s.cancels, job.Name)
 	s.core.finished(job.Name, out, msg, since, time.Now())
-	s.saveState()
 	s.mu.Unlock()
+	select {
+	case s.stateDirty <- struct{}{}:
+	default:
+	}
 	s.poke()
 }
 
@@ -363,17 +378,43 @@ func (s *Scheduler) catchUp(now time.Time) {
 	}
 }
 
-// saveState records every store's last run. Called with mu held.
+// stateEvery is how often at most the state file is written. A burst of runs (SIGUSR1 over a
+// thousand stores) makes one write a second, not one a run; a crash loses at most the last
+// second's last-run times, which costs those stores at most one catch-up run.
+const stateEvery = time.Second
+
+// saveStates writes the state file when runs have finished, at most once per stateEvery,
+// until stop is closed.
+func (s *Scheduler) saveStates(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-s.stateDirty:
+		case <-stop:
+			return
+		}
+		s.saveState()
+		select {
+		case <-time.After(stateEvery):
+		case <-stop:
+			return
+		}
+	}
+}
+
+// saveState records every store's last run.
 func (s *Scheduler) saveState() {
 	if s.cfg.StateFile == "" {
 		return
 	}
 	st := state{LastRun: map[string]time.Time{}}
+	s.mu.Lock()
 	for name, j := range s.core.jobs {
 		if !j.lastRun.IsZero() {
 			st.LastRun[name] = j.lastRun
 		}
 	}
+	s.mu.Unlock()
 	b, _ := json.Marshal(st)
 	err := atomicfile.MkdirAll(filepath.Dir(s.cfg.StateFile), 0o750)
 	if err == nil {
