@@ -27,6 +27,7 @@ func (s *suite) deployments(t *testing.T) {
 	exe, writer := testutil.Shared(t, os.Args[0]), testutil.Shared(t, s.writerBin)
 	for _, mode := range testutil.Modes {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
 			d := testutil.Deploy(t, mode)
 			for _, style := range append(slices.Clone(s.h.Writers), SlowLongLived, OpensThenWaits) {
 				t.Run(style.Name, func(t *testing.T) {

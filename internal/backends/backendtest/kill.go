@@ -24,6 +24,7 @@ func (s *suite) killLoop(t *testing.T) {
 	exe, writer := testutil.Shared(t, os.Args[0]), testutil.Shared(t, s.writerBin)
 	for _, mode := range testutil.Modes {
 		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
 			d := testutil.Deploy(t, mode)
 			for _, style := range s.h.Writers {
 				t.Run(style.Name, func(t *testing.T) {

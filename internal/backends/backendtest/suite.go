@@ -23,7 +23,9 @@ import (
 // 2001 (testutil.Old) are dropped.
 const maxAge = 24 * time.Hour
 
-// Run runs every case of the suite on the harness's kind of store, each as a subtest.
+// Run runs every case of the suite on the harness's kind of store, each as a parallel
+// subtest: the cases mostly wait (for writers, drains, kills, child processes), and each
+// works on stores of its own.
 func Run(t *testing.T, h *Harness) {
 	s := &suite{h: h}
 	t.Cleanup(s.cleanup)
@@ -42,7 +44,10 @@ func Run(t *testing.T, h *Harness) {
 		{"KillLoop", s.killLoop},
 		{"Deployments", s.deployments},
 	} {
-		t.Run(c.name, c.run)
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t)
+		})
 	}
 }
 

@@ -39,6 +39,8 @@ func harness() *backendtest.Harness {
 	}
 }
 
+func TestMain(m *testing.M) { backendtest.Main(m) }
+
 func TestConformance(t *testing.T) { backendtest.Run(t, harness()) }
 
 func TestHelperProcess(t *testing.T) { backendtest.HelperProcess(t, harness()) }

@@ -128,6 +128,8 @@ func put(name string, b []byte) error {
 	return os.Chtimes(name, hour, hour)
 }
 
+func TestMain(m *testing.M) { backendtest.Main(m) }
+
 func TestConformance(t *testing.T) {
 	for _, n := range []rotating.Naming{rotating.Suffix, rotating.Sequence} {
 		t.Run(string(n), func(t *testing.T) {
