@@ -23,11 +23,11 @@ import (
 // commit it writes into the replaced file for good, so every run starts by forwarding its new
 // lines (journaled steps that a kill may interrupt) and ends with that file still pending.
 //
-// The first case runs 12 iterations in `make test` (6 with -short; PAPYRAD_TORTURE_ITERATIONS,
+// The first case runs 8 iterations in `make test` (6 with -short; PAPYRAD_TORTURE_ITERATIONS,
 // 100 unless set, under PAPYRAD_TORTURE=1, as `make torture` runs it), the second half as many.
 func TestCrash(t *testing.T) {
 	t.Parallel()
-	iterations, batch := tortureCount(t, 12, 6, 100), int64(100000)
+	iterations, batch := tortureCount(t, 8, 6, 100), int64(100000)
 	for _, tc := range []struct {
 		name string
 		hold bool

@@ -133,7 +133,7 @@ func streamHead(t *testing.T, c *goredis.Client, key string) string {
 // last check hold exactly the entries that left the stream since then, each once.
 func TestRedisCrash(t *testing.T) {
 	t.Parallel()
-	iterations := tortureCount(t, 6, 3, 100)
+	iterations := tortureCount(t, 4, 3, 100)
 	const keep, batch = 10000, 20000
 	srv := redisserver.Start(t, redisserver.Options{TCP: true})
 	c := redisClient(t, srv.URL(0))

@@ -615,7 +615,7 @@ type rotCrashTally struct {
 // however many runs the torture makes.
 func TestRotatingCrash(t *testing.T) {
 	t.Parallel()
-	total := tortureCount(t, 20, 8, 400)
+	total := tortureCount(t, 10, 8, 400)
 	const (
 		perRound = 10
 		maxFiles = 1000
