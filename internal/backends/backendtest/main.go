@@ -12,7 +12,7 @@ import (
 // otherwise. The suite's cases spend most of their time waiting (for writers, drains, kills,
 // child processes), so go test's default (GOMAXPROCS: 2 on a 2-core machine) would leave the
 // machine idle for most of the package's run.
-const Parallel = 12
+const Parallel = 8
 
 // Main is a backend package's TestMain: it runs the tests Parallel at a time unless
 // -parallel is given or PAPYRAD_TORTURE is set (`make torture` keeps go test's default: its
