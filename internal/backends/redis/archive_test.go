@@ -143,6 +143,7 @@ func TestArchiveFailsBeforeTrim(t *testing.T) {
 // tell what was trimmed and leaves its archive sealed. The next run publishes the part that
 // was trimmed and archives the rest itself: every record exactly once.
 func TestArchiveServerDiesMidTrim(t *testing.T) {
+	t.Parallel() // mostly waits for the dead run's lock to expire
 	srv := redisserver.Start(t, redisserver.Options{Persist: true})
 	c := client(t, srv)
 	x := xadd(t, c, evKey, nil, append(records(20000, old), records(10, fresh)...))

@@ -27,6 +27,13 @@ func harness() *backendtest.RedisHarness {
 	}
 }
 
-func TestConformance(t *testing.T) { backendtest.RunRedis(t, harness()) }
+func TestMain(m *testing.M) { backendtest.Main(m) }
+
+// TestConformance runs in parallel with the package's other long tests: its kill loop mostly
+// waits for the runs it kills.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	backendtest.RunRedis(t, harness())
+}
 
 func TestHelperProcess(t *testing.T) { backendtest.HelperProcess(t, harness()) }

@@ -186,53 +186,62 @@ func hasWarning(rep report.Report, sub string) bool {
 
 // TestTrimSteps: whatever the step and the server's node size, the bounded steps leave exactly
 // what one exact XTRIM leaves, and a step smaller than a node (which frees nothing on its own)
-// does not stall the run.
+// does not stall the run. One of the package's longest tests: in parallel with the others,
+// and a server per node size, the two sizes in parallel.
 func TestTrimSteps(t *testing.T) {
+	t.Parallel()
 	for _, node := range []int{100, 7} {
-		srv := redisserver.Start(t, redisserver.Options{Args: []string{"--stream-node-max-entries", fmt.Sprint(node)}})
-		c := client(t, srv)
-		for _, step := range []int{1, 5, 99, 100, 101, 250, 10000} {
-			for _, cutAt := range []int{0, 1, 99, 100, 101, 1234, 1999, 2000} {
-				name := fmt.Sprintf("node=%d/step=%d/cut=%d", node, step, cutAt)
-				t.Run(name, func(t *testing.T) {
-					ctx := context.Background()
-					c.FlushAll(ctx)
-					ts := func(i int) float64 {
-						if i < cutAt {
-							return 978307200
-						}
-						return float64(time.Now().Unix())
+		t.Run(fmt.Sprintf("node=%d", node), func(t *testing.T) {
+			t.Parallel()
+			trimSteps(t, node)
+		})
+	}
+}
+
+func trimSteps(t *testing.T, node int) {
+	srv := redisserver.Start(t, redisserver.Options{Args: []string{"--stream-node-max-entries", fmt.Sprint(node)}})
+	c := client(t, srv)
+	for _, step := range []int{1, 5, 99, 100, 101, 250, 10000} {
+		for _, cutAt := range []int{0, 1, 99, 100, 101, 1234, 1999, 2000} {
+			name := fmt.Sprintf("step=%d/cut=%d", step, cutAt)
+			t.Run(name, func(t *testing.T) {
+				ctx := context.Background()
+				c.FlushAll(ctx)
+				ts := func(i int) float64 {
+					if i < cutAt {
+						return 978307200
 					}
-					data := records(2000, ts)
-					x := xadd(t, c, evKey, nil, data)
-					// The same stream under another name, trimmed with one exact XTRIM.
-					ref := xadd(t, c, "ref", x, data)
-					if cutAt < len(ref) {
-						c.XTrimMinID(ctx, "ref", ref[cutAt])
-					} else {
-						c.XTrimMinID(ctx, "ref", "+")
-						c.XTrimMaxLen(ctx, "ref", 0)
-					}
-					before := commandCalls(t, c)["xtrim"]
-					rep := compact(t, newStore(t, srv, retention.Policy{MaxAge: time.Hour}, func(c *Config) { c.TrimStep = step }), false)
-					got := ids(t, c, evKey)
-					if !slices.Equal(got, ids(t, c, "ref")) || !slices.Equal(got, x[cutAt:]) {
-						t.Fatalf("left %d entries (first %v), want %d", len(got), first(got), 2000-cutAt)
-					}
-					if rep.RecordsDropped != int64(cutAt) {
-						t.Errorf("dropped %d, want %d", rep.RecordsDropped, cutAt)
-					}
-					calls := commandCalls(t, c)["xtrim"] - before
-					// Each approximate step frees at least a node's entries when it frees
-					// anything (the pacer sizes steps between the node size and step from
-					// measured latency, so on a busy machine they may shrink to a node); the
-					// final empty step and the exact trim add a few.
-					bound := int64(cutAt/max(min(node, step, cutAt), 1)) + 12
-					if calls > bound {
-						t.Errorf("%d XTRIM commands for %d entries with step %d (bound %d)", calls, cutAt, step, bound)
-					}
-				})
-			}
+					return float64(time.Now().Unix())
+				}
+				data := records(2000, ts)
+				x := xadd(t, c, evKey, nil, data)
+				// The same stream under another name, trimmed with one exact XTRIM.
+				ref := xadd(t, c, "ref", x, data)
+				if cutAt < len(ref) {
+					c.XTrimMinID(ctx, "ref", ref[cutAt])
+				} else {
+					c.XTrimMinID(ctx, "ref", "+")
+					c.XTrimMaxLen(ctx, "ref", 0)
+				}
+				before := commandCalls(t, c)["xtrim"]
+				rep := compact(t, newStore(t, srv, retention.Policy{MaxAge: time.Hour}, func(c *Config) { c.TrimStep = step }), false)
+				got := ids(t, c, evKey)
+				if !slices.Equal(got, ids(t, c, "ref")) || !slices.Equal(got, x[cutAt:]) {
+					t.Fatalf("left %d entries (first %v), want %d", len(got), first(got), 2000-cutAt)
+				}
+				if rep.RecordsDropped != int64(cutAt) {
+					t.Errorf("dropped %d, want %d", rep.RecordsDropped, cutAt)
+				}
+				calls := commandCalls(t, c)["xtrim"] - before
+				// Each approximate step frees at least a node's entries when it frees
+				// anything (the pacer sizes steps between the node size and step from
+				// measured latency, so on a busy machine they may shrink to a node); the
+				// final empty step and the exact trim add a few.
+				bound := int64(cutAt/max(min(node, step, cutAt), 1)) + 12
+				if calls > bound {
+					t.Errorf("%d XTRIM commands for %d entries with step %d (bound %d)", calls, cutAt, step, bound)
+				}
+			})
 		}
 	}
 }
@@ -516,6 +525,7 @@ func TestAppendDuringTrim(t *testing.T) {
 // TestServerRestart: a server that goes away mid-run makes the run fail with a clear error; the
 // lock it held expires; a later run completes the work.
 func TestServerRestart(t *testing.T) {
+	t.Parallel() // mostly waits for the dead run's lock to expire
 	srv := redisserver.Start(t, redisserver.Options{Persist: true})
 	c := client(t, srv)
 	x := xadd(t, c, evKey, nil, append(records(20000, old), records(10, fresh)...))
