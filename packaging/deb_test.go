@@ -19,6 +19,7 @@ import (
 // `papyrad version`, and removes it: `dpkg --remove` keeps the edited config, `--purge`
 // leaves nothing but the papyrad account (Debian keeps system users) and quarantined lines.
 func TestDeb(t *testing.T) {
+	t.Parallel()
 	testutil.Root(t, "installing a package with dpkg")
 	for _, tool := range []string{"dpkg", "dpkg-deb", "gzip", "tar"} {
 		testutil.Tool(t, tool)

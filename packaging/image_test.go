@@ -26,6 +26,7 @@ import (
 // entrypoint, as the image's user, chrooted into the image's root file system: `papyrad
 // version`, then a compaction of a store copied into it, checked record by record.
 func TestImage(t *testing.T) {
+	t.Parallel()
 	testutil.Root(t, "running the image's entrypoint in a chroot")
 	tool := "podman"
 	if _, err := exec.LookPath(tool); err != nil {

@@ -12,6 +12,7 @@ import (
 // the three shells' completions, the units (pointed at PREFIX's binary), the sysusers entry and
 // the example config under DESTDIR, and a second install keeps an edited config.
 func TestInstall(t *testing.T) {
+	t.Parallel()
 	dist, dest := t.TempDir(), t.TempDir()
 	makeTarget(t, dist, "install", "DESTDIR="+dest, "PREFIX=/opt/papyrad")
 	var got []string
