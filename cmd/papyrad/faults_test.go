@@ -175,7 +175,7 @@ func TestDaemonRedisRestart(t *testing.T) {
 	c := redisClient(t, srv.URL(0))
 	ctx := context.Background()
 	const key = "papyra:local:events"
-	const expired, kept = 450000, 50000
+	const expired, kept = 150000, 50000
 	addEntries(t, c, key, expired, func(i int) string { return redisRecord("old", i, oldStamp(int64(i))) })
 	now := float64(time.Now().Unix())
 	keep := addEntries(t, c, key, kept, func(i int) string { return redisRecord("orig", i, now) })
