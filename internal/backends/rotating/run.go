@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/atomicfile"
@@ -31,6 +32,9 @@ type run struct {
 	arch   *archive.Writer // nil when the store has no archive
 	temps  []string
 	active *livefile.Rewrite
+	// closing counts the descriptors of segments the run has removed or replaced that are
+	// being closed (see release).
+	closing sync.WaitGroup
 }
 
 // prepared is a rotated segment ready to be changed.
@@ -124,6 +128,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		return errs.Wrap("compact", r.s.cfg.Path, err)
 	}
 	r.Report.QuarantineFile = final
+	defer r.closing.Wait()
 	for _, pr := range ready {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -140,6 +145,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		if !done {
 			r.Report.Warnings = append(r.Report.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
 		}
+		r.release(pr.p.seg)
 	}
 	if activePlan != nil {
 		if err := r.commitActive(ctx, activePlan); err != nil {
@@ -150,24 +156,90 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 	return nil
 }
 
+// release closes the run's descriptor of a segment it has removed or replaced, or that the
+// writer removed, while the run goes on: it is the last reference to the old content, and
+// closing it frees the file's pages and blocks, which takes milliseconds for a large segment.
+// The run reads nothing more from the segment.
+func (r *run) release(seg *segment) {
+	f := seg.f
+	r.closing.Go(func() { f.Close() })
+}
+
 // pass reads segment p's classified lines again and sends the kept ones to w and the
-// non-records to quarantine.
+// non-records to quarantine. Of a segment planned in spans, the kept spans are copied to w as
+// they are and the dropped ones only read for the archive.
 func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
-	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, 0, p.end), 0, 1<<20, ndjson.DefaultMaxLine)
-	sc.FinalCR = p.stale
-	for i := p.lo; ; i++ {
+	if p.spans == nil {
+		return r.passLines(ctx, p, w, 0, p.end, p.lo, p.hi)
+	}
+	i := p.lo
+	for _, sp := range p.spans {
+		switch sp.act {
+		case read:
+			if err := r.passLines(ctx, p, w, sp.off, min(sp.off+sp.len, p.end), i, i+sp.lines); err != nil {
+				return err
+			}
+			i += sp.lines
+		case untouched:
+			if _, err := io.Copy(w, io.NewSectionReader(p.seg.f, sp.off, sp.len)); err != nil {
+				return errs.Wrap("compact", p.seg.name, err)
+			}
+		case remove:
+			if r.arch != nil {
+				if err := r.archiveSpan(p, sp); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if i != p.hi {
+		return fmt.Errorf("%s: its spans hold %d lines, %d were read before", p.seg.name, i-p.lo, p.hi-p.lo)
+	}
+	return nil
+}
+
+// archiveSpan archives the records of a span of p that its summary drops whole.
+func (r *run) archiveSpan(p *segPlan, sp span) error {
+	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, sp.off, sp.len), sp.off, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = true
+	for n := int64(0); ; n++ {
 		line, err := sc.Next()
 		if errors.Is(err, io.EOF) {
-			if i != p.hi {
-				return fmt.Errorf("%s changed under the run: %d lines, %d before", p.seg.name, i-p.lo, p.hi-p.lo)
+			if n != sp.tally.Lines {
+				return fmt.Errorf("%s changed under the run: %d lines at %d, %d in its summary", p.seg.name, n, sp.off, sp.tally.Lines)
 			}
 			return nil
 		}
 		if err != nil {
 			return errs.Wrap("read", p.seg.name, err)
 		}
-		if i >= p.hi {
-			return fmt.Errorf("%s changed under the run: more lines than the %d read before", p.seg.name, p.hi-p.lo)
+		if line.Oversize {
+			return fmt.Errorf("%s changed under the run: a line at %d is longer than any its summary counts", p.seg.name, line.Off)
+		}
+		if err := r.arch.Write(line.Raw); err != nil {
+			return errs.Wrap("compact", p.seg.name, err)
+		}
+	}
+}
+
+// passLines reads the lines of p at [off, end), which are [lo, hi) of the plan, and sends the
+// kept ones to w and the non-records to quarantine.
+func (r *run) passLines(ctx context.Context, p *segPlan, w io.Writer, off, end int64, lo, hi int) error {
+	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, off, end-off), off, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = p.stale
+	for i := lo; ; i++ {
+		line, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			if i != hi {
+				return fmt.Errorf("%s changed under the run: %d lines, %d before", p.seg.name, i-lo, hi-lo)
+			}
+			return nil
+		}
+		if err != nil {
+			return errs.Wrap("read", p.seg.name, err)
+		}
+		if i >= hi {
+			return fmt.Errorf("%s changed under the run: more lines than the %d read before", p.seg.name, hi-lo)
 		}
 		switch r.plan.Decision(i) {
 		case retention.Keep:
