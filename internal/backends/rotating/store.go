@@ -268,19 +268,35 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	var plans []*segPlan
 	var sizes []uint32 // stored size of every line read, to know what each segment keeps
 	var classified int64
+	// The checksum of the active file's summarised bytes is checked while the rotated
+	// segments are planned.
+	activePrefix := make(chan *summary, 1)
+	for _, sg := range segs {
+		if sg.active {
+			go func() {
+				sum, _ := cache.lookupPrefix(sg.fi, sg.f)
+				activePrefix <- sum
+			}()
+		}
+	}
 	for _, sg := range segs {
 		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
 		p := &segPlan{seg: sg, lo: len(sizes), stale: stale}
 		plans = append(plans, p)
-		// build is the summary this read makes: of a rotated segment read whole, or of the
-		// active file from its first byte to its last line read.
+		// build is the summary this read makes: of a rotated segment read whole, or of a
+		// file from its first byte to its last line read.
 		var build *summary
+		// fromPrefix plans the file from the summary of its first bytes, sum, and reads the
+		// lines after them.
+		fromPrefix := func(sum *summary) {
+			if spans, ok := sum.prefixSpans(pol, cutoff); ok {
+				build = sum.extend()
+				p.spans = append(spans, span{off: sum.Size, len: sg.size - sum.Size, act: read, tail: true})
+			}
+		}
 		if sg.active {
-			if sum, ok := cache.lookupPrefix(sg.fi, sg.f); ok {
-				if spans, ok := sum.prefixSpans(pol, cutoff); ok {
-					build = sum.extend()
-					p.spans = append(spans, span{off: sum.Size, len: sg.size - sum.Size, act: read})
-				}
+			if sum := <-activePrefix; sum != nil {
+				fromPrefix(sum)
 			}
 			if build == nil {
 				build = newPrefix(sg.fi)
@@ -301,6 +317,10 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 							zap.String("file", sg.name))
 					}
 				}
+			} else if sum, ok := cache.lookupPrefix(sg.fi, sg.f); ok {
+				// The segment was the active file when its first bytes were summarised.
+				fromPrefix(sum)
+				p.sum = build
 			}
 			if p.sum == nil {
 				build = newSummary(sg.fi)
@@ -342,13 +362,20 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				return nil, nil, errs.Wrap("read", sg.name, err)
 			}
 			sp.lines = len(sizes) - from
-			if sg.active {
-				p.end = max(end, sp.off) // the last span, the lines after the prefix, ends it
+			if sp.tail {
+				p.end = max(end, sp.off)
 			} else if int64(sp.lines) != sp.tally.Lines {
 				return nil, nil, fmt.Errorf("%s changed under the run: %d lines at %d, %d a moment before", sg.name, sp.lines, sp.off, sp.tally.Lines)
 			}
 		}
 		p.hi = len(sizes)
+		if !sg.active && build != nil && build.Prefix {
+			if build.Size != sg.size {
+				p.sum = nil // the segment changed while it was read
+			} else {
+				build.rotated(sg.fi) // it describes the segment whole now
+			}
+		}
 	}
 	plan := pl.Finish()
 	var keep []*summary

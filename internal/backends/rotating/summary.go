@@ -125,6 +125,12 @@ func (s *summary) end() int64 {
 	return 0
 }
 
+// rotated turns the summary of a file's first bytes into the summary of the rotated segment
+// fi the file has become, when it covers the whole segment.
+func (s *summary) rotated(fi os.FileInfo) {
+	s.Prefix, s.CRC, s.Size, s.MtimeNs = false, 0, fi.Size(), fi.ModTime().UnixNano()
+}
+
 // extend returns a copy of the prefix summary s that the lines after it can be added to.
 func (s *summary) extend() *summary {
 	c := *s
@@ -212,7 +218,8 @@ type span struct {
 	off, len int64
 	act      action
 	tally    tally
-	lines    int // of a read span: how many lines the run planned from it
+	lines    int  // of a read span: how many lines the run planned from it
+	tail     bool // the lines after a prefix summary: the summary does not count them
 }
 
 // read is the act of a span whose lines are read and planned one by one.

@@ -396,16 +396,7 @@ func TestActivePrefixNotTrustedChanged(t *testing.T) {
 	s, logs := summarised(t, dir)
 	active := filepath.Join(dir, "events.ndjson")
 	fi, _ := os.Stat(active)
-	b, _ := os.ReadFile(active)
-	// The first record's timestamp, same length, expired; the file keeps its inode.
-	first := strings.SplitAfter(string(b), "\n")[0]
-	i := strings.Index(first, `"timestamp": `) + len(`"timestamp": `)
-	old := first[i : len(first)-2]
-	changed := first[:i] + "1" + strings.Repeat("0", len(old)-3) + ".0}\n"
-	f, _ := os.OpenFile(active, os.O_WRONLY, 0)
-	f.WriteAt([]byte(changed), 0)
-	f.Close()
-	os.Chtimes(active, fi.ModTime(), fi.ModTime())
+	expireFirst(t, active)
 	wantRep, want := reference(t, dir)
 	rep := compact(t, s)
 	sameRun(t, s, rep, wantRep, want)
@@ -415,4 +406,60 @@ func TestActivePrefixNotTrustedChanged(t *testing.T) {
 	if n := classified(t, logs); n < fi.Size() {
 		t.Errorf("the run classified %d bytes, less than the changed active file's %d", n, fi.Size())
 	}
+}
+
+// TestActivePrefixAfterRotation: the active file rotated since its first bytes were summarised
+// is planned from that summary as a rotated segment: only what was appended before the
+// rotation is classified, and the result is what a run that reads everything gives. If its
+// summarised bytes changed (same inode), it is read whole.
+func TestActivePrefixAfterRotation(t *testing.T) {
+	smallBlocks(t, 100)
+	for _, changed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("changed=%v", changed), func(t *testing.T) {
+			dir := t.TempDir()
+			straddling(t, dir)
+			s, logs := summarised(t, dir)
+			active := filepath.Join(dir, "events.ndjson")
+			fi, _ := os.Stat(active)
+			f, _ := os.OpenFile(active, os.O_WRONLY|os.O_APPEND, 0)
+			f.WriteString(`{"kind": "event", "timestamp": 1000000000.0}` + "\n")
+			f.Close()
+			if changed {
+				expireFirst(t, active)
+			}
+			os.Rename(active, active+".1")
+			os.WriteFile(active, []byte(`{"kind": "event", "timestamp": 4102444801.0}`+"\n"), 0o644)
+			wantRep, want := reference(t, dir)
+			rep := compact(t, s)
+			sameRun(t, s, rep, wantRep, want)
+			n := classified(t, logs)
+			if changed && n < fi.Size() {
+				t.Errorf("the run classified %d bytes, less than the changed segment's %d", n, fi.Size())
+			}
+			if !changed && n > 400 {
+				t.Errorf("the run classified %d bytes; the rotated segment's summarised %d bytes should not be", n, fi.Size())
+			}
+		})
+	}
+}
+
+// expireFirst gives the first record of the file at path an expired timestamp of the same
+// length, in place: the file keeps its inode, size and mtime.
+func expireFirst(t *testing.T, path string) {
+	t.Helper()
+	fi, _ := os.Stat(path)
+	b, _ := os.ReadFile(path)
+	first := strings.SplitAfter(string(b), "\n")[0]
+	i := strings.Index(first, `"timestamp": `) + len(`"timestamp": `)
+	old := first[i : len(first)-2]
+	changed := first[:i] + "1" + strings.Repeat("0", len(old)-3) + ".0}\n"
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(changed), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	os.Chtimes(path, fi.ModTime(), fi.ModTime())
 }
