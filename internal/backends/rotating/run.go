@@ -35,6 +35,8 @@ type run struct {
 	// closing counts the descriptors of segments the run has removed or replaced that are
 	// being closed (see release).
 	closing sync.WaitGroup
+	// summaries of the segments the run rewrote, for the next run
+	summaries []*summary
 }
 
 // prepared is a rotated segment ready to be changed.
@@ -43,6 +45,7 @@ type prepared struct {
 	id     string
 	tmp    string
 	newIno uint64
+	sum    *summary // of the new content, when the run could tell what it holds
 }
 
 func (r *run) cleanup() {
@@ -146,6 +149,9 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			r.Report.Warnings = append(r.Report.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
 		}
 		r.release(pr.p.seg)
+		if done && pr.sum != nil {
+			r.summaries = append(r.summaries, pr.sum)
+		}
 	}
 	if activePlan != nil {
 		if err := r.commitActive(ctx, activePlan); err != nil {
@@ -273,13 +279,106 @@ func (r *run) passLines(ctx context.Context, p *segPlan, w io.Writer, off, end i
 
 // prepareRewrite writes the kept lines of rotated segment p to a fsynced temp file.
 func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepared, error) {
-	return r.prepareTemp(p, id, func(tmp *os.File) error {
+	var fi os.FileInfo
+	pr, err := r.prepareTemp(p, id, func(tmp *os.File) error {
 		bw := bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20)
 		if err := r.pass(ctx, p, bw); err != nil {
 			return err
 		}
-		return bw.Flush()
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		var err error
+		fi, err = tmp.Stat()
+		return err
 	})
+	if err == nil {
+		pr.sum = r.rewrittenSummary(p, fi)
+	}
+	return pr, err
+}
+
+// rewrittenSummary is the summary of the rewritten copy of rotated segment p, the file fi: the
+// old segment's blocks whose lines all stay, moved to where they are in the copy, and the kept
+// lines of the other blocks, classified again (a block or two around the cutoff). It is nil
+// when the old segment's summary has no blocks or does not line up with its lines; blocks of
+// a summary found in the cache are counted again before their lines are relied on.
+func (r *run) rewrittenSummary(p *segPlan, fi os.FileInfo) *summary {
+	if p.sum == nil || len(p.sum.Blocks) == 0 || fi == nil {
+		return nil
+	}
+	out := newSummary(fi)
+	i, k := p.lo, 0 // the plan's next line, the span of the next block
+	for _, b := range p.sum.Blocks {
+		act := read
+		if p.spans != nil {
+			for k < len(p.spans) && p.spans[k].off+p.spans[k].len <= b.Off {
+				k++
+			}
+			if k == len(p.spans) {
+				return nil
+			}
+			act = p.spans[k].act
+		}
+		switch act {
+		case untouched:
+			out.appendBlock(b)
+		case read:
+			if i+int(b.Lines) > p.hi || !r.keptOf(p, b, i, out) {
+				return nil
+			}
+			i += int(b.Lines)
+		}
+	}
+	if i != p.hi || out.end() != fi.Size() {
+		return nil
+	}
+	out.Size = fi.Size()
+	return out
+}
+
+// keptOf adds to out what block b of segment p, whose lines are the plan's from i on, keeps.
+// It reports false if the block's lines are not what its summary says.
+func (r *run) keptOf(p *segPlan, b *block, i int, out *summary) bool {
+	all, none := true, true
+	for j := i; j < i+int(b.Lines); j++ {
+		if r.plan.Decision(j) == retention.Keep {
+			none = false
+		} else {
+			all = false
+		}
+	}
+	if p.built && (all || none) {
+		if all {
+			out.appendBlock(b)
+		}
+		return true
+	}
+	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, b.Off, b.Len), b.Off, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = true
+	n := int64(0)
+	for ; ; n++ {
+		line, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil || n >= b.Lines {
+			return false
+		}
+		if !all && r.plan.Decision(i+int(n)) == retention.Keep {
+			if line.Oversize {
+				return false
+			}
+			out.add(classify.Line(&line, false), line.Len)
+		}
+	}
+	if n != b.Lines {
+		return false
+	}
+	if all {
+		out.appendBlock(b)
+	}
+	return true
 }
 
 // prepareEmpty creates the empty file that takes the place of rotated segment p, whose lines

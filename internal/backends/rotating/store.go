@@ -181,6 +181,7 @@ type segPlan struct {
 	kept   int64    // stored bytes kept
 	sum    *summary // what the segment holds, when it is a rotated segment read whole or known
 	known  bool     // decided from a summary, without reading
+	built  bool     // sum was made by this run's read, not found in the cache
 	// spans, when the segment's summary settles part of it, are its parts in order, the lines
 	// of read ones being [lo, hi) of the plan; nil when the segment is read whole.
 	spans []span
@@ -208,10 +209,16 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 			return err
 		}
 	}
-	plans, plan, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
+	plans, plan, cache, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
 	if err != nil {
 		return err
 	}
+	var rewritten []*summary // of the segments the run rewrote
+	defer func() {
+		if err := cache.save(append(cache.keep, rewritten...)); err != nil {
+			s.log.Warn("could not keep segment summaries; the next run reads the whole set", zap.Error(err))
+		}
+	}()
 	var total retention.Counts
 	for _, p := range plans {
 		rep.BytesBefore += p.seg.size
@@ -254,12 +261,15 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 	r := &run{Run: fr, s: s, plan: plan, q: fr.NewQuarantine(), arch: fr.NewArchive()}
 	defer r.cleanup()
 	rep.RunID = r.ID
-	return r.execute(ctx, plans)
+	err = r.execute(ctx, plans)
+	rewritten = r.summaries
+	return err
 }
 
 // plan classifies the set, oldest segment first, through one retention planner, and decides
-// what to do with each segment. A rotated segment whose summary settles it is not read.
-func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool) ([]*segPlan, *retention.Plan, error) {
+// what to do with each segment. A rotated segment whose summary settles it is not read. The
+// summaries it returns keep those of the segments that stay as they are.
+func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool) ([]*segPlan, *retention.Plan, *summaries, error) {
 	pol := s.cfg.Policy
 	pl := retention.NewPlanner(pol, now)
 	cache := loadSummaries(s.cfg.Summaries, s.log)
@@ -320,11 +330,11 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			} else if sum, ok := cache.lookupPrefix(sg.fi, sg.f); ok {
 				// The segment was the active file when its first bytes were summarised.
 				fromPrefix(sum)
-				p.sum = build
+				p.sum, p.built = build, true // its blocks are of the very bytes it holds
 			}
 			if p.sum == nil {
 				build = newSummary(sg.fi)
-				p.sum = build
+				p.sum, p.built = build, true
 			}
 		}
 		add := func(l *ndjson.Line) error {
@@ -345,7 +355,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 		if p.spans == nil {
 			end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, 0, sg.size), 0, stale, !stale, wantRepr, add)
 			if err != nil {
-				return nil, nil, errs.Wrap("read", sg.name, err)
+				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
 			p.hi, p.end = len(sizes), end
 			continue
@@ -359,13 +369,13 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			from := len(sizes)
 			end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, sp.off, sp.len), sp.off, stale, !stale, wantRepr, add)
 			if err != nil {
-				return nil, nil, errs.Wrap("read", sg.name, err)
+				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
 			sp.lines = len(sizes) - from
 			if sp.tail {
 				p.end = max(end, sp.off)
 			} else if int64(sp.lines) != sp.tally.Lines {
-				return nil, nil, fmt.Errorf("%s changed under the run: %d lines at %d, %d a moment before", sg.name, sp.lines, sp.off, sp.tally.Lines)
+				return nil, nil, nil, fmt.Errorf("%s changed under the run: %d lines at %d, %d a moment before", sg.name, sp.lines, sp.off, sp.tally.Lines)
 			}
 		}
 		p.hi = len(sizes)
@@ -407,10 +417,8 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	}
 	s.log.Debug("planned", zap.Int("segments", len(plans)), zap.Int("decided_from_summaries", decided(plans)),
 		zap.Int64("bytes_classified", classified))
-	if err := cache.save(keep); err != nil {
-		s.log.Warn("could not keep segment summaries; the next run reads the whole set", zap.Error(err))
-	}
-	return plans, plan, nil
+	cache.keep = keep
+	return plans, plan, cache, nil
 }
 
 // agrees reports whether the segment in f agrees with the spans its summary makes of it: every

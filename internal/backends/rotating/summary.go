@@ -125,6 +125,12 @@ func (s *summary) end() int64 {
 	return 0
 }
 
+// appendBlock adds the lines of block b, of another file, after the lines s covers.
+func (s *summary) appendBlock(b *block) {
+	s.Blocks = append(s.Blocks, &block{Off: s.end(), Len: b.Len, tally: b.tally})
+	s.tally.merge(b.tally)
+}
+
 // rotated turns the summary of a file's first bytes into the summary of the rotated segment
 // fi the file has become, when it covers the whole segment.
 func (s *summary) rotated(fi os.FileInfo) {
@@ -278,6 +284,7 @@ func (t *tally) merge(o tally) {
 type summaries struct {
 	path string
 	m    map[string]*summary
+	keep []*summary // what a run keeps of them, and learned
 }
 
 func key(dev, ino uint64) string {

@@ -279,7 +279,13 @@ func summarised(t *testing.T, dir string) (*Store, *observer.ObservedLogs) {
 // must end with, whatever it spared itself reading.
 func reference(t *testing.T, dir string) (report.Report, []string) {
 	t.Helper()
+	return referenceAt(t, dir, now)
+}
+
+func referenceAt(t *testing.T, dir string, at time.Time) (report.Report, []string) {
+	t.Helper()
 	ref := newStore(copySet(t, dir), Suffix, retention.Policy{MaxAge: time.Hour})
+	ref.now = func() time.Time { return at }
 	rep := compact(t, ref)
 	return rep, readSet(t, ref)
 }
@@ -462,4 +468,40 @@ func expireFirst(t *testing.T, path string) {
 	}
 	f.Close()
 	os.Chtimes(path, fi.ModTime(), fi.ModTime())
+}
+
+// TestRewrittenSegmentSummarised: a run that rewrites a segment keeps the summary of the new
+// copy, so that the next run, with the cutoff moved further into it, reads only the blocks
+// around the new cutoff, and ends as a run that reads everything.
+func TestRewrittenSegmentSummarised(t *testing.T) {
+	smallBlocks(t, 150) // 3 records a block: both cutoffs fall inside one
+	for _, warm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("first run warm=%v", warm), func(t *testing.T) {
+			dir := t.TempDir()
+			straddling(t, dir)
+			s := newStore(dir, Suffix, retention.Policy{MaxAge: time.Hour})
+			s.cfg.Summaries = filepath.Join(t.TempDir(), "segments.json")
+			if warm {
+				if _, err := s.Compact(context.Background(), backends.Options{DryRun: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if rep := compact(t, s); rep.FilesRewritten != 1 || rep.RecordsDropped != 20 {
+				t.Fatalf("the first run did not rewrite the straddling segment: %+v", rep)
+			}
+			later := now.Add(600 * time.Second)
+			wantRep, want := referenceAt(t, dir, later)
+			core, logs := observer.New(zapcore.DebugLevel)
+			s.log = zap.New(core)
+			s.now = func() time.Time { return later }
+			rep := compact(t, s)
+			sameRun(t, s, rep, wantRep, want)
+			if rep.RecordsDropped != 12 {
+				t.Errorf("the second run dropped %d records, want the 12 the cutoff moved past", rep.RecordsDropped)
+			}
+			if n := classified(t, logs); n > 300 {
+				t.Errorf("the second run classified %d bytes; with the rewritten segment's summary, the blocks around the cutoff", n)
+			}
+		})
+	}
 }
