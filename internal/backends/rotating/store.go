@@ -181,7 +181,7 @@ type segPlan struct {
 	kept   int64    // stored bytes kept
 	sum    *summary // what the segment holds, when it is a rotated segment read whole or known
 	known  bool     // decided from a summary, without reading
-	built  bool     // sum was made by this run's read, not found in the cache
+	built  bool     // sum's blocks are of the very bytes read: made by this run, or checksummed
 	// spans, when the segment's summary settles part of it, are its parts in order, the lines
 	// of read ones being [lo, hi) of the plan; nil when the segment is read whole.
 	spans []span
