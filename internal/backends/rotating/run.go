@@ -280,6 +280,7 @@ func (r *run) passLines(ctx context.Context, p *segPlan, w io.Writer, off, end i
 // prepareRewrite writes the kept lines of rotated segment p to a fsynced temp file.
 func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepared, error) {
 	var fi os.FileInfo
+	var born int64
 	pr, err := r.prepareTemp(p, id, func(tmp *os.File) error {
 		bw := bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20)
 		if err := r.pass(ctx, p, bw); err != nil {
@@ -290,24 +291,25 @@ func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepar
 		}
 		var err error
 		fi, err = tmp.Stat()
+		born = birth(tmp)
 		return err
 	})
 	if err == nil {
-		pr.sum = r.rewrittenSummary(p, fi)
+		pr.sum = r.rewrittenSummary(p, fi, born)
 	}
 	return pr, err
 }
 
-// rewrittenSummary is the summary of the rewritten copy of rotated segment p, the file fi: the
-// old segment's blocks whose lines all stay, moved to where they are in the copy, and the kept
-// lines of the other blocks, classified again (a block or two around the cutoff). It is nil
-// when the old segment's summary has no blocks or does not line up with its lines; blocks of
-// a summary found in the cache are counted again before their lines are relied on.
-func (r *run) rewrittenSummary(p *segPlan, fi os.FileInfo) *summary {
+// rewrittenSummary is the summary of the rewritten copy of rotated segment p, the file fi born
+// at born: the old segment's blocks whose lines all stay, moved to where they are in the copy,
+// and the kept lines of the other blocks, classified again (a block or two around the cutoff).
+// It is nil when the old segment's summary has no blocks or does not line up with its lines;
+// blocks of a summary found in the cache are counted again before their lines are relied on.
+func (r *run) rewrittenSummary(p *segPlan, fi os.FileInfo, born int64) *summary {
 	if p.sum == nil || len(p.sum.Blocks) == 0 || fi == nil {
 		return nil
 	}
-	out := newSummary(fi)
+	out := newSummary(fi, born)
 	i, k := p.lo, 0 // the plan's next line, the span of the next block
 	for _, b := range p.sum.Blocks {
 		act := read

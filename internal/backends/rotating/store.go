@@ -313,7 +313,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			}
 			p.sum = build
 		} else {
-			if sum, ok := cache.lookup(sg.fi); ok {
+			if sum, ok := cache.lookup(sg.fi, sg.born); ok {
 				if a, ok := sum.decide(pol, cutoff); ok {
 					p.hi, p.end, p.act, p.known, p.sum = p.lo, sg.size, a, true, sum
 					p.counts = sum.counts(a)
@@ -333,7 +333,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				p.sum, p.built = build, true // its blocks are of the very bytes it holds
 			}
 			if p.sum == nil {
-				build = newSummary(sg.fi)
+				build = newSummary(sg.fi, sg.born)
 				p.sum, p.built = build, true
 			}
 		}
@@ -383,7 +383,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			if build.Size != sg.size {
 				p.sum = nil // the segment changed while it was read
 			} else {
-				build.rotated(sg.fi) // it describes the segment whole now
+				build.rotated(sg.fi, sg.born) // it describes the segment whole now
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/ndjson"
@@ -30,6 +31,9 @@ type summary struct {
 	Ino     uint64 `json:"ino"`
 	Size    int64  `json:"size"`
 	MtimeNs int64  `json:"mtime_ns"`
+	// BtimeNs is the file's birth time where the filesystem keeps one (0 where not): an inode
+	// number that a new file reuses comes with another one, whatever size and mtime it has.
+	BtimeNs int64 `json:"btime_ns,omitempty"`
 	tally
 	// Blocks tile the segment in runs of whole lines of about blockBytes, oldest first; none
 	// in a summary written before blocks were kept.
@@ -69,10 +73,21 @@ var blockBytes int64 = 1 << 20
 
 func emptyTally() tally { return tally{MinTS: math.Inf(1), MaxTS: math.Inf(-1)} }
 
-func newSummary(fi os.FileInfo) *summary {
+// newSummary starts the summary of the rotated segment fi, born at born (see birth).
+func newSummary(fi os.FileInfo, born int64) *summary {
 	st := fi.Sys().(*syscall.Stat_t)
 	return &summary{Dev: uint64(st.Dev), Ino: st.Ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(),
-		tally: emptyTally()}
+		BtimeNs: born, tally: emptyTally()}
+}
+
+// birth returns the birth time of the open file f in nanoseconds, or 0 where the filesystem
+// keeps none.
+func birth(f *os.File) int64 {
+	var stx unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_BTIME, &stx); err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		return 0
+	}
+	return stx.Btime.Sec*1e9 + int64(stx.Btime.Nsec)
 }
 
 // newPrefix starts the summary of the active file fi, read from its first byte.
@@ -132,9 +147,9 @@ func (s *summary) appendBlock(b *block) {
 }
 
 // rotated turns the summary of a file's first bytes into the summary of the rotated segment
-// fi the file has become, when it covers the whole segment.
-func (s *summary) rotated(fi os.FileInfo) {
-	s.Prefix, s.CRC, s.Size, s.MtimeNs = false, 0, fi.Size(), fi.ModTime().UnixNano()
+// fi (born at born) the file has become, when it covers the whole segment.
+func (s *summary) rotated(fi os.FileInfo, born int64) {
+	s.Prefix, s.CRC, s.Size, s.MtimeNs, s.BtimeNs = false, 0, fi.Size(), fi.ModTime().UnixNano(), born
 }
 
 // extend returns a copy of the prefix summary s that the lines after it can be added to.
@@ -171,10 +186,11 @@ func (t *tally) add(l retention.Class) {
 	t.MaxTS = max(t.MaxTS, f)
 }
 
-// matches reports whether the summary still describes the file fi.
-func (s *summary) matches(fi os.FileInfo) bool {
+// matches reports whether the summary still describes the file fi, born at born.
+func (s *summary) matches(fi os.FileInfo, born int64) bool {
 	st := fi.Sys().(*syscall.Stat_t)
-	return s.Dev == uint64(st.Dev) && s.Ino == st.Ino && s.Size == fi.Size() && s.MtimeNs == fi.ModTime().UnixNano()
+	return s.Dev == uint64(st.Dev) && s.Ino == st.Ino && s.Size == fi.Size() && s.MtimeNs == fi.ModTime().UnixNano() &&
+		s.BtimeNs == born
 }
 
 // decide returns what an age-only policy (or none) does with the whole segment, if the summary
@@ -401,6 +417,7 @@ type summaryJSON struct {
 	Ino     uint64 `json:"ino"`
 	Size    int64  `json:"size"`
 	MtimeNs int64  `json:"mtime_ns"`
+	BtimeNs int64  `json:"btime_ns,omitempty"`
 	tallyJSON
 	Blocks []*block `json:"blocks,omitempty"`
 	Prefix bool     `json:"prefix,omitempty"`
@@ -415,7 +432,7 @@ type blockJSON struct {
 
 // MarshalJSON writes the summary with its timestamp ranges only where they are not empty.
 func (s *summary) MarshalJSON() ([]byte, error) {
-	return json.Marshal(summaryJSON{Dev: s.Dev, Ino: s.Ino, Size: s.Size, MtimeNs: s.MtimeNs, tallyJSON: s.tally.toJSON(),
+	return json.Marshal(summaryJSON{Dev: s.Dev, Ino: s.Ino, Size: s.Size, MtimeNs: s.MtimeNs, BtimeNs: s.BtimeNs, tallyJSON: s.tally.toJSON(),
 		Blocks: s.Blocks, Prefix: s.Prefix, CRC: s.CRC})
 }
 
@@ -425,7 +442,7 @@ func (s *summary) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*s = summary{Dev: w.Dev, Ino: w.Ino, Size: w.Size, MtimeNs: w.MtimeNs, tally: w.tallyJSON.fromJSON(),
+	*s = summary{Dev: w.Dev, Ino: w.Ino, Size: w.Size, MtimeNs: w.MtimeNs, BtimeNs: w.BtimeNs, tally: w.tallyJSON.fromJSON(),
 		Blocks: w.Blocks, Prefix: w.Prefix, CRC: w.CRC}
 	return nil
 }
@@ -445,11 +462,12 @@ func (b *block) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// lookup returns the summary of the rotated segment fi, if one still describes it.
-func (c *summaries) lookup(fi os.FileInfo) (*summary, bool) {
+// lookup returns the summary of the rotated segment fi, born at born, if one still describes
+// it.
+func (c *summaries) lookup(fi os.FileInfo, born int64) (*summary, bool) {
 	st := fi.Sys().(*syscall.Stat_t)
 	s, ok := c.m[key(uint64(st.Dev), st.Ino)]
-	if !ok || s.Prefix || !s.matches(fi) {
+	if !ok || s.Prefix || !s.matches(fi, born) {
 		return nil, false
 	}
 	return s, true
