@@ -11,8 +11,9 @@
 // livefile. A fresh temp file of Papyra's own compaction or recovery of any file of the set
 // makes the run skip the store. Every
 // change is prepared (temp files fsynced, quarantine published, archive sealed) before
-// anything is removed. Summaries of rotated segments, kept in the state directory, let an
-// age-only policy settle segments without reading them.
+// anything is removed. Summaries of rotated segments and of the active file's first bytes,
+// kept in the state directory, let an age-only policy settle segments, or all of them but the
+// blocks around the cutoff, without reading them.
 //
 // The writer rotates at any moment, so segments are identified by inode, never by name: each
 // destructive step is journaled, then done with one system call right after the look that

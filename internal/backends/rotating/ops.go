@@ -52,8 +52,22 @@ func (l layout) saveOp(id string, j opJournal) error {
 	return nil
 }
 
+// dropOp removes the journal of a step that is settled. The removal is not fsynced: every
+// change the step made to the directory was, by the step itself, and a journal that a crash
+// brings back only makes recovery settle the step again, which finds it done (its hidden or
+// temp name, unique to the run, is gone) and changes nothing. The next step's journal, or the
+// end of the run, makes the removal durable.
 func (l layout) dropOp(id string) error {
 	if err := atomicfile.Remove(l.opPath(id)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// dropOpSync removes the journal of a settled step and fsyncs the directory, for a step whose
+// last change was not fsynced by the step itself.
+func (l layout) dropOpSync(id string) error {
+	if err := l.dropOp(id); err != nil {
 		return err
 	}
 	return atomicfile.SyncDir(filepath.Dir(l.path))
@@ -75,7 +89,10 @@ func inodeOf(name string) (uint64, error) {
 // it could overwrite; it is the fallback, never the rule.
 func (l layout) restore(hidden string, slot int) error {
 	if l.naming == Sequence {
-		return atomicfile.RenameNoReplace(hidden, l.slotName(slot))
+		if err := atomicfile.RenameNoReplace(hidden, l.slotName(slot)); err != nil {
+			return err
+		}
+		return atomicfile.SyncDir(filepath.Dir(l.path))
 	}
 	for k := max(slot, 1); k < l.maxFiles; k++ {
 		err := atomicfile.RenameNoReplace(hidden, l.slotName(k))
@@ -359,7 +376,7 @@ func (l layout) replace(seg *segment, tmp string, newIno uint64, id string) (boo
 			return false, err
 		}
 		if renamed {
-			return true, l.dropOp(id)
+			return true, l.dropOpSync(id) // the rename is the step's last change
 		}
 		if !exchanged {
 			if err := l.dropOp(id); err != nil {
@@ -460,7 +477,7 @@ func (l layout) recoverOps() error {
 			err = fmt.Errorf("step journal %s: unknown step %q", e.Name(), j.Op)
 		}
 		if err == nil {
-			err = l.dropOp(id)
+			err = l.dropOpSync(id)
 		}
 		if err != nil {
 			errs = append(errs, err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/atomicfile"
@@ -31,6 +32,11 @@ type run struct {
 	arch   *archive.Writer // nil when the store has no archive
 	temps  []string
 	active *livefile.Rewrite
+	// closing counts the descriptors of segments the run has removed or replaced that are
+	// being closed (see release).
+	closing sync.WaitGroup
+	// summaries of the segments the run rewrote, for the next run
+	summaries []*summary
 }
 
 // prepared is a rotated segment ready to be changed.
@@ -39,6 +45,7 @@ type prepared struct {
 	id     string
 	tmp    string
 	newIno uint64
+	sum    *summary // of the new content, when the run could tell what it holds
 }
 
 func (r *run) cleanup() {
@@ -124,6 +131,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		return errs.Wrap("compact", r.s.cfg.Path, err)
 	}
 	r.Report.QuarantineFile = final
+	defer r.closing.Wait()
 	for _, pr := range ready {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -140,6 +148,10 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		if !done {
 			r.Report.Warnings = append(r.Report.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
 		}
+		r.release(pr.p.seg)
+		if done && pr.sum != nil {
+			r.summaries = append(r.summaries, pr.sum)
+		}
 	}
 	if activePlan != nil {
 		if err := r.commitActive(ctx, activePlan); err != nil {
@@ -150,24 +162,90 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 	return nil
 }
 
+// release closes the run's descriptor of a segment it has removed or replaced, or that the
+// writer removed, while the run goes on: it is the last reference to the old content, and
+// closing it frees the file's pages and blocks, which takes milliseconds for a large segment.
+// The run reads nothing more from the segment.
+func (r *run) release(seg *segment) {
+	f := seg.f
+	r.closing.Go(func() { f.Close() })
+}
+
 // pass reads segment p's classified lines again and sends the kept ones to w and the
-// non-records to quarantine.
+// non-records to quarantine. Of a segment planned in spans, the kept spans are copied to w as
+// they are and the dropped ones only read for the archive.
 func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
-	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, 0, p.end), 0, 1<<20, ndjson.DefaultMaxLine)
-	sc.FinalCR = p.stale
-	for i := p.lo; ; i++ {
+	if p.spans == nil {
+		return r.passLines(ctx, p, w, 0, p.end, p.lo, p.hi)
+	}
+	i := p.lo
+	for _, sp := range p.spans {
+		switch sp.act {
+		case read:
+			if err := r.passLines(ctx, p, w, sp.off, min(sp.off+sp.len, p.end), i, i+sp.lines); err != nil {
+				return err
+			}
+			i += sp.lines
+		case untouched:
+			if _, err := io.Copy(w, io.NewSectionReader(p.seg.f, sp.off, sp.len)); err != nil {
+				return errs.Wrap("compact", p.seg.name, err)
+			}
+		case remove:
+			if r.arch != nil {
+				if err := r.archiveSpan(p, sp); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if i != p.hi {
+		return fmt.Errorf("%s: its spans hold %d lines, %d were read before", p.seg.name, i-p.lo, p.hi-p.lo)
+	}
+	return nil
+}
+
+// archiveSpan archives the records of a span of p that its summary drops whole.
+func (r *run) archiveSpan(p *segPlan, sp span) error {
+	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, sp.off, sp.len), sp.off, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = true
+	for n := int64(0); ; n++ {
 		line, err := sc.Next()
 		if errors.Is(err, io.EOF) {
-			if i != p.hi {
-				return fmt.Errorf("%s changed under the run: %d lines, %d before", p.seg.name, i-p.lo, p.hi-p.lo)
+			if n != sp.tally.Lines {
+				return fmt.Errorf("%s changed under the run: %d lines at %d, %d in its summary", p.seg.name, n, sp.off, sp.tally.Lines)
 			}
 			return nil
 		}
 		if err != nil {
 			return errs.Wrap("read", p.seg.name, err)
 		}
-		if i >= p.hi {
-			return fmt.Errorf("%s changed under the run: more lines than the %d read before", p.seg.name, p.hi-p.lo)
+		if line.Oversize {
+			return fmt.Errorf("%s changed under the run: a line at %d is longer than any its summary counts", p.seg.name, line.Off)
+		}
+		if err := r.arch.Write(line.Raw); err != nil {
+			return errs.Wrap("compact", p.seg.name, err)
+		}
+	}
+}
+
+// passLines reads the lines of p at [off, end), which are [lo, hi) of the plan, and sends the
+// kept ones to w and the non-records to quarantine.
+func (r *run) passLines(ctx context.Context, p *segPlan, w io.Writer, off, end int64, lo, hi int) error {
+	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, off, end-off), off, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = p.stale
+	for i := lo; ; i++ {
+		line, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			if i != hi {
+				return fmt.Errorf("%s changed under the run: %d lines, %d before", p.seg.name, i-lo, hi-lo)
+			}
+			return nil
+		}
+		if err != nil {
+			return errs.Wrap("read", p.seg.name, err)
+		}
+		if i >= hi {
+			return fmt.Errorf("%s changed under the run: more lines than the %d read before", p.seg.name, hi-lo)
 		}
 		switch r.plan.Decision(i) {
 		case retention.Keep:
@@ -201,13 +279,108 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 
 // prepareRewrite writes the kept lines of rotated segment p to a fsynced temp file.
 func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepared, error) {
-	return r.prepareTemp(p, id, func(tmp *os.File) error {
+	var fi os.FileInfo
+	var born int64
+	pr, err := r.prepareTemp(p, id, func(tmp *os.File) error {
 		bw := bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20)
 		if err := r.pass(ctx, p, bw); err != nil {
 			return err
 		}
-		return bw.Flush()
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		var err error
+		fi, err = tmp.Stat()
+		born = birth(tmp)
+		return err
 	})
+	if err == nil {
+		pr.sum = r.rewrittenSummary(p, fi, born)
+	}
+	return pr, err
+}
+
+// rewrittenSummary is the summary of the rewritten copy of rotated segment p, the file fi born
+// at born: the old segment's blocks whose lines all stay, moved to where they are in the copy,
+// and the kept lines of the other blocks, classified again (a block or two around the cutoff).
+// It is nil when the old segment's summary has no blocks or does not line up with its lines;
+// blocks of a summary found in the cache are counted again before their lines are relied on.
+func (r *run) rewrittenSummary(p *segPlan, fi os.FileInfo, born int64) *summary {
+	if p.sum == nil || len(p.sum.Blocks) == 0 || fi == nil {
+		return nil
+	}
+	out := newSummary(fi, born)
+	i, k := p.lo, 0 // the plan's next line, the span of the next block
+	for _, b := range p.sum.Blocks {
+		act := read
+		if p.spans != nil {
+			for k < len(p.spans) && p.spans[k].off+p.spans[k].len <= b.Off {
+				k++
+			}
+			if k == len(p.spans) {
+				return nil
+			}
+			act = p.spans[k].act
+		}
+		switch act {
+		case untouched:
+			out.appendBlock(b)
+		case read:
+			if i+int(b.Lines) > p.hi || !r.keptOf(p, b, i, out) {
+				return nil
+			}
+			i += int(b.Lines)
+		}
+	}
+	if i != p.hi || out.end() != fi.Size() {
+		return nil
+	}
+	out.Size = fi.Size()
+	return out
+}
+
+// keptOf adds to out what block b of segment p, whose lines are the plan's from i on, keeps.
+// It reports false if the block's lines are not what its summary says.
+func (r *run) keptOf(p *segPlan, b *block, i int, out *summary) bool {
+	all, none := true, true
+	for j := i; j < i+int(b.Lines); j++ {
+		if r.plan.Decision(j) == retention.Keep {
+			none = false
+		} else {
+			all = false
+		}
+	}
+	if p.built && (all || none) {
+		if all {
+			out.appendBlock(b)
+		}
+		return true
+	}
+	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, b.Off, b.Len), b.Off, 1<<20, ndjson.DefaultMaxLine)
+	sc.FinalCR = true
+	n := int64(0)
+	for ; ; n++ {
+		line, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil || n >= b.Lines {
+			return false
+		}
+		if !all && r.plan.Decision(i+int(n)) == retention.Keep {
+			if line.Oversize {
+				return false
+			}
+			out.add(classify.Line(&line, false), line.Len)
+		}
+	}
+	if n != b.Lines {
+		return false
+	}
+	if all {
+		out.appendBlock(b)
+	}
+	return true
 }
 
 // prepareEmpty creates the empty file that takes the place of rotated segment p, whose lines

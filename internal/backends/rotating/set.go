@@ -96,6 +96,7 @@ type segment struct {
 	ino    uint64
 	size   int64
 	fi     os.FileInfo
+	born   int64 // birth time, 0 where the filesystem keeps none (see birth)
 	f      *os.File
 }
 
@@ -354,7 +355,8 @@ func (l layout) openAll(ms []member) ([]*segment, bool, error) {
 			// it: its replacement at the end notices that and leaves it for the next run.
 			at = m
 		}
-		segs = append(segs, &segment{slot: at.slot, name: at.name, active: active, ino: m.ino, size: fi.Size(), fi: fi, f: f})
+		segs = append(segs, &segment{slot: at.slot, name: at.name, active: active, ino: m.ino, size: fi.Size(), fi: fi,
+			born: birth(f), f: f})
 	}
 	return segs, true, nil
 }

@@ -181,6 +181,10 @@ type segPlan struct {
 	kept   int64    // stored bytes kept
 	sum    *summary // what the segment holds, when it is a rotated segment read whole or known
 	known  bool     // decided from a summary, without reading
+	built  bool     // sum's blocks are of the very bytes read: made by this run, or checksummed
+	// spans, when the segment's summary settles part of it, are its parts in order, the lines
+	// of read ones being [lo, hi) of the plan; nil when the segment is read whole.
+	spans []span
 }
 
 // Compact applies retention across the whole set, oldest segment first, then changes only the
@@ -205,10 +209,16 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 			return err
 		}
 	}
-	plans, plan, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
+	plans, plan, cache, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
 	if err != nil {
 		return err
 	}
+	var rewritten []*summary // of the segments the run rewrote
+	defer func() {
+		if err := cache.save(append(cache.keep, rewritten...)); err != nil {
+			s.log.Warn("could not keep segment summaries; the next run reads the whole set", zap.Error(err))
+		}
+	}()
 	var total retention.Counts
 	for _, p := range plans {
 		rep.BytesBefore += p.seg.size
@@ -251,12 +261,15 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 	r := &run{Run: fr, s: s, plan: plan, q: fr.NewQuarantine(), arch: fr.NewArchive()}
 	defer r.cleanup()
 	rep.RunID = r.ID
-	return r.execute(ctx, plans)
+	err = r.execute(ctx, plans)
+	rewritten = r.summaries
+	return err
 }
 
 // plan classifies the set, oldest segment first, through one retention planner, and decides
-// what to do with each segment. A rotated segment whose summary settles it is not read.
-func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool) ([]*segPlan, *retention.Plan, error) {
+// what to do with each segment. A rotated segment whose summary settles it is not read. The
+// summaries it returns keep those of the segments that stay as they are.
+func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool) ([]*segPlan, *retention.Plan, *summaries, error) {
 	pol := s.cfg.Policy
 	pl := retention.NewPlanner(pol, now)
 	cache := loadSummaries(s.cfg.Summaries, s.log)
@@ -264,38 +277,129 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	wantRepr := pol.NeedsRepr()
 	var plans []*segPlan
 	var sizes []uint32 // stored size of every line read, to know what each segment keeps
+	var classified int64
+	// The checksum of the active file's summarised bytes is checked while the rotated
+	// segments are planned.
+	activePrefix := make(chan *summary, 1)
+	for _, sg := range segs {
+		if sg.active {
+			go func() {
+				sum, _ := cache.lookupPrefix(sg.fi, sg.f)
+				activePrefix <- sum
+			}()
+		}
+	}
 	for _, sg := range segs {
 		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
 		p := &segPlan{seg: sg, lo: len(sizes), stale: stale}
 		plans = append(plans, p)
-		if !sg.active {
-			if sum, ok := cache.lookup(sg.fi); ok {
+		// build is the summary this read makes: of a rotated segment read whole, or of a
+		// file from its first byte to its last line read.
+		var build *summary
+		// fromPrefix plans the file from the summary of its first bytes, sum, and reads the
+		// lines after them.
+		fromPrefix := func(sum *summary) {
+			if spans, ok := sum.prefixSpans(pol, cutoff); ok {
+				build = sum.extend()
+				p.spans = append(spans, span{off: sum.Size, len: sg.size - sum.Size, act: read, tail: true})
+			}
+		}
+		if sg.active {
+			if sum := <-activePrefix; sum != nil {
+				fromPrefix(sum)
+			}
+			if build == nil {
+				build = newPrefix(sg.fi)
+			}
+			p.sum = build
+		} else {
+			if sum, ok := cache.lookup(sg.fi, sg.born); ok {
 				if a, ok := sum.decide(pol, cutoff); ok {
 					p.hi, p.end, p.act, p.known, p.sum = p.lo, sg.size, a, true, sum
 					p.counts = sum.counts(a)
 					continue
 				}
+				if spans, ok := sum.spans(pol, cutoff); ok {
+					if agrees(sg.f, spans) {
+						p.spans, p.sum = spans, sum
+					} else {
+						s.log.Warn("a segment summary does not match the lines of its segment; the segment is read",
+							zap.String("file", sg.name))
+					}
+				}
+			} else if sum, ok := cache.lookupPrefix(sg.fi, sg.f); ok {
+				// The segment was the active file when its first bytes were summarised.
+				fromPrefix(sum)
+				p.sum, p.built = build, true // its blocks are of the very bytes it holds
 			}
-			p.sum = newSummary(sg.fi)
+			if p.sum == nil {
+				build = newSummary(sg.fi, sg.born)
+				p.sum, p.built = build, true
+			}
 		}
-		end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, 0, sg.size), 0, stale, !stale, wantRepr, func(l *ndjson.Line) error {
+		add := func(l *ndjson.Line) error {
+			classified += l.Len
 			pl.Add(l.Class, l.Len)
 			sizes = append(sizes, uint32(min(l.Len, math.MaxUint32)))
-			if p.sum != nil {
-				p.sum.add(l.Class)
+			switch {
+			case build == nil:
+			case build.Prefix:
+				if l.Off == build.end() { // not a line of the prefix read again
+					build.addLine(l)
+				}
+			default:
+				build.add(l.Class, l.Len)
 			}
 			return nil
-		})
-		if err != nil {
-			return nil, nil, errs.Wrap("read", sg.name, err)
 		}
-		p.hi, p.end = len(sizes), end
+		if p.spans == nil {
+			end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, 0, sg.size), 0, stale, !stale, wantRepr, add)
+			if err != nil {
+				return nil, nil, nil, errs.Wrap("read", sg.name, err)
+			}
+			p.hi, p.end = len(sizes), end
+			continue
+		}
+		p.end = sg.size
+		for k := range p.spans {
+			sp := &p.spans[k]
+			if sp.act != read {
+				continue
+			}
+			from := len(sizes)
+			end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, sp.off, sp.len), sp.off, stale, !stale, wantRepr, add)
+			if err != nil {
+				return nil, nil, nil, errs.Wrap("read", sg.name, err)
+			}
+			sp.lines = len(sizes) - from
+			if sp.tail {
+				p.end = max(end, sp.off)
+			} else if int64(sp.lines) != sp.tally.Lines {
+				return nil, nil, nil, fmt.Errorf("%s changed under the run: %d lines at %d, %d a moment before", sg.name, sp.lines, sp.off, sp.tally.Lines)
+			}
+		}
+		p.hi = len(sizes)
+		if !sg.active && build != nil && build.Prefix {
+			if build.Size != sg.size {
+				p.sum = nil // the segment changed while it was read
+			} else {
+				build.rotated(sg.fi, sg.born) // it describes the segment whole now
+			}
+		}
 	}
 	plan := pl.Finish()
 	var keep []*summary
 	for _, p := range plans {
 		if !p.known {
 			p.counts, p.kept = segmentCounts(plan, sizes, p.lo, p.hi)
+			for _, sp := range p.spans {
+				if sp.act != read {
+					p.counts.Add(sp.tally.counts(sp.act))
+				}
+				if sp.act == untouched {
+					p.kept += sp.len
+				}
+			}
 			switch {
 			case p.counts.Lines == p.counts.Kept:
 				p.act = untouched
@@ -307,15 +411,51 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 		}
 		p.act = s.l.keepNames(p.seg, p.act)
 		// Summaries of segments that stay as they are: all of them on a dry run.
-		if p.sum != nil && (p.act == untouched || dryRun) {
+		if p.sum != nil && (p.act == untouched || dryRun) && p.sum.complete() {
 			keep = append(keep, p.sum)
 		}
 	}
-	s.log.Debug("planned", zap.Int("segments", len(plans)), zap.Int("decided_from_summaries", decided(plans)))
-	if err := cache.save(keep); err != nil {
-		s.log.Warn("could not keep segment summaries; the next run reads the whole set", zap.Error(err))
+	s.log.Debug("planned", zap.Int("segments", len(plans)), zap.Int("decided_from_summaries", decided(plans)),
+		zap.Int64("bytes_classified", classified))
+	cache.keep = keep
+	return plans, plan, cache, nil
+}
+
+// agrees reports whether the segment in f agrees with the spans its summary makes of it: every
+// span but the first starts where a line starts, and every span to be read holds the lines
+// the summary counts. The summary matched the file's size and mtime; this is what a run
+// checks before it relies on the summary's blocks for where lines are.
+func agrees(f *os.File, spans []span) bool {
+	var b [2]byte
+	for k, sp := range spans {
+		if k > 0 {
+			if _, err := f.ReadAt(b[:], sp.off-1); err != nil {
+				return false
+			}
+			if b[0] != '\n' && (b[0] != '\r' || b[1] == '\n') {
+				return false
+			}
+		}
+		if sp.act == read {
+			sc := ndjson.NewScanner(io.NewSectionReader(f, sp.off, sp.len), sp.off, 1<<20, ndjson.DefaultMaxLine)
+			sc.FinalCR = true
+			n := int64(0)
+			for {
+				_, err := sc.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					return false
+				}
+				n++
+			}
+			if n != sp.tally.Lines {
+				return false
+			}
+		}
 	}
-	return plans, plan, nil
+	return true
 }
 
 // segmentCounts adds up the plan's decisions for lines [lo, hi) and the stored bytes kept.
