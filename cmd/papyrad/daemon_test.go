@@ -568,8 +568,9 @@ func stopMidRun(t *testing.T, n int64, phase string) {
 	if !waitHidden(t, store, phase, 20*time.Second) {
 		t.Fatalf("the run never created a %s file beside the store", phase)
 	}
-	d.signal(t, syscall.SIGTERM)
+	// Taken before the signal: the daemon's clock for shutdown_timeout starts when it gets it.
 	sent := time.Now()
+	d.signal(t, syscall.SIGTERM)
 	code := d.wait(t, timeout+10*time.Second)
 	took := d.end.Sub(sent)
 	t.Logf("SIGTERM in the %s phase: exit %d after %v", phase, code, took.Round(time.Millisecond))
@@ -620,8 +621,9 @@ func stuckStop(t *testing.T) {
 			timeout = time.Minute
 		}
 		d, _ := stuckDaemon(t, timeout)
+		sent := time.Now() // before the signal, as above
 		d.signal(t, syscall.SIGTERM)
-		sent := time.Now()
+		signalled := time.Now()
 		if !second {
 			code := d.wait(t, timeout+10*time.Second)
 			took := d.end.Sub(sent)
@@ -632,7 +634,7 @@ func stuckStop(t *testing.T) {
 			continue
 		}
 		d.waitLog(t, 0, 5*time.Second, "the stop", func(e logEntry) bool { return strings.HasPrefix(e.msg(), "stopping") })
-		time.Sleep(time.Until(sent.Add(1200 * time.Millisecond))) // past the second of a repeated signal
+		time.Sleep(time.Until(signalled.Add(1200 * time.Millisecond))) // past the second of a repeated signal
 		if !d.running() {
 			t.Fatalf("the daemon exited (code %d) on the first SIGTERM with a stuck run%s", d.code, d.stopNote())
 		}
