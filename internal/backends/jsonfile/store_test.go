@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -264,24 +263,4 @@ func TestRefusals(t *testing.T) {
 			t.Error("the link was replaced")
 		}
 	})
-}
-
-func TestMemoryStaysBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes a 64 MiB store")
-	}
-	var b strings.Builder
-	rec := `{"kind": "event", "system_id": "x", "payload": {"n": 1}, "timestamp": 978307200.5}` + "\n"
-	for b.Len() < 64<<20 {
-		b.WriteString(rec)
-	}
-	s, _ := newStore(t, b.String(), retention.Policy{MaxAge: time.Hour, MaxRecords: 10})
-	var before, after syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
-	compact(t, s, false)
-	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	// Peak RSS of the whole test process; the store is 64 MiB and must not be held.
-	if grew := (after.Maxrss - before.Maxrss) / 1024; grew > 48 {
-		t.Errorf("peak RSS grew by %d MiB compacting a 64 MiB store", grew)
-	}
 }
