@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/report"
@@ -42,6 +43,10 @@ func runCLIEnv(t *testing.T, terminal bool, environ []string, args ...string) (i
 // TestProgressOnlyOnATerminal: a long run draws a progress line on a terminal's stderr, and
 // nothing of the kind when stderr is not a terminal (logs, pipes, --json consumers).
 func TestProgressOnlyOnATerminal(t *testing.T) {
+	// Drawn at every step: a run shorter than the throttle, on a fast machine, would
+	// otherwise show no bar at all, terminal or not.
+	defer func(d time.Duration) { progressThrottle = d }(progressThrottle)
+	progressThrottle = 0
 	dir := t.TempDir()
 	path := filepath.Join(dir, "events.ndjson")
 	var b strings.Builder

@@ -22,6 +22,9 @@ type progress struct {
 
 func newProgress(w io.Writer) *progress { return &progress{w: w} }
 
+// progressThrottle is how often at most the bar is drawn again.
+var progressThrottle = 200 * time.Millisecond
+
 // callback is backends.Options.Progress for the runs of store.
 func (p *progress) callback(store string) func(phase string, done, total int64) {
 	return func(phase string, done, total int64) {
@@ -38,7 +41,7 @@ func (p *progress) callback(store string) func(phase string, done, total int64) 
 				progressbar.OptionUseIECUnits(true),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionSetWidth(30),
-				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionThrottle(progressThrottle),
 				progressbar.OptionUseANSICodes(true),
 			)
 			p.key = key
