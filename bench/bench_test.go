@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,8 +15,10 @@ import (
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
-// papyrad is the binary under test, built once by TestMain.
-var papyrad string
+// papyrad is the binary under test, built once by TestMain; peakRSS runs it and reports its
+// own peak resident memory (a child started directly by this process, which holds large
+// stores in memory at times, would report this process's peak as its own).
+var papyrad, peakRSS string
 
 // workDir holds generated stores; they are large, so they live under BENCH_DIR when set (a
 // disk, not a tmpfs) and are generated once per run.
@@ -29,10 +33,12 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		workDir = dir
-		if papyrad, err = testutil.Build(dir, "github.com/papyrad/papyrad/cmd/papyrad"); err != nil {
+		bins, err := testutil.BuildAll(dir, []string{"github.com/papyrad/papyrad/cmd/papyrad", "github.com/papyrad/papyrad/internal/testutil/peakrss"})
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "build papyrad:", err)
 			return 1
 		}
+		papyrad, peakRSS = bins[0], bins[1]
 		return m.Run()
 	}())
 }
@@ -111,16 +117,27 @@ type result struct {
 
 func run(b *testing.B, args ...string) result {
 	b.Helper()
-	cmd := exec.Command(papyrad, args...)
+	rssFile := filepath.Join(workDir, "peak-rss.txt")
+	cmd := exec.Command(peakRSS, append([]string{papyrad}, args...)...)
+	cmd.Env = append(os.Environ(), "PEAKRSS_FILE="+rssFile)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(start)
 	if err != nil {
 		b.Fatalf("papyrad %v: %v\n%s", args, err, out)
 	}
+	// peakrss's own time is small beside papyrad's; its children's is papyrad's.
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return result{wall: wall, cpu: cpu, rssMiB: float64(ru.Maxrss) / 1024, out: out}
+	rss, err := os.ReadFile(rssFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	peak, err := strconv.ParseInt(strings.TrimSpace(string(rss)), 10, 64)
+	if err != nil {
+		b.Fatalf("peakrss wrote %q: %v", rss, err)
+	}
+	return result{wall: wall, cpu: cpu, rssMiB: float64(peak) / (1 << 20), out: out}
 }
 
 // settle flushes dirty pages so that one measurement does not pay for the previous one's writes.
