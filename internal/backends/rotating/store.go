@@ -367,7 +367,10 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				continue
 			}
 			from := len(sizes)
-			end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, sp.off, sp.len), sp.off, stale, !stale, wantRepr, add)
+			// A block before the tail ends where a line ended when it was summarised: a "\r"
+			// there ends a line, whatever the file's freshness says of its own last byte.
+			finalCR, stopAtPartial := stale || !sp.tail, !stale && sp.tail
+			end, err := classify.Stream(ctx, io.NewSectionReader(sg.f, sp.off, sp.len), sp.off, finalCR, stopAtPartial, wantRepr, add)
 			if err != nil {
 				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}

@@ -176,7 +176,7 @@ func (t *tally) add(l retention.Class) {
 	t.Records++
 	ts := l.Timestamp
 	f := ts.Float64()
-	exact := ts.Kind == retention.TimestampFloat && !math.IsNaN(f) ||
+	exact := ts.Kind == retention.TimestampFloat && !math.IsNaN(f) && !math.IsInf(f, 0) ||
 		ts.Kind == retention.TimestampInt && math.Abs(f) <= 1<<53
 	if !exact {
 		t.Inexact++

@@ -192,6 +192,7 @@ func FuzzSummaryOfLines(f *testing.F) {
 	f.Add([]byte("\n\n"), 0.0)
 	f.Add([]byte(`{"timestamp": 100000000000000000000}`+"\n"+`{"timestamp": NaN}`+"\n"+`{"a": 1}`+"\n"), 5.0)
 	f.Add([]byte(`{"timestamp": 2}`+"\n"+`[1]`+"\n"), 1.0)
+	f.Add([]byte(`{"timestamp": Infinity}`+"\n"+`{"timestamp": -1e400}`+"\n"), 1.0)
 	f.Fuzz(func(t *testing.T, data []byte, cutoff float64) {
 		if math.IsNaN(cutoff) || math.IsInf(cutoff, 0) {
 			return
@@ -554,4 +555,42 @@ func TestSummaryBirthTime(t *testing.T) {
 	if rep := compact(t, s); rep.FilesRewritten != 1 || rep.RecordsAfter != 1 {
 		t.Errorf("a segment born after its summary was trusted: %+v", rep)
 	}
+}
+
+// TestActiveSummaryBlockEndsInCR: a block of the active file's summary that ends in a lone
+// "\r" (a line end to Python's universal newlines, which Papyra never writes) is a whole line
+// when the run reads that block again, even while the file is fresh and its own last "\r"
+// might be half of a "\r\n". The run ends as a run without summaries does, instead of
+// failing every time until the file goes quiet.
+func TestActiveSummaryBlockEndsInCR(t *testing.T) {
+	smallBlocks(t, 100)
+	dir := t.TempDir()
+	cutoff := float64(now.Add(-time.Hour).Unix())
+	var active strings.Builder
+	for i := range 12 {
+		ts := cutoff - 1000 + float64(i)
+		if i >= 7 {
+			ts = cutoff + 1000 + float64(i)
+		}
+		end := "\n"
+		if i == 7 {
+			end = "\r" // the end of the block of lines 6 and 7, which straddles the cutoff
+		}
+		fmt.Fprintf(&active, `{"kind": "event", "n": %2d, "timestamp": %.1f}`+end, i, ts)
+	}
+	path := filepath.Join(dir, "events.ndjson")
+	if err := os.WriteFile(path, []byte(active.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(path, now, now) // fresh: within the partial-line grace
+	s, _ := summarised(t, dir)
+	wantRep, want := reference(t, dir)
+	if wantRep.RecordsDropped != 7 {
+		t.Fatalf("the reference run dropped %d records, want 7: %+v", wantRep.RecordsDropped, wantRep)
+	}
+	rep, err := s.Compact(context.Background(), backends.Options{})
+	if err != nil {
+		t.Fatalf("a run with the summary: %v", err)
+	}
+	sameRun(t, s, rep, wantRep, want)
 }
