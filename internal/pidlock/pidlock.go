@@ -59,11 +59,21 @@ func readPid(f *os.File) (int, bool) {
 }
 
 // Release drops the lock. The file keeps the pid, which only counts while the lock is held.
+//
+// The lock is dropped explicitly before the descriptor is closed: a child this process forks
+// holds a copy of every descriptor until it execs (close-on-exec closes them only then), and
+// while it does, closing ours would leave the lock held, and this process's next Acquire
+// refused.
 func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	err := l.f.Close() // closing the last descriptor releases the flock
+	f := l.f
 	l.f = nil
+	uerr := unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	err := f.Close()
+	if uerr != nil {
+		return errs.Wrap("unlock", f.Name(), uerr)
+	}
 	return err
 }

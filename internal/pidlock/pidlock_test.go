@@ -3,6 +3,7 @@ package pidlock
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,4 +71,32 @@ func TestSymlinkRefused(t *testing.T) {
 	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the link's target was created")
 	}
+}
+
+// TestReleaseWithAForkedCopy: a released lock can be taken again at once even while another
+// process holds a copy of its descriptor, as a child this process forks does until it execs.
+func TestReleaseWithAForkedCopy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.lock")
+	l, err := Acquire(path, 0o600, errs.ErrLocked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A child holding a copy of the lock's descriptor, as a fork does before its exec.
+	cmd := exec.Command("sleep", "30")
+	cmd.ExtraFiles = []*os.File{l.f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Acquire(path, 0o600, errs.ErrLocked)
+	if err != nil {
+		t.Fatalf("after Release, with a child holding a copy of the descriptor: %v", err)
+	}
+	l2.Release()
 }
