@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,11 +72,12 @@ func deployStore(t *testing.T, d testutil.Deployment, f *fixture) {
 		}
 	}
 	d.StoreDir(t, f.dir)
-	q := f.params.Quarantine
-	if err := os.MkdirAll(q, 0o750); err != nil {
-		t.Fatal(err)
+	for _, dir := range []string{f.params.Quarantine, f.params.StateDir} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		d.StateDir(t, dir)
 	}
-	d.StateDir(t, q)
 }
 
 // deployWriter starts the application's writer W of the given style on f's store, as d runs
@@ -154,4 +156,17 @@ func (s *suite) deployment(t *testing.T, d testutil.Deployment, exe, writer stri
 	c := f.check(t, "at the end")
 	f.checkExactly(t, c, written, "at the end")
 	f.checkClean(t, "at the end")
+	if s.h.KeepsState && !holdsFile(f.params.StateDir) {
+		t.Errorf("the runs kept nothing in papyrad's state directory: what they learn went unused")
+	}
+}
+
+// holdsFile reports whether a regular file is anywhere under dir.
+func holdsFile(dir string) bool {
+	found := false
+	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		found = found || err == nil && e.Type().IsRegular()
+		return nil
+	})
+	return found
 }

@@ -22,7 +22,10 @@ type Params struct {
 	Path       string // a file store's path
 	URL        string // a redis store's server
 	Quarantine string // directory of quarantine files
-	Policy     retention.Policy
+	// StateDir is papyrad's own state directory, where a store keeps what runs learn (a
+	// rotating set's segment summaries); it is deployed as the quarantine directory is.
+	StateDir string
+	Policy   retention.Policy
 	// DrainTimeout bounds a run's wait for writers that still hold a replaced file, and
 	// MinDrain is its shortest wait (livefile.DrainOptions); zero MinDrain is the default.
 	DrainTimeout, MinDrain time.Duration
@@ -48,6 +51,10 @@ type Harness struct {
 	New func(p Params) Store
 	// Writers are the writer styles that apply to this kind of store.
 	Writers []WriterStyle
+	// KeepsState is true when the store keeps what runs learn in Params.StateDir: the
+	// deployment cases then check that it did, in every mode, so that what runs trust from
+	// there is exercised beside every writer.
+	KeepsState bool
 }
 
 // WriterStyle is one way an application appends to a store: papyrawriter's arguments.

@@ -165,7 +165,7 @@ func (s *suite) newFixture(t *testing.T, dir string, segs [][]byte, kept, expire
 		f.expired = map[string]int64{}
 	}
 	f.params = Params{
-		Path: path, Quarantine: filepath.Join(t.TempDir(), "quarantine"),
+		Path: path, Quarantine: filepath.Join(t.TempDir(), "quarantine"), StateDir: filepath.Join(t.TempDir(), "state"),
 		Policy: retention.Policy{MaxAge: maxAge}, DrainTimeout: 2 * time.Second,
 	}
 	f.store = s.h.New(f.params)

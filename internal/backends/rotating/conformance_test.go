@@ -42,10 +42,11 @@ func harness(naming rotating.Naming) *backendtest.Harness {
 			return rotating.New(rotating.Config{
 				Name: "edge", Path: p.Path, Naming: naming, MaxFiles: maxFiles, Policy: p.Policy,
 				Quarantine: p.Quarantine, Drain: livefile.DrainOptions{Timeout: p.DrainTimeout, MinDrain: p.MinDrain},
-				AllowHardLinks: p.AllowHardLinks,
+				AllowHardLinks: p.AllowHardLinks, Summaries: summaries(p.StateDir),
 			}, zap.NewNop(), time.Now)
 		},
-		Writers: []backendtest.WriterStyle{backendtest.PerRecord, backendtest.LongLived},
+		Writers:    []backendtest.WriterStyle{backendtest.PerRecord, backendtest.LongLived},
+		KeepsState: true,
 	}
 	switch naming {
 	case rotating.Suffix:
@@ -141,4 +142,13 @@ func TestConformance(t *testing.T) {
 
 func TestHelperProcess(t *testing.T) {
 	backendtest.HelperProcess(t, harness(rotating.Suffix), harness(rotating.Sequence))
+}
+
+// summaries is where the suite's stores keep their segment summaries: in papyrad's state
+// directory, as the daemon keeps them, so that every case runs with them.
+func summaries(stateDir string) string {
+	if stateDir == "" {
+		return ""
+	}
+	return filepath.Join(stateDir, "segments", "edge.json")
 }
