@@ -183,12 +183,12 @@ func ageTarget(cutoff float64) id {
 }
 
 // readRange reads key's entries from its head up to end (included) in pages of at most
-// ReadCount, each as large as takes about stepTarget (see pacer), calling each for every entry
+// ReadCount, each as large as takes about readTarget (see pacer), calling each for every entry
 // and page, if set, after every page. Before each page it takes the run's step named point
 // (which refreshes the lock).
 func (r *run) readRange(ctx context.Context, key string, end id, point string, each func(id, map[string]any) error, page func()) error {
 	start := "-"
-	pace := newPacer(10, int64(r.s.cfg.ReadCount), false)
+	pace := newPacer(10, int64(r.s.cfg.ReadCount), readTarget, false)
 	for {
 		if err := r.step(ctx, point, key); err != nil {
 			return err

@@ -14,15 +14,19 @@ import (
 const maxStep = 1 << 20
 
 const (
-	// stepTarget is how long one command of a run that reads or trims entries should take,
-	// as the run measures it: a client that sends a command meanwhile waits about that long.
-	stepTarget = 500 * time.Microsecond
+	// trimTarget is how long one trim step should take, as the run measures it: a client
+	// that sends a command meanwhile waits about that long. Freeing a step's nodes takes the
+	// server longer now and then (its allocator returning memory), so the target leaves room.
+	trimTarget = 200 * time.Microsecond
+	// readTarget is how long one page of reads should take, as the run measures it: most of
+	// it is the run's own decoding of the reply, so the server's part is shorter.
+	readTarget = 500 * time.Microsecond
 	// firstStep is the size of the first trim step or page, before any has been measured.
 	firstStep = 200
 )
 
 // pacer chooses how many entries each read page or trim step covers from the time the ones
-// before took, so that each takes about stepTarget; with pause set it also waits after each
+// before took, so that each takes about its target; with pause set it also waits after each
 // step as long as the step took, so that the server spends at most half its time on the run
 // and other clients are served in between. The time an entry takes is a decaying maximum of
 // what the steps measured: a slow step shrinks the next ones at once, fast ones grow them
@@ -31,14 +35,15 @@ type pacer struct {
 	step     int64   // the next step's size
 	min, max int64   // its bounds
 	perEntry float64 // nanoseconds an entry takes, as estimated so far
+	target   time.Duration
 	pause    bool
 	sleep    func(context.Context, time.Duration) error
 }
 
-func newPacer(lo, hi int64, pause bool) *pacer {
+func newPacer(lo, hi int64, target time.Duration, pause bool) *pacer {
 	lo = max(lo, 1)
 	hi = max(hi, lo)
-	return &pacer{step: min(max(firstStep, lo), hi), min: lo, max: hi, pause: pause, sleep: sleepCtx}
+	return &pacer{step: min(max(firstStep, lo), hi), min: lo, max: hi, target: target, pause: pause, sleep: sleepCtx}
 }
 
 // took adjusts the step to one of size limit that covered n entries in d, then pauses.
@@ -47,7 +52,7 @@ func (p *pacer) took(ctx context.Context, limit, n int64, d time.Duration) error
 		p.perEntry = max(float64(d)/float64(n), p.perEntry*0.9)
 		// By at most a factor of two either way: one step slowed down by the machine being
 		// busy elsewhere must not collapse the step.
-		next := int64(float64(stepTarget) / p.perEntry)
+		next := int64(float64(p.target) / p.perEntry)
 		p.step = min(max(next, limit/2, p.min), 2*limit, p.max)
 	}
 	if !p.pause {
@@ -111,7 +116,7 @@ func (t *trimmer) lower(ctx context.Context) error {
 func (t *trimmer) minID(ctx context.Context) error {
 	r := t.r
 	node := max(r.sv.nodeEntries, 1)
-	pace := newPacer(node, int64(r.s.cfg.TrimStep), true)
+	pace := newPacer(node, int64(r.s.cfg.TrimStep), trimTarget, true)
 	for {
 		if err := r.step(ctx, "trim-step", t.key); err != nil {
 			return err

@@ -170,12 +170,12 @@ func TestEntryLine(t *testing.T) {
 	}
 }
 
-// TestPacer checks that the step converges on what takes stepTarget, by at most a factor of
+// TestPacer checks that the step converges on what takes its target, by at most a factor of
 // two per step, within its bounds, shrinking at once after a slow step and growing back
 // slowly, and that a pacing trim waits as long as each step took.
 func TestPacer(t *testing.T) {
 	var slept []time.Duration
-	p := newPacer(100, 10000, true)
+	p := newPacer(100, 10000, 500*time.Microsecond, true)
 	p.sleep = func(_ context.Context, d time.Duration) error {
 		slept = append(slept, d)
 		return nil
@@ -232,7 +232,7 @@ func TestPacer(t *testing.T) {
 		t.Errorf("after an empty step: %d, want 10000", p.step)
 	}
 	// Reads do not pause.
-	r := newPacer(10, 1000, false)
+	r := newPacer(10, 1000, 500*time.Microsecond, false)
 	r.sleep = func(context.Context, time.Duration) error { t.Fatal("a read paused"); return nil }
 	r.took(ctx, 200, 200, time.Millisecond)
 	if r.step != 100 {
