@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,31 +42,51 @@ func runCLIEnv(t *testing.T, terminal bool, environ []string, args ...string) (i
 }
 
 // TestProgressOnlyOnATerminal: a long run draws a progress line on a terminal's stderr, and
-// nothing of the kind when stderr is not a terminal (logs, pipes, --json consumers).
+// nothing of the kind when stderr is not a terminal (logs, pipes, --json consumers), for a
+// json store and for a rotating set, through the phases each has.
 func TestProgressOnlyOnATerminal(t *testing.T) {
 	// Drawn at every step: a run shorter than the throttle, on a fast machine, would
 	// otherwise show no bar at all, terminal or not.
 	defer func(d time.Duration) { progressThrottle = d }(progressThrottle)
 	progressThrottle = 0
-	dir := t.TempDir()
-	path := filepath.Join(dir, "events.ndjson")
 	var b strings.Builder
 	for i := 0; i < 200_000; i++ {
 		b.WriteString(`{"kind": "event", "timestamp": 978307200.0}` + "\n")
 	}
-	for _, terminal := range []bool{true, false} {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		code, _, stderr := runCLI(t, terminal, "compact", "--backend", "json", "--path", path, "--max-age", "1d", "--state-dir", filepath.Join(dir, "state"))
-		if code != ExitOK {
-			t.Fatalf("exit %d: %s", code, stderr)
-		}
-		// The bar, the bytes done of the total, the rate and the time left.
-		drew := strings.Contains(stderr, "events.ndjson: ") && strings.Contains(stderr, "%") &&
-			strings.Contains(stderr, "iB/s") && strings.Contains(stderr, "MiB")
-		if drew != terminal {
-			t.Errorf("terminal=%v: progress drawn=%v (stderr %q)", terminal, drew, stderr)
+	// A rotated segment of old records is removed; the active file, half old, is rewritten.
+	fresh := fmt.Sprintf(`{"kind": "event", "timestamp": %d.5}`+"\n", time.Now().Unix())
+	active := b.String()[:len(b.String())/2] + strings.Repeat(fresh, 100_000)
+	for _, tc := range []struct {
+		backend string
+		files   map[string]string
+		args    []string
+		phases  []string
+	}{
+		{"json", map[string]string{"events.ndjson": b.String()}, nil, []string{"compact"}},
+		{"rotating", map[string]string{"events.ndjson": active, "events.ndjson.1": b.String()},
+			[]string{"--max-files", "3"}, []string{"plan", "compact"}},
+	} {
+		for _, terminal := range []bool{true, false} {
+			dir := t.TempDir()
+			for name, data := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := append([]string{"compact", "--backend", tc.backend, "--path", filepath.Join(dir, "events.ndjson"),
+				"--max-age", "1d", "--state-dir", filepath.Join(dir, "state")}, tc.args...)
+			code, _, stderr := runCLI(t, terminal, args...)
+			if code != ExitOK {
+				t.Fatalf("%s: exit %d: %s", tc.backend, code, stderr)
+			}
+			// The bar, the bytes done of the total, the rate and the time left, in each phase.
+			drew := strings.Contains(stderr, "%") && strings.Contains(stderr, "iB/s") && strings.Contains(stderr, "MiB")
+			for _, phase := range tc.phases {
+				drew = drew && strings.Contains(stderr, "events.ndjson: "+phase)
+			}
+			if drew != terminal {
+				t.Errorf("%s, terminal=%v: progress drawn=%v (stderr %q)", tc.backend, terminal, drew, stderr)
+			}
 		}
 	}
 }

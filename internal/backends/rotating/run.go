@@ -37,6 +37,7 @@ type run struct {
 	closing sync.WaitGroup
 	// summaries of the segments the run rewrote, for the next run
 	summaries []*summary
+	prog      *progress // of the segments read again
 }
 
 // prepared is a rotated segment ready to be changed.
@@ -67,10 +68,18 @@ func (r *run) cleanup() {
 func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 	var ready []prepared
 	var activePlan *segPlan
+	var total int64
+	for _, p := range plans {
+		if p.act != untouched {
+			total += p.seg.size
+		}
+	}
+	r.prog = newProgress(r.Opts.Progress, "compact", total)
 	for i, p := range plans {
 		if p.act == untouched {
 			continue
 		}
+		r.prog.segment(0, false)
 		id := r.ID + strconv.Itoa(i)
 		if err := r.beginArchive(p); err != nil {
 			return err
@@ -116,6 +125,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			}
 			ready = append(ready, pr)
 		}
+		r.prog.segment(p.seg.size, true)
 	}
 	// Every change is ready and durable: seal the archive and publish the quarantine before
 	// anything leaves the store, so that no line is ever only in a file about to go.
@@ -247,6 +257,7 @@ func (r *run) passLines(ctx context.Context, p *segPlan, w io.Writer, off, end i
 		if i >= hi {
 			return fmt.Errorf("%s changed under the run: more lines than the %d read before", p.seg.name, hi-lo)
 		}
+		r.prog.at(line.Off + line.Len)
 		switch r.plan.Decision(i) {
 		case retention.Keep:
 			if _, err := w.Write(line.Raw); err != nil {

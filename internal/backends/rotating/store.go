@@ -209,7 +209,7 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 			return err
 		}
 	}
-	plans, plan, cache, err := s.plan(ctx, segs, fr.Start, fr.DryRun())
+	plans, plan, cache, err := s.plan(ctx, segs, fr.Start, fr.DryRun(), fr.Opts.Progress)
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 // plan classifies the set, oldest segment first, through one retention planner, and decides
 // what to do with each segment. A rotated segment whose summary settles it is not read. The
 // summaries it returns keep those of the segments that stay as they are.
-func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool) ([]*segPlan, *retention.Plan, *summaries, error) {
+func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun bool, report func(string, int64, int64)) ([]*segPlan, *retention.Plan, *summaries, error) {
 	pol := s.cfg.Policy
 	pl := retention.NewPlanner(pol, now)
 	cache := loadSummaries(s.cfg.Summaries, s.log)
@@ -277,7 +277,11 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	wantRepr := pol.NeedsRepr()
 	var plans []*segPlan
 	var sizes []uint32 // stored size of every line read, to know what each segment keeps
-	var classified int64
+	var classified, total int64
+	for _, sg := range segs {
+		total += sg.size
+	}
+	prog := newProgress(report, "plan", total)
 	// The checksum of the active file's summarised bytes is checked while the rotated
 	// segments are planned.
 	activePrefix := make(chan *summary, 1)
@@ -290,6 +294,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 		}
 	}
 	for _, sg := range segs {
+		prog.segment(0, false)
 		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
 		p := &segPlan{seg: sg, lo: len(sizes), stale: stale}
 		plans = append(plans, p)
@@ -317,6 +322,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				if a, ok := sum.decide(pol, cutoff); ok {
 					p.hi, p.end, p.act, p.known, p.sum = p.lo, sg.size, a, true, sum
 					p.counts = sum.counts(a)
+					prog.segment(sg.size, true)
 					continue
 				}
 				if spans, ok := sum.spans(pol, cutoff); ok {
@@ -338,6 +344,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			}
 		}
 		add := func(l *ndjson.Line) error {
+			prog.at(l.Off + l.Len)
 			classified += l.Len
 			pl.Add(l.Class, l.Len)
 			sizes = append(sizes, uint32(min(l.Len, math.MaxUint32)))
@@ -358,6 +365,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
 			p.hi, p.end = len(sizes), end
+			prog.segment(sg.size, true)
 			continue
 		}
 		p.end = sg.size
@@ -382,6 +390,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			}
 		}
 		p.hi = len(sizes)
+		prog.segment(sg.size, true)
 		if !sg.active && build != nil && build.Prefix {
 			if build.Size != sg.size {
 				p.sum = nil // the segment changed while it was read
