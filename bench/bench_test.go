@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -94,17 +96,53 @@ func copyFile(src, dst string, sync bool) error {
 	return out.Close()
 }
 
+// copyDirect copies src to the new file dst the way papyrad writes a rewritten store
+// (atomicfile.StreamWriter: whole chunks with direct I/O where the filesystem has it), then
+// fsyncs it.
+func copyDirect(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := atomicfile.Create(dst, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	w := atomicfile.NewStreamWriter(out)
+	if _, err := w.ReadFrom(in); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return out.Sync()
+}
+
 // baseline is the floor any safe rewrite has to pay: read every byte of the store and write
-// it to a new file with a 1 MiB buffer, then fsync.
+// it to a new file, then fsync. It is the faster of two copies: with a 1 MiB buffer through
+// the page cache, and as papyrad writes (see copyDirect). Which one wins depends on the
+// machine: on a virtual machine that hands freed memory back to its host, a write through the
+// page cache first faults that memory in again, and how much of it there is to fault in
+// depends on what ran just before.
 func baseline(b *testing.B, src string) time.Duration {
 	b.Helper()
-	dst := filepath.Join(workDir, "baseline.ndjson")
-	defer os.Remove(dst)
-	start := time.Now()
-	if err := copyFile(src, dst, true); err != nil {
-		b.Fatal(err)
+	floor := time.Duration(math.MaxInt64)
+	for _, cp := range []func(src, dst string) error{
+		func(src, dst string) error { return copyFile(src, dst, true) },
+		copyDirect,
+	} {
+		dst := filepath.Join(workDir, "baseline.ndjson")
+		settle()
+		start := time.Now()
+		if err := cp(src, dst); err != nil {
+			b.Fatal(err)
+		}
+		floor = min(floor, time.Since(start))
+		os.Remove(dst)
 	}
-	return time.Since(start)
+	return floor
 }
 
 // result is one run of the binary.

@@ -1,7 +1,6 @@
 package livefile
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +27,7 @@ type Rewrite struct {
 	oldIno    uint64
 	tmpName   string
 	tmp       *os.File
-	buf       *bufio.Writer
+	buf       *atomicfile.StreamWriter
 	written   int64
 	carried   int64
 	sidecars  []Sidecar
@@ -66,7 +65,7 @@ func Begin(path string, old *os.File, runID string) (*Rewrite, error) {
 		oldIno:  st.Ino,
 		tmpName: tmp.Name(),
 		tmp:     tmp,
-		buf:     bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20),
+		buf:     atomicfile.NewStreamWriter(tmp),
 	}, nil
 }
 

@@ -1,7 +1,6 @@
 package rotating
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -293,7 +292,7 @@ func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepar
 	var fi os.FileInfo
 	var born int64
 	pr, err := r.prepareTemp(p, id, func(tmp *os.File) error {
-		bw := bufio.NewWriterSize(atomicfile.Writer(tmp), 1<<20)
+		bw := atomicfile.NewStreamWriter(tmp)
 		if err := r.pass(ctx, p, bw); err != nil {
 			return err
 		}

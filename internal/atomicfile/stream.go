@@ -1,0 +1,177 @@
+package atomicfile
+
+import (
+	"errors"
+	"io"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// StreamWriter writes a new file from its first byte on through a buffer: the way papyrad
+// writes a file that will replace a store, tens or hundreds of megabytes that nobody reads
+// before the fsync ahead of their rename. Whole chunks go to the disk with direct I/O
+// (O_DIRECT) where the filesystem takes it, past the page cache: the kernel need not find
+// pages for them (on a virtual machine that hands free memory back to its host, by faulting
+// that memory in again, several times slower than the copy) nor evict the application's own
+// cached data to make room. The rest goes through the page cache as plain writes through
+// Writer: the last partial chunk, everything after a Flush that left the file's end
+// unaligned, and every write on a filesystem without direct I/O. Writes go through Write's
+// fault seam either way. The caller fsyncs the file after the last Flush, as for any file.
+type StreamWriter struct {
+	f     *os.File
+	buf   []byte // a chunk, aligned in memory as direct I/O needs
+	n     int    // bytes buffered
+	align int    // the file offset alignment direct I/O needs; 0 when writes are plain
+	plain io.Writer
+	err   error
+}
+
+// streamChunk is how much a StreamWriter buffers: the size of its writes.
+const streamChunk = 1 << 20
+
+// NewStreamWriter returns a StreamWriter that writes to f from its current offset on.
+func NewStreamWriter(f *os.File) *StreamWriter {
+	w := &StreamWriter{f: f, plain: Writer(f)}
+	mem, off := directAlign(f)
+	w.buf = alignedBuffer(streamChunk, max(mem, 1))
+	if off > 0 && streamChunk%off == 0 {
+		if pos, err := f.Seek(0, io.SeekCurrent); err == nil && pos%int64(off) == 0 && setDirect(f, true) == nil {
+			w.align = off
+		}
+	}
+	return w
+}
+
+// Write buffers p, writing every chunk it fills.
+func (w *StreamWriter) Write(p []byte) (int, error) {
+	done := 0
+	for len(p) > 0 {
+		if w.err != nil {
+			return done, w.err
+		}
+		c := copy(w.buf[w.n:], p)
+		w.n, p, done = w.n+c, p[c:], done+c
+		if w.n == len(w.buf) {
+			w.err = w.writeOut(w.buf)
+			w.n = 0
+		}
+	}
+	return done, w.err
+}
+
+// ReadFrom reads r to its end straight into the buffer, writing every chunk it fills: what
+// io.Copy uses.
+func (w *StreamWriter) ReadFrom(r io.Reader) (int64, error) {
+	var done int64
+	for {
+		if w.err != nil {
+			return done, w.err
+		}
+		m, err := r.Read(w.buf[w.n:])
+		w.n, done = w.n+m, done+int64(m)
+		if w.n == len(w.buf) {
+			w.err = w.writeOut(w.buf)
+			w.n = 0
+		}
+		if errors.Is(err, io.EOF) {
+			return done, w.err
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+}
+
+// Flush writes what is buffered. A part that leaves the file's end unaligned for direct I/O
+// is written plain, and so is everything after it.
+func (w *StreamWriter) Flush() error {
+	if w.err != nil || w.n == 0 {
+		return w.err
+	}
+	b := w.buf[:w.n]
+	w.n = 0
+	if w.align > 0 {
+		whole := len(b) - len(b)%w.align
+		if whole > 0 {
+			if w.err = w.writeOut(b[:whole]); w.err != nil {
+				return w.err
+			}
+		}
+		b = b[whole:]
+	}
+	if len(b) > 0 {
+		w.plainFromHere()
+		w.err = w.writeOut(b)
+	}
+	return w.err
+}
+
+// writeOut writes b, aligned in length when direct I/O is on.
+func (w *StreamWriter) writeOut(b []byte) error {
+	if w.align > 0 {
+		if fault.Load() != nil {
+			// A test's torn write puts an arbitrary prefix in the file, which direct I/O
+			// cannot: a test that injects faults writes plain.
+			w.plainFromHere()
+		} else {
+			n, err := w.f.Write(b)
+			if err == nil || !errors.Is(err, unix.EINVAL) || n > 0 {
+				if err != nil {
+					err = &os.PathError{Op: "write", Path: w.f.Name(), Err: err}
+				}
+				return err
+			}
+			// The filesystem took O_DIRECT but not this write: plain writes from here on.
+			w.plainFromHere()
+		}
+	}
+	_, err := w.plain.Write(b)
+	return err
+}
+
+// plainFromHere turns direct I/O off for the rest of the file.
+func (w *StreamWriter) plainFromHere() {
+	if w.align > 0 {
+		w.align = 0
+		// Should the flag stay, the next write fails and says so.
+		_ = setDirect(w.f, false)
+	}
+}
+
+// directAlign returns the memory and file offset alignments direct I/O on f needs, both 0
+// when f's filesystem has no direct I/O (statx STATX_DIOALIGN).
+func directAlign(f *os.File) (mem, off int) {
+	var st unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st); err != nil ||
+		st.Mask&unix.STATX_DIOALIGN == 0 {
+		return 0, 0
+	}
+	return int(st.Dio_mem_align), int(st.Dio_offset_align)
+}
+
+// setDirect turns O_DIRECT on or off for f's open file description.
+func setDirect(f *os.File, on bool) error {
+	flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	if on {
+		flags |= unix.O_DIRECT
+	} else {
+		flags &^= unix.O_DIRECT
+	}
+	_, err = unix.FcntlInt(f.Fd(), unix.F_SETFL, flags)
+	return err
+}
+
+// alignedBuffer returns n bytes whose first is at an address that is a multiple of align.
+func alignedBuffer(n, align int) []byte {
+	b := make([]byte, n+align)
+	skip := 0
+	if r := int(uintptr(unsafe.Pointer(&b[0])) % uintptr(align)); r != 0 {
+		skip = align - r
+	}
+	return b[skip : skip+n : skip+n]
+}

@@ -1,0 +1,156 @@
+package atomicfile
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// directFlag reports whether f's open file description has O_DIRECT, as /proc shows it.
+func directFlag(t *testing.T, f *os.File) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return flags&unix.O_DIRECT != 0
+		}
+	}
+	t.Fatalf("no flags in fdinfo: %s", b)
+	return false
+}
+
+// TestStreamWriter writes a file in writes of every size around the chunk and the alignment,
+// through Write and ReadFrom, with Flushes between some of them, and checks its bytes. On a
+// filesystem with direct I/O, whole chunks go direct until a Flush leaves the end unaligned;
+// on one without (tmpfs), every write is plain; the file is the same.
+func TestStreamWriter(t *testing.T) {
+	direct := t.TempDir()
+	dirs := map[string]bool{direct: true}
+	if _, err := os.Stat("/dev/shm"); err == nil {
+		shm, err := os.MkdirTemp("/dev/shm", "papyrad-stream-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		dirs[shm] = false
+	}
+	for dir, wantDirect := range dirs {
+		f, err := Create(filepath.Join(dir, "stream"), 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		_, align := directAlign(f)
+		if wantDirect && align == 0 {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s: no direct I/O on the test's own directory", dir)
+			}
+			t.Skipf("%s: no direct I/O here", dir)
+		}
+		if !wantDirect && align > 0 {
+			t.Logf("%s: this tmpfs has direct I/O; the plain path is covered by the flush below", dir)
+		}
+		w := NewStreamWriter(f)
+		if got := w.align > 0; got != (align > 0) || directFlag(t, f) != got {
+			t.Fatalf("%s: direct %v (O_DIRECT %v), want %v", dir, got, directFlag(t, f), align > 0)
+		}
+		rng := rand.New(rand.NewPCG(7, uint64(len(dir))))
+		var want []byte
+		chunk := func(n int) []byte {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+			want = append(want, b...)
+			return b
+		}
+		sizes := []int{1, 511, 4095, 4096, 4097, streamChunk - 1, streamChunk, streamChunk + 1, 3*streamChunk + 17, 100, 0}
+		for i, n := range sizes {
+			if i%2 == 0 {
+				if _, err := w.Write(chunk(n)); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := io.Copy(w, bytes.NewReader(chunk(n))); err != nil {
+				t.Fatal(err)
+			}
+			if i == 4 && align > 0 {
+				// Everything so far went in whole chunks: direct I/O is still on.
+				if w.align == 0 || !directFlag(t, f) {
+					t.Fatalf("%s: direct I/O off after whole chunks", dir)
+				}
+			}
+		}
+		// A flush at an aligned end keeps direct I/O; one at an unaligned end turns it off.
+		if pad := (align - len(want)%max(align, 1)) % max(align, 1); align > 0 {
+			w.Write(chunk(pad))
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if w.align == 0 || !directFlag(t, f) {
+				t.Fatalf("%s: direct I/O off after an aligned flush", dir)
+			}
+		}
+		w.Write(chunk(12345))
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if w.align != 0 || directFlag(t, f) {
+			t.Fatalf("%s: direct I/O still on after an unaligned flush", dir)
+		}
+		w.Write(chunk(2*streamChunk + 3))
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := Sync(f); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: file of %d bytes differs from the %d written", dir, len(got), len(want))
+		}
+	}
+}
+
+// TestStreamWriterFaults: a test that injects faults gets plain writes, so that a torn write
+// can put any prefix of its bytes in the file.
+func TestStreamWriterFaults(t *testing.T) {
+	f, err := Create(filepath.Join(t.TempDir(), "stream"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	InjectFaults(t, func(op Op, name string) error {
+		if op == OpWrite {
+			return &Torn{N: 1000, Err: unix.ENOSPC}
+		}
+		return nil
+	})
+	w := NewStreamWriter(f)
+	data := bytes.Repeat([]byte("x"), streamChunk)
+	if _, err := w.Write(data); err == nil {
+		t.Fatal("a torn write went unreported")
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != 1000 {
+		t.Fatalf("after a write torn at 1000 bytes: %v, %v", fi.Size(), err)
+	}
+	if _, err := w.Write(data); err == nil {
+		t.Fatal("a writer that failed wrote on")
+	}
+}
