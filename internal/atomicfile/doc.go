@@ -9,6 +9,8 @@
 // name never lacks a file, and renames where the filesystem cannot exchange. MkdirAll fsyncs
 // every directory it creates and the existing one it creates them in. CopyXattrs gives a
 // rewritten file the extended attributes (ACLs included) of the file it replaces.
+// StreamWriter writes a large new file, such as a rewritten store, in whole chunks with direct
+// I/O where the filesystem has it, past the page cache.
 //
 // Every file papyrad keeps beside a store is hidden and named ".papyrad.<base>.<run>.<kind>"
 // (HiddenPrefix, IsOwn), so that Papyra's own scan of "<base>*" files never sees them.
