@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/testutil"
 )
 
 // directFlag reports whether f's open file description has O_DIRECT, as /proc shows it.
@@ -152,5 +155,36 @@ func TestStreamWriterFaults(t *testing.T) {
 	}
 	if _, err := w.Write(data); err == nil {
 		t.Fatal("a writer that failed wrote on")
+	}
+}
+
+// TestStreamWriterFullDisk fills a small ext4 filesystem through direct I/O: the writer
+// reports ENOSPC, and stays failed.
+func TestStreamWriterFullDisk(t *testing.T) {
+	f, err := Create(filepath.Join(testutil.Ext4(t, 16), "stream"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := NewStreamWriter(f)
+	if w.align == 0 {
+		t.Fatal("no direct I/O on ext4")
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), streamChunk/16)
+	var werr error
+	for i := 0; i < 32 && werr == nil; i++ {
+		_, werr = w.Write(data)
+	}
+	if werr == nil {
+		werr = w.Flush()
+	}
+	if !errors.Is(werr, unix.ENOSPC) {
+		t.Fatalf("32 MiB into a 16 MiB filesystem: %v, want ENOSPC", werr)
+	}
+	if _, err := w.Write([]byte("more")); !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("a write after ENOSPC: %v", err)
+	}
+	if err := w.Flush(); !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("a flush after ENOSPC: %v", err)
 	}
 }

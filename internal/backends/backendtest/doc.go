@@ -13,7 +13,7 @@
 // binary started again with -test.run=^TestHelperProcess$.
 //
 // The cases, each a subtest: compaction under every live writer style, every record checked;
-// disk full on a real small tmpfs; mode, owner and group kept, and a read-only directory
+// disk full on a real small tmpfs and ext4 (direct I/O); mode, owner and group kept, and a read-only directory
 // refused; recovery of a run killed after its commit; every file operation of a run failed in
 // turn through atomicfile's fault seam; kill loops that SIGKILL a run at random instants while
 // a writer appends. The kill loops are short by default; PAPYRAD_TORTURE=1 lengthens them to

@@ -39,9 +39,62 @@ func memDir(t *testing.T) string {
 
 // diskFull runs out of space on a real small filesystem: the run fails with ENOSPC, every
 // file of the store is as it was, nothing of the run is left, and once there is room again
-// the same run succeeds.
+// the same run succeeds. It runs on a tmpfs, and on ext4, where a rewrite goes out with direct
+// I/O.
 func (s *suite) diskFull(t *testing.T) {
-	mnt := testutil.Tmpfs(t, "1m")
+	for _, fs := range []struct {
+		name  string
+		mount func(t *testing.T) string
+		// fill leaves the filesystem too full for the rewrite; room makes room again.
+		fill, room func(t *testing.T, mnt string)
+	}{
+		{
+			"tmpfs",
+			func(t *testing.T) string { return testutil.Tmpfs(t, "1m") },
+			func(*testing.T, string) {},
+			func(t *testing.T, mnt string) {
+				if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT|syscall.MS_NOSUID|syscall.MS_NODEV, "size=4m"); err != nil {
+					t.Fatalf("grow the tmpfs: %v", err)
+				}
+			},
+		},
+		{
+			"ext4",
+			func(t *testing.T) string { return testutil.Ext4(t, 16) },
+			func(t *testing.T, mnt string) {
+				var st syscall.Statfs_t
+				if err := syscall.Statfs(mnt, &st); err != nil {
+					t.Fatal(err)
+				}
+				filler, err := os.Create(filepath.Join(mnt, "filler"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer filler.Close()
+				// All but about 256 KiB, less what the filler's own extent tree takes.
+				n := int64(st.Bfree)*st.Bsize - 256<<10
+				for err = syscall.ENOSPC; errors.Is(err, syscall.ENOSPC) && n > 0; n -= 64 << 10 {
+					err = syscall.Fallocate(int(filler.Fd()), 0, 0, n)
+				}
+				if err != nil {
+					t.Fatalf("fill the filesystem: %v", err)
+				}
+			},
+			func(t *testing.T, mnt string) {
+				if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+	} {
+		t.Run(fs.name, func(t *testing.T) {
+			mnt := fs.mount(t)
+			s.diskFullOn(t, mnt, func() { fs.fill(t, mnt) }, func() { fs.room(t, mnt) })
+		})
+	}
+}
+
+func (s *suite) diskFullOn(t *testing.T, mnt string, fill, room func()) {
 	dir := filepath.Join(mnt, "store")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -54,6 +107,7 @@ func (s *suite) diskFull(t *testing.T) {
 		slices.Concat(records("y", 0, 1, testutil.Old), records("orig", 0, kept, fresh)),
 	}
 	f := s.newFixture(t, dir, segs, map[string]int64{"orig": kept}, map[string]int64{"x": 100, "y": 1})
+	fill()
 	before := f.snapshot(t)
 	rep, err := f.store.Compact(context.Background(), backends.Options{})
 	if err == nil {
@@ -69,9 +123,7 @@ func (s *suite) diskFull(t *testing.T) {
 	f.checkClean(t, "after the failed run")
 	f.checkNoQuarantine(t, "after the failed run")
 
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT|syscall.MS_NOSUID|syscall.MS_NODEV, "size=4m"); err != nil {
-		t.Fatalf("grow the tmpfs: %v", err)
-	}
+	room()
 	rep = f.compact(t, "with room again")
 	if rep.RecordsDropped != 101 {
 		t.Errorf("with room again: dropped %d records, want 101", rep.RecordsDropped)
