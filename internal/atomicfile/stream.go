@@ -116,11 +116,8 @@ func (w *StreamWriter) writeOut(b []byte) error {
 			// cannot: a test that injects faults writes plain.
 			w.plainFromHere()
 		} else {
-			n, err := w.f.Write(b)
+			n, err := w.f.Write(b) // an *os.PathError naming the file
 			if err == nil || !errors.Is(err, unix.EINVAL) || n > 0 {
-				if err != nil {
-					err = &os.PathError{Op: "write", Path: w.f.Name(), Err: err}
-				}
 				return err
 			}
 			// The filesystem took O_DIRECT but not this write: plain writes from here on.

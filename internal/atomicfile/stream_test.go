@@ -181,6 +181,9 @@ func TestStreamWriterFullDisk(t *testing.T) {
 	if !errors.Is(werr, unix.ENOSPC) {
 		t.Fatalf("32 MiB into a 16 MiB filesystem: %v, want ENOSPC", werr)
 	}
+	if want := "write " + f.Name() + ": no space left on device"; werr.Error() != want {
+		t.Errorf("error %q, want %q", werr, want)
+	}
 	if _, err := w.Write([]byte("more")); !errors.Is(err, unix.ENOSPC) {
 		t.Fatalf("a write after ENOSPC: %v", err)
 	}
