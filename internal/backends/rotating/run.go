@@ -78,7 +78,6 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		if p.act == untouched {
 			continue
 		}
-		r.prog.segment(0, false)
 		id := r.ID + strconv.Itoa(i)
 		if err := r.beginArchive(p); err != nil {
 			return err
@@ -124,7 +123,7 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 			}
 			ready = append(ready, pr)
 		}
-		r.prog.segment(p.seg.size, true)
+		r.prog.done(p.seg.size)
 	}
 	// Every change is ready and durable: seal the archive and publish the quarantine before
 	// anything leaves the store, so that no line is ever only in a file about to go.

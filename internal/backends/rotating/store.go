@@ -294,7 +294,6 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 		}
 	}
 	for _, sg := range segs {
-		prog.segment(0, false)
 		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
 		p := &segPlan{seg: sg, lo: len(sizes), stale: stale}
 		plans = append(plans, p)
@@ -322,7 +321,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				if a, ok := sum.decide(pol, cutoff); ok {
 					p.hi, p.end, p.act, p.known, p.sum = p.lo, sg.size, a, true, sum
 					p.counts = sum.counts(a)
-					prog.segment(sg.size, true)
+					prog.done(sg.size)
 					continue
 				}
 				if spans, ok := sum.spans(pol, cutoff); ok {
@@ -365,7 +364,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
 			p.hi, p.end = len(sizes), end
-			prog.segment(sg.size, true)
+			prog.done(sg.size)
 			continue
 		}
 		p.end = sg.size
@@ -390,7 +389,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			}
 		}
 		p.hi = len(sizes)
-		prog.segment(sg.size, true)
+		prog.done(sg.size)
 		if !sg.active && build != nil && build.Prefix {
 			if build.Size != sg.size {
 				p.sum = nil // the segment changed while it was read
