@@ -13,10 +13,10 @@
 // binary started again with -test.run=^TestHelperProcess$.
 //
 // The cases, each a subtest: compaction under every live writer style, every record checked;
-// disk full on a real small tmpfs and ext4 (direct I/O); mode, owner and group kept, and a read-only directory
-// refused; recovery of a run killed after its commit; every file operation of a run failed in
-// turn through atomicfile's fault seam; kill loops that SIGKILL a run at random instants while
-// a writer appends. The kill loops are short by default; PAPYRAD_TORTURE=1 lengthens them to
+// disk full on a real small tmpfs and on ext4 (direct I/O); mode, owner and group kept, and a
+// read-only directory refused; recovery of a run killed after its commit; every file operation
+// of a run failed in turn through atomicfile's fault seam; kill loops that SIGKILL a run at
+// random instants while a writer appends. The kill loops are short by default; PAPYRAD_TORTURE=1 lengthens them to
 // PAPYRAD_TORTURE_ITERATIONS (100 unless set) each.
 //
 // The cases that apply to a redis store (appends during runs, kill loops) run through
