@@ -82,12 +82,9 @@ func (d *drainer) resolveForward(ctx context.Context, opts DrainOptions) (dr Dra
 	if fw == nil {
 		return dr, 0, nil
 	}
-	block := make([]byte, fw.To-fw.From, fw.To-fw.From+1)
-	if _, err := d.old.ReadAt(block, fw.From); err != nil {
-		return dr, 0, errs.Wrap("read", d.oldName(), err)
-	}
-	if fw.AddNewline {
-		block = append(block, '\n')
+	block, err := fw.block(d.old, d.oldName())
+	if err != nil {
+		return dr, 0, err
 	}
 	destName := d.j.Store
 	if ino, err := inodeOf(destName); (err != nil || ino != fw.DestIno) && opts.Locate != nil {
@@ -135,6 +132,18 @@ func (d *drainer) resolveForward(ctx context.Context, opts DrainOptions) (dr Dra
 	}
 	d.j.Forward = nil
 	return dr, glued, d.j.save()
+}
+
+// block reads the step's block from old (named name).
+func (fw *forwardStep) block(old *os.File, name string) ([]byte, error) {
+	block := make([]byte, fw.To-fw.From, fw.To-fw.From+1)
+	if _, err := old.ReadAt(block, fw.From); err != nil {
+		return nil, errs.Wrap("read", name, err)
+	}
+	if fw.AddNewline {
+		block = append(block, '\n')
+	}
+	return block, nil
 }
 
 // findForward looks for block in dest (of the given size) from the size fw recorded. When

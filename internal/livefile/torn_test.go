@@ -90,6 +90,15 @@ func TestTornForwardGluedToTheNextRecord(t *testing.T) {
 			if got, want := read(t, path), rec("x")+strings.Join(late, "")[:n]; got != want {
 				t.Fatalf("store after the torn forward = %q, want %q", got, want)
 			}
+			// What the kill loops let through right after a kill is what the journal says.
+			fws, err := UnfinishedForwards(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fws) != 1 || fws[0].DestIno != inodeOfT(t, path) || fws[0].DestSize != int64(len(rec("x"))) ||
+				string(fws[0].Block) != strings.Join(late, "") {
+				t.Fatalf("unfinished forwards = %+v, want the block of %d bytes at %d", fws, len(strings.Join(late, "")), len(rec("x")))
+			}
 			appendLine(t, path, rec("a"))
 			if _, err := Recover(context.Background(), path, fastDrain); err != nil {
 				t.Fatal(err)
@@ -99,8 +108,20 @@ func TestTornForwardGluedToTheNextRecord(t *testing.T) {
 				t.Errorf("store = %q\nwant    %q", got, want)
 			}
 			assertClean(t, path)
+			if fws, err := UnfinishedForwards(path); err != nil || len(fws) != 0 {
+				t.Errorf("after recovery, unfinished forwards = %+v, %v; want none", fws, err)
+			}
 		})
 	}
+}
+
+func inodeOfT(t *testing.T, name string) uint64 {
+	t.Helper()
+	ino, err := inodeOf(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ino
 }
 
 // TestTornForwardKnownCut: a full disk tears the forward while a long-lived writer holds the

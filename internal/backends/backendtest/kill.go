@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -100,7 +102,7 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle, d testutil.Deploym
 		}
 
 		f.pause(t)
-		verified += len(f.check(t, when).Count)
+		verified += len(f.checkAfterKill(t, when).Count)
 		f.resume(t)
 
 		start := time.Now()
@@ -188,4 +190,90 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// checkAfterKill is check for a store as a kill left it. A SIGKILL between two pages of a
+// forward's write(2) leaves the block's first part at the end of the file it went to, cut
+// mid-line, and a writer's next record may be glued to it: nothing can make an append to a
+// file others append to whole against that, so recovery completes it (livefile's torn.go).
+// One such line per forward the journals record as unfinished, exactly a fragment of its
+// block where the block went, is let through; any other damage fails as in check.
+func (f *fixture) checkAfterKill(t *testing.T, when string) *testutil.SetContents {
+	t.Helper()
+	c := f.read(t)
+	if len(c.Bad) > 0 {
+		c.Bad = f.unexplained(t, c, when)
+	}
+	f.checkContents(t, c, when)
+	return c
+}
+
+// unexplained returns the damaged lines of c that no unfinished forward explains, and logs
+// those it does.
+func (f *fixture) unexplained(t *testing.T, c *testutil.SetContents, when string) []testutil.Line {
+	t.Helper()
+	fws, err := livefile.UnfinishedForwards(f.active(t))
+	if err != nil {
+		t.Fatalf("%s: unfinished forwards of %s: %v", when, f.path, err)
+	}
+	explained := map[int64]bool{} // by offset in the set, as c.Bad counts them
+	var base int64
+	for _, name := range c.Files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ino := inode(t, name)
+		for _, l := range testutil.SplitLines(b) {
+			for i, fw := range fws {
+				if fw.DestIno == ino && tornFragment(b, l, fw) {
+					explained[base+l.Off] = true
+					t.Logf("%s: %s ends, at offset %d, with a forward cut short: %q", when, name, l.Off, testutil.Abbrev(l.Raw, 80))
+					fws = slices.Delete(fws, i, i+1)
+					break
+				}
+			}
+		}
+		base += int64(len(b))
+	}
+	var out []testutil.Line
+	for _, l := range c.Bad {
+		if !explained[l.Off] {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// tornFragment says whether line l of file b is what a forward of fw cut short leaves: the
+// block starts at a line of b at or after fw.DestSize, its whole lines up to l are there, and
+// l is the start of the block's next line, cut mid-line, either ending b or followed by one
+// whole record of a writer.
+func tornFragment(b []byte, l testutil.Line, fw livefile.Unfinished) bool {
+	for j := 0; j < len(fw.Block); {
+		next := len(fw.Block)
+		if i := bytes.IndexByte(fw.Block[j:], '\n'); i >= 0 {
+			next = j + i + 1
+		}
+		start := l.Off - int64(j)
+		if start >= fw.DestSize && bytes.Equal(b[start:l.Off], fw.Block[:j]) {
+			first := fw.Block[j:next] // the line l would be, whole
+			for m := min(len(first)-1, len(l.Raw)); m > 0; m-- {
+				if !bytes.Equal(l.Raw[:m], first[:m]) {
+					continue
+				}
+				rest := l.Raw[m:]
+				if len(rest) == 0 && l.Off+int64(m) == int64(len(b)) {
+					return true
+				}
+				if len(rest) > 1 && rest[len(rest)-1] == '\n' {
+					if _, _, ok := testutil.ParseRecord(rest[:len(rest)-1]); ok {
+						return true
+					}
+				}
+			}
+		}
+		j = next
+	}
+	return false
 }

@@ -266,6 +266,13 @@ func (f *fixture) appendExpired(t *testing.T, name string, n int64) {
 func (f *fixture) check(t *testing.T, when string) *testutil.SetContents {
 	t.Helper()
 	c := f.read(t)
+	f.checkContents(t, c, when)
+	return c
+}
+
+// checkContents is check on contents already read.
+func (f *fixture) checkContents(t *testing.T, c *testutil.SetContents, when string) {
+	t.Helper()
 	if p := c.Problems(10); len(p) > 0 {
 		t.Errorf("%s: the store is damaged:\n  %s", when, strings.Join(p, "\n  "))
 	}
@@ -302,7 +309,6 @@ func (f *fixture) check(t *testing.T, when string) *testutil.SetContents {
 	if len(back) > 0 {
 		t.Errorf("%s: %d records out of their writer's order, e.g. %v", when, len(back), back[:min(len(back), 5)])
 	}
-	return c
 }
 
 // settle records the expired batches that are gone now; the next checks require them gone.
