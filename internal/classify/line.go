@@ -12,6 +12,11 @@ import (
 // pyjson.Classify sees it, except that an oversize line is not a record, and neither is an
 // unterminated one (a crash remnant; the caller keeps a write in progress out).
 func Line(l *ndjson.Line, wantRepr bool) retention.Class {
+	return lineWith(nil, l, wantRepr)
+}
+
+// lineWith is Line, with c (when not nil) remembering the keys of the lines it has seen.
+func lineWith(c *pyjson.Classifier, l *ndjson.Line, wantRepr bool) retention.Class {
 	switch {
 	case l.Oversize:
 		return retention.Class{Kind: retention.NonRecord, Reason: fmt.Sprintf("line of %d bytes is over the %d-byte limit for a record", l.Len, ndjson.DefaultMaxLine)}
@@ -22,5 +27,8 @@ func Line(l *ndjson.Line, wantRepr bool) retention.Class {
 		}
 		return retention.Class{Kind: retention.NonRecord, Reason: "unterminated last line left by an interrupted write"}
 	}
-	return pyjson.Classify(l.Data(), wantRepr)
+	if c == nil {
+		return pyjson.Classify(l.Data(), wantRepr)
+	}
+	return c.Classify(l.Data(), wantRepr)
 }

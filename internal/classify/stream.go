@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/papyrad/papyrad/internal/ndjson"
+	"github.com/papyrad/papyrad/internal/pyjson"
 )
 
 // batch is a run of consecutive lines classified together: a block of whole lines that a
@@ -45,13 +46,14 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := new(pyjson.Classifier)
 			for b := range work {
 				if b.block != nil {
 					b.lines = ndjson.AppendLines(b.lines[:0], b.block, b.off, b.cr)
 				}
 				for i := range b.lines {
 					l := &b.lines[i]
-					l.Class = Line(l, wantRepr)
+					l.Class = lineWith(c, l, wantRepr)
 				}
 				close(b.done)
 			}

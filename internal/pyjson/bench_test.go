@@ -58,6 +58,20 @@ func BenchmarkClassify(b *testing.B) {
 		{"long/repr=true", long, longTotal, true},
 	} {
 		lines, total := tc.lines, tc.total
+		if !tc.wantRepr {
+			b.Run(tc.name+"/classifier", func(b *testing.B) {
+				b.SetBytes(total)
+				b.ReportAllocs()
+				var c Classifier
+				for b.Loop() {
+					for _, l := range lines {
+						if c.Classify(l, false).Kind != retention.Record {
+							b.Fatal("not a record")
+						}
+					}
+				}
+			})
+		}
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(total)
 			b.ReportAllocs()

@@ -15,6 +15,11 @@ import (
 // store on "\n", "\r\n" and a lone "\r", as Python's universal newlines do.
 // Classify does not keep line.
 func Classify(line []byte, wantRepr bool) retention.Class {
+	return classify(line, wantRepr, nil)
+}
+
+// classify is Classify, with keys (when not nil) to match remembered keys in.
+func classify(line []byte, wantRepr bool, keys *keyCache) retention.Class {
 	if !wantRepr {
 		// The common case, records read for their timestamp only, takes the
 		// fast path; the scanner says why a line is not a record.
@@ -23,7 +28,7 @@ func Classify(line []byte, wantRepr bool) retention.Class {
 			return retention.Class{Kind: retention.Blank}
 		}
 		if line[start] == '{' {
-			if ts, ok := fastRecord(line[start:end]); ok {
+			if ts, ok := fastRecord(line[start:end], keys); ok {
 				return retention.Class{Kind: retention.Record, Timestamp: ts}
 			}
 		}

@@ -16,15 +16,17 @@ import (
 // anything else it returns false and the caller runs the scanner, which
 // says why. Duplicate keys need no bookkeeping here: the last timestamp wins
 // either way.
-func fastRecord(b []byte) (retention.Timestamp, bool) {
-	var v validator
+func fastRecord(b []byte, keys *keyCache) (retention.Timestamp, bool) {
+	v := validator{keys: keys}
 	i, ok := v.object(b, 1, 1)
 	return v.ts, ok && skipSpace(b, i) == len(b)
 }
 
-// validator holds what fastRecord has found so far.
+// validator holds what fastRecord has found so far, and the keys it may
+// match and remembers (nil: none).
 type validator struct {
-	ts retention.Timestamp
+	ts   retention.Timestamp
+	keys *keyCache
 }
 
 // object validates the members of the object whose '{' is just before
@@ -38,25 +40,35 @@ func (v *validator) object(b []byte, i, depth int) (int, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, false
 		}
-		end, esc, ok := fastString(b, i+1)
-		if !ok {
-			return 0, false
-		}
-		capture := depth == 1 && (end-i == 10 || esc) && isTimestamp(b[i+1:end], esc)
-		i = end + 1
-		// Papyra writes ": " and ", ": take them in one step.
-		if i+1 < len(b) && b[i] == ':' && b[i+1] == ' ' {
-			i += 2
+		var capture bool
+		if n, ts := v.keys.match(b, i); n > 0 {
+			i += n
+			capture = depth == 1 && ts
 		} else {
-			i = skipSpace(b, i)
-			if i >= len(b) || b[i] != ':' {
+			end, esc, ok := fastString(b, i+1)
+			if !ok {
 				return 0, false
 			}
-			i++
+			isTS := (end-i == 10 || esc) && isTimestamp(b[i+1:end], esc)
+			capture = depth == 1 && isTS
+			// Papyra writes ": " and ", ": take them in one step.
+			if end+2 < len(b) && b[end+1] == ':' && b[end+2] == ' ' {
+				if v.keys != nil {
+					v.keys.learn(b[i:end+3], isTS)
+				}
+				i = end + 3
+			} else {
+				i = skipSpace(b, end+1)
+				if i >= len(b) || b[i] != ':' {
+					return 0, false
+				}
+				i++
+			}
 		}
 		if i < len(b) && b[i] <= ' ' {
 			i = skipSpace(b, i)
 		}
+		var ok bool
 		switch {
 		case i >= len(b):
 			return 0, false
@@ -65,6 +77,7 @@ func (v *validator) object(b []byte, i, depth int) (int, bool) {
 				return 0, false
 			}
 		case b[i] == '"':
+			var end int
 			if end, _, ok = fastString(b, i+1); !ok {
 				return 0, false
 			}
@@ -338,14 +351,9 @@ func exactFloat(b []byte, neg bool, digits, intEnd, fracEnd, end int) (float64, 
 	if intEnd-digits+frac > 19 {
 		return 0, false
 	}
-	var m uint64
-	for _, c := range b[digits:intEnd] {
-		m = m*10 + uint64(c-'0')
-	}
+	m := appendDigits(0, b, digits, intEnd)
 	if frac > 0 {
-		for _, c := range b[intEnd+1 : fracEnd] {
-			m = m*10 + uint64(c-'0')
-		}
+		m = appendDigits(m, b, intEnd+1, fracEnd)
 	}
 	e := 0
 	if end > fracEnd {
@@ -404,6 +412,34 @@ func exactFloat(b []byte, neg bool, digits, intEnd, fracEnd, end int) (float64, 
 		f = -f
 	}
 	return f, true
+}
+
+// appendDigits returns m followed by the decimal digits b[from:to], eight at a time where it
+// can; m and the result must fit in a uint64.
+func appendDigits(m uint64, b []byte, from, to int) uint64 {
+	for ; to-from >= 8; from += 8 {
+		m = m*1e8 + eightDigits(binary.LittleEndian.Uint64(b[from:])&lowNibbles)
+	}
+	if n := to - from; n > 0 && to >= 8 {
+		// The last n digits end a word whose first 8-n bytes are cleared to zero digits.
+		x := binary.LittleEndian.Uint64(b[to-8:]) & lowNibbles &^ (1<<(8*(8-n)) - 1)
+		return m*pow10[n] + eightDigits(x)
+	}
+	for _, c := range b[from:to] {
+		m = m*10 + uint64(c-'0')
+	}
+	return m
+}
+
+// lowNibbles keeps each byte's low four bits: a digit's value.
+const lowNibbles = 0x0f0f0f0f0f0f0f0f
+
+// eightDigits returns the number whose eight decimal digits are the bytes of x, most
+// significant first in memory (x read little endian, each byte a digit's value).
+func eightDigits(x uint64) uint64 {
+	x = (x*10 + x>>8) & 0x00ff00ff00ff00ff
+	x = (x*100 + x>>16) & 0x0000ffff0000ffff
+	return (x*10000 + x>>32) & 0xffffffff
 }
 
 // roundToFloat returns (hi·2^64 + lo)·2^exp rounded to the nearest float64,

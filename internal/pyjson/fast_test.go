@@ -83,6 +83,39 @@ func FuzzFastRecord(f *testing.F) {
 		if got != want {
 			t.Fatalf("%q: fast path %+v, scanner %+v", line, got, want)
 		}
+		// With the line's own keys remembered, matched where they recur.
+		var c Classifier
+		c.Classify(line, false)
+		if got := c.Classify(line, false); got != want {
+			t.Fatalf("%q, its keys remembered: fast path %+v, scanner %+v", line, got, want)
+		}
+	})
+}
+
+// FuzzClassifierKeys checks that what a Classifier remembers from one line never changes what
+// it decides about the next: b is decided exactly as the scanner decides it after a.
+func FuzzClassifierKeys(f *testing.F) {
+	lines := [][]byte{
+		[]byte(`{"kind": "event", "system_id": "s", "payload": {"timestamp": 1}, "timestamp": 1796081156.0556886}`),
+		[]byte(`{"kind": "audit", "system_id": "s", "timestamp": 1796081156.5, "registry_size": 40, "registry_dead": []}`),
+		[]byte(`{"timestamp": "x", "kind": "event"}`),
+		[]byte(`{"kind": "event", "k\u0069nd": 1, "timest\u0061mp": 2, "cafÃ©_key": 3}`),
+		[]byte(`{"kind":"event","timestamp":1}`),
+	}
+	for _, a := range lines {
+		for _, b := range lines {
+			f.Add(a, b)
+		}
+		f.Add(a, []byte(`["kind": "event"]`))
+		f.Add(a, []byte(`{"x": "kind": 1}`))
+		f.Add(a, []byte(`{"kind": `))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		var c Classifier
+		c.Classify(a, false)
+		if got, want := c.Classify(b, false), scannerClassify(b); got != want {
+			t.Fatalf("%q after %q: fast path %+v, scanner %+v", b, a, got, want)
+		}
 	})
 }
 
@@ -100,7 +133,7 @@ func TestFastRecordSeeds(t *testing.T) {
 		start, end := pyStrip(line)
 		_, ok := false, false
 		if start < end && line[start] == '{' {
-			_, ok = fastRecord(line[start:end])
+			_, ok = fastRecord(line[start:end], nil)
 		}
 		if ok != (want.Kind == retention.Record) {
 			t.Errorf("%q: fastRecord says %v, the scanner %v", s, ok, want.Kind)
