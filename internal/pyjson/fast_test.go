@@ -209,6 +209,11 @@ func checkExactFloat(t *testing.T, text []byte) bool {
 	if intEnd == i && i < len(text) && text[i] != 'e' && text[i] != 'E' {
 		return false
 	}
+	if f, end, ok := plainFloat(text, 0); ok {
+		if want := parseFloat(text); end != len(text) || math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("%s: plainFloat %v (%x) ending at %d, strconv %v (%x)", text, f, math.Float64bits(f), end, want, math.Float64bits(want))
+		}
+	}
 	got, ok := exactFloat(text, neg, digits, intEnd, i, len(text))
 	if !ok {
 		return false

@@ -57,19 +57,20 @@ func keyIndex(w0 uint64) int { return int((w0 * 0x9e3779b97f4a7c15) >> (64 - key
 // goes on for maxKeyLen bytes, as it does after any key but the last of a record with a short
 // last value.
 func (c *keyCache) match(b []byte, i int) (n int, ts bool) {
-	if c == nil || len(b)-i < maxKeyLen {
+	if c == nil || i < 0 || len(b)-i < maxKeyLen {
 		return 0, false
 	}
-	s := b[i : i+maxKeyLen]
-	w0 := binary.LittleEndian.Uint64(s[0:8])
+	s := b[i:]
+	_ = s[maxKeyLen-1]
+	w0 := binary.LittleEndian.Uint64(s)
+	w1 := binary.LittleEndian.Uint64(s[8:])
+	w2 := binary.LittleEndian.Uint64(s[16:])
 	set := &c.sets[keyIndex(w0)]
 	for k := range keyWays {
-		if set.w0[k] != w0 {
-			continue
-		}
-		t := &set.rest[k]
-		if binary.LittleEndian.Uint64(s[8:16])&t.m1 == t.w1 && binary.LittleEndian.Uint64(s[16:24])&t.m2 == t.w2 {
-			return int(t.n), t.ts
+		if set.w0[k] == w0 {
+			if t := &set.rest[k]; w1&t.m1 == t.w1 && w2&t.m2 == t.w2 {
+				return int(t.n), t.ts
+			}
 		}
 	}
 	return 0, false
