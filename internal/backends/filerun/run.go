@@ -63,6 +63,11 @@ type Run struct {
 // DryRun reports whether the run only reports what it would do.
 func (run *Run) DryRun() bool { return run.Opts.DryRun }
 
+// TryLock takes the store's lock if nobody holds it, for a dry run (which runs without it) to
+// write what must not race a real run; the func releases it. It wraps errs.ErrLocked when the
+// lock is held.
+func (run *Run) TryLock() (func(), error) { return run.r.lock(0) }
+
 // NewQuarantine returns the run's quarantine file (nothing is written until a line is added).
 func (run *Run) NewQuarantine() *quarantine.File {
 	cfg := run.r.cfg

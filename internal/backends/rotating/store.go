@@ -215,7 +215,13 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 	}
 	var rewritten []*summary // of the segments the run rewrote
 	defer func() {
-		if err := cache.save(append(cache.keep, rewritten...)); err != nil {
+		var err error
+		if fr.DryRun() {
+			_, err = cache.saveUnlessNewer(cache.keep, fr.TryLock)
+		} else {
+			err = cache.save(append(cache.keep, rewritten...))
+		}
+		if err != nil {
 			s.log.Warn("could not keep segment summaries; the next run reads the whole set", zap.Error(err))
 		}
 	}()

@@ -298,9 +298,28 @@ func (t *tally) merge(o tally) {
 
 // summaries is the cache of one store's segment summaries, kept in the state directory.
 type summaries struct {
-	path string
-	m    map[string]*summary
-	keep []*summary // what a run keeps of them, and learned
+	path   string
+	m      map[string]*summary
+	keep   []*summary // what a run keeps of them, and learned
+	loaded fileID     // the cache file as it was read
+}
+
+// fileID tells one version of the cache file from another: every save replaces it with a new
+// inode.
+type fileID struct {
+	dev, ino uint64
+	size     int64
+	mtimeNs  int64
+}
+
+// cacheFileID returns the ID of the file at path, the zero ID when there is none.
+func cacheFileID(path string) fileID {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return fileID{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtimeNs: fi.ModTime().UnixNano()}
 }
 
 func key(dev, ino uint64) string {
@@ -315,7 +334,7 @@ func loadSummaries(path string, log *zap.Logger) *summaries {
 	if path == "" {
 		return c
 	}
-	b, err := os.ReadFile(path)
+	b, err := readCache(path, &c.loaded)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c
 	}
@@ -497,6 +516,41 @@ func (c *summaries) lookupPrefix(fi os.FileInfo, f *os.File) (*summary, bool) {
 		return nil, false
 	}
 	return s, true
+}
+
+// readCache reads the cache file at path and sets *id to the ID of what it read.
+func readCache(path string, id *fileID) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	*id = fileID{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtimeNs: fi.ModTime().UnixNano()}
+	return io.ReadAll(f)
+}
+
+// saveUnlessNewer is save for a dry run, which holds no lock: it saves only with the store's
+// lock taken (lock fails while a real run holds it) and the cache file as it was read, so that
+// it never replaces the summaries a real run saved meanwhile, of segments it rewrote, with
+// those of the segments as they were. It reports whether it saved.
+func (c *summaries) saveUnlessNewer(keep []*summary, lock func() (func(), error)) (bool, error) {
+	if c.path == "" {
+		return false, nil
+	}
+	unlock, err := lock()
+	if err != nil {
+		return false, nil
+	}
+	defer unlock()
+	if cacheFileID(c.path) != c.loaded {
+		return false, nil
+	}
+	return true, c.save(keep)
 }
 
 // save keeps the summaries of the given segments (the rest are gone or changed) atomically.

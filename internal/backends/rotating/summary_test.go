@@ -17,7 +17,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
+	"github.com/papyrad/papyrad/internal/livefile"
 	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -593,4 +595,66 @@ func TestActiveSummaryBlockEndsInCR(t *testing.T) {
 		t.Fatalf("a run with the summary: %v", err)
 	}
 	sameRun(t, s, rep, wantRep, want)
+}
+
+// TestDryRunKeepsNewerSummaries: a dry run, which holds no lock, saves the summaries it
+// learned only when no real run holds the store and none saved its own since the dry run read
+// them: a real run's summaries of the segments it rewrote are never replaced by those of the
+// segments as they were.
+func TestDryRunKeepsNewerSummaries(t *testing.T) {
+	dir := t.TempDir()
+	hour := now.Add(-time.Hour)
+	for name, content := range map[string]string{
+		"events.ndjson.1": `{"kind": "event", "timestamp": 4102444800.0}` + "\n",
+		"events.ndjson":   `{"kind": "event", "timestamp": 4102444801.0}` + "\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, hour, hour)
+	}
+	s := newStore(dir, Suffix, retention.Policy{MaxAge: time.Hour})
+	s.cfg.Summaries = filepath.Join(dir, "state", "segments.json")
+	dryRun := func() {
+		t.Helper()
+		if _, err := s.Compact(context.Background(), backends.Options{DryRun: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A real run holds the store: the dry run leaves the cache alone.
+	l, err := livefile.Acquire(s.cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dryRun()
+	l.Release()
+	if _, err := os.Stat(s.cfg.Summaries); !os.IsNotExist(err) {
+		t.Fatalf("a dry run saved summaries while the store was locked (stat: %v)", err)
+	}
+	// Nobody does: it saves them.
+	dryRun()
+	if _, err := os.Stat(s.cfg.Summaries); err != nil {
+		t.Fatalf("a dry run on an idle store saved no summaries: %v", err)
+	}
+
+	// A real run saves between the dry run's read and its save: the real run's stay.
+	c := loadSummaries(s.cfg.Summaries, zap.NewNop())
+	newer := []byte("[]")
+	if err := atomicfile.WriteFile(s.cfg.Summaries, newer, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	free := func() (func(), error) { return func() {}, nil }
+	if saved, err := c.saveUnlessNewer(c.keep, free); saved || err != nil {
+		t.Fatalf("saveUnlessNewer over a newer cache = %v, %v", saved, err)
+	}
+	if b, _ := os.ReadFile(s.cfg.Summaries); !bytes.Equal(b, newer) {
+		t.Fatalf("the newer cache was replaced: %s", b)
+	}
+	// As read, and unlocked: saved.
+	c = loadSummaries(s.cfg.Summaries, zap.NewNop())
+	if saved, err := c.saveUnlessNewer(c.keep, free); !saved || err != nil {
+		t.Fatalf("saveUnlessNewer over the cache as read = %v, %v", saved, err)
+	}
 }
