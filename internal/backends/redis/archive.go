@@ -72,7 +72,7 @@ func (r *run) archive(ctx context.Context, results []*streamResult) (*archive.Wr
 		}
 		var writeErr error
 		err := r.readRange(ctx, sp.key, sp.ids.at(res.final.pos-1), "archive", func(x id, values map[string]any) error {
-			l, data, _ := entryLine(values, false)
+			l, data, _ := entryLine(nil, values, false)
 			if l.Kind != retention.Record {
 				return nil // quarantined instead
 			}

@@ -49,8 +49,9 @@ var freshTimestamp = pyjson.Classify([]byte(`{"timestamp": Infinity}`), false).T
 
 // entryLine classifies one stream entry the way Papyra's redis backend reads it:
 // json.loads(fields["data"]) must give a dict. It returns the line, the bytes that stand for
-// the entry in quarantine, and its stored size (the data field's length).
-func entryLine(values map[string]any, wantRepr bool) (retention.Class, []byte, int64) {
+// the entry in quarantine, and its stored size (the data field's length). c, when not nil,
+// remembers the keys of the entries it has seen (see pyjson.Classifier).
+func entryLine(c *pyjson.Classifier, values map[string]any, wantRepr bool) (retention.Class, []byte, int64) {
 	v, ok := values["data"]
 	if !ok {
 		raw, _ := json.Marshal(values)
@@ -58,7 +59,12 @@ func entryLine(values map[string]any, wantRepr bool) (retention.Class, []byte, i
 	}
 	s, _ := v.(string)
 	data := []byte(s)
-	l := pyjson.Classify(data, wantRepr)
+	var l retention.Class
+	if c != nil {
+		l = c.Classify(data, wantRepr)
+	} else {
+		l = pyjson.Classify(data, wantRepr)
+	}
 	switch l.Kind {
 	case retention.Blank:
 		return retention.Class{Kind: retention.NonRecord, Reason: "data is empty or blank"}, data, int64(len(data))
@@ -131,8 +137,9 @@ func (r *run) planStream(ctx context.Context, sp *streamPlan) error {
 		}
 	}
 	if sp.length > 0 && end != (id{}) {
+		var c pyjson.Classifier
 		if err := r.readRange(ctx, sp.key, end, "page", func(x id, values map[string]any) error {
-			l, _, size := entryLine(values, wantRepr)
+			l, _, size := entryLine(&c, values, wantRepr)
 			if l.Kind == retention.Record && byID {
 				if float64(x.ms)/1000 >= cutoff {
 					l.Timestamp = freshTimestamp

@@ -243,7 +243,7 @@ func (r *run) quarantine(ctx context.Context, results []*streamResult) error {
 			if len(msgs) == 0 {
 				continue // removed by someone else since
 			}
-			_, raw, _ := entryLine(msgs[0].Values, false)
+			_, raw, _ := entryLine(nil, msgs[0].Values, false)
 			if err := q.Add(raw, int64(nr.pos), fmt.Sprintf("%s entry %s: %s", sp.key, nr.id, nr.reason)); err != nil {
 				return fmt.Errorf("store %s: %w", s.cfg.Name, err)
 			}

@@ -39,7 +39,7 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 			continue
 		}
 		err := r.readRange(ctx, k, sp.last, "page", func(x id, values map[string]any) error {
-			l, _, _ := entryLine(values, false)
+			l, _, _ := entryLine(nil, values, false)
 			if l.Kind == retention.NonRecord {
 				out = append(out, report.Anomaly{Type: report.CorruptedLine, Path: k,
 					Detail: fmt.Sprintf("entry %s: %s", x, l.Reason)})
