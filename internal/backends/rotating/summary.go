@@ -312,14 +312,18 @@ type fileID struct {
 	mtimeNs  int64
 }
 
+func idOf(fi os.FileInfo) fileID {
+	st := fi.Sys().(*syscall.Stat_t)
+	return fileID{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtimeNs: fi.ModTime().UnixNano()}
+}
+
 // cacheFileID returns the ID of the file at path, the zero ID when there is none.
 func cacheFileID(path string) fileID {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fileID{}
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return fileID{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtimeNs: fi.ModTime().UnixNano()}
+	return idOf(fi)
 }
 
 func key(dev, ino uint64) string {
@@ -529,8 +533,7 @@ func readCache(path string, id *fileID) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	*id = fileID{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtimeNs: fi.ModTime().UnixNano()}
+	*id = idOf(fi)
 	return io.ReadAll(f)
 }
 
