@@ -27,8 +27,5 @@ func lineWith(c *pyjson.Classifier, l *ndjson.Line, wantRepr bool) retention.Cla
 		}
 		return retention.Class{Kind: retention.NonRecord, Reason: "unterminated last line left by an interrupted write"}
 	}
-	if c == nil {
-		return pyjson.Classify(l.Data(), wantRepr)
-	}
 	return c.Classify(l.Data(), wantRepr)
 }

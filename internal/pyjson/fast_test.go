@@ -83,6 +83,9 @@ func FuzzFastRecord(f *testing.F) {
 		if got != want {
 			t.Fatalf("%q: fast path %+v, scanner %+v", line, got, want)
 		}
+		if got := (*Classifier)(nil).Classify(line, false); got != want {
+			t.Fatalf("%q, a nil Classifier: fast path %+v, scanner %+v", line, got, want)
+		}
 		// With the line's own keys remembered, matched where they recur.
 		var c Classifier
 		c.Classify(line, false)

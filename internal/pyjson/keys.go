@@ -12,12 +12,16 @@ import (
 // word compares where validating it as a string costs a scan. Identical bytes at a place where
 // a key is expected are an identical, already validated key, so what is decided never depends
 // on what was seen before. The zero Classifier is ready; one must not be used concurrently.
+// A nil *Classifier classifies as Classify does, remembering nothing.
 type Classifier struct {
 	keys keyCache
 }
 
 // Classify is Classify, remembering the keys of line for the lines after it.
 func (c *Classifier) Classify(line []byte, wantRepr bool) retention.Class {
+	if c == nil {
+		return classify(line, wantRepr, nil)
+	}
 	return classify(line, wantRepr, &c.keys)
 }
 

@@ -59,12 +59,7 @@ func entryLine(c *pyjson.Classifier, values map[string]any, wantRepr bool) (rete
 	}
 	s, _ := v.(string)
 	data := []byte(s)
-	var l retention.Class
-	if c != nil {
-		l = c.Classify(data, wantRepr)
-	} else {
-		l = pyjson.Classify(data, wantRepr)
-	}
+	l := c.Classify(data, wantRepr)
 	switch l.Kind {
 	case retention.Blank:
 		return retention.Class{Kind: retention.NonRecord, Reason: "data is empty or blank"}, data, int64(len(data))
