@@ -29,3 +29,24 @@ func lineWith(c *pyjson.Classifier, l *ndjson.Line, wantRepr bool) retention.Cla
 	}
 	return c.Classify(l.Data(), wantRepr)
 }
+
+// appendLines appends to lines the lines of block, split as [ndjson.AppendLines] splits them
+// and classified by c as [Line] classifies them. A record as Papyra writes it, the common
+// case, is found and checked in one pass.
+func appendLines(c *pyjson.Classifier, lines []ndjson.Line, block []byte, off int64, cr, wantRepr bool) []ndjson.Line {
+	for len(block) > 0 {
+		if !wantRepr {
+			if ts, n, ok := c.RecordLine(block); ok {
+				lines = append(lines, ndjson.Line{Off: off, Raw: block[:n:n], Len: int64(n), Term: 1, Terminated: true,
+					Class: retention.Class{Kind: retention.Record, Timestamp: ts}})
+				block, off = block[n:], off+int64(n)
+				continue
+			}
+		}
+		l := ndjson.FirstLine(block, off, cr)
+		l.Class = lineWith(c, &l, wantRepr)
+		lines = append(lines, l)
+		block, off = block[l.Len:], off+l.Len
+	}
+	return lines
+}

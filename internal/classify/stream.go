@@ -49,11 +49,12 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 			c := new(pyjson.Classifier)
 			for b := range work {
 				if b.block != nil {
-					b.lines = ndjson.AppendLines(b.lines[:0], b.block, b.off, b.cr)
-				}
-				for i := range b.lines {
-					l := &b.lines[i]
-					l.Class = lineWith(c, l, wantRepr)
+					b.lines = appendLines(c, b.lines[:0], b.block, b.off, b.cr, wantRepr)
+				} else {
+					for i := range b.lines {
+						l := &b.lines[i]
+						l.Class = lineWith(c, l, wantRepr)
+					}
 				}
 				close(b.done)
 			}

@@ -11,6 +11,7 @@ import (
 	"testing/iotest"
 
 	"github.com/papyrad/papyrad/internal/ndjson"
+	"github.com/papyrad/papyrad/internal/pyjson"
 )
 
 // streamStore is a store with every kind of line Stream treats apart: Papyra's records, blank
@@ -29,6 +30,8 @@ func streamStore(t *testing.T) []byte {
 	store = append(store, strings.Repeat("\n", 3*batchLines)...)
 	store = append(store, `{"timestamp": 1.5, "text": "`+strings.Repeat("long ", 300000)+`"}`+"\r\n"...)
 	store = append(store, "{\"timestamp\": 2}\r{\"timestamp\": 3}\rnot json\r\n[1]\n"...)
+	// Records split over lines, and lines that end a record with more than "\n".
+	store = append(store, "{\"timestamp\": 6,\n\"a\": 1}\n{\"timestamp\": 7\r}\n{\"timestamp\": 8} \n{\"timestamp\": 9}\r\n"...)
 	store = append(store, bytes.Repeat([]byte("{}\r"), 3*batchLines)...)
 	store = append(store, bytes.Repeat([]byte{'x'}, ndjson.DefaultMaxLine+10)...)
 	store = append(store, "\n{\"timestamp\": 4}\n{\"timestamp\": 5"...)
@@ -39,7 +42,8 @@ func streamStore(t *testing.T) []byte {
 // one, each classified by Line, and stops where asked.
 func TestStreamLines(t *testing.T) {
 	store := streamStore(t)
-	for _, stopAtPartial := range []bool{false, true} {
+	for _, c := range []struct{ stopAtPartial, wantRepr bool }{{false, true}, {true, true}, {true, false}} {
+		stopAtPartial := c.stopAtPartial
 		var want []ndjson.Line
 		sc := ndjson.NewScanner(bytes.NewReader(store), 7, 1<<20, ndjson.DefaultMaxLine)
 		for {
@@ -54,14 +58,14 @@ func TestStreamLines(t *testing.T) {
 				break
 			}
 			l.Raw = bytes.Clone(l.Raw)
-			l.Class = Line(&l, true)
+			l.Class = Line(&l, c.wantRepr)
 			want = append(want, l)
 		}
 		for name, r := range map[string]io.Reader{
 			"whole": bytes.NewReader(store), "halves": iotest.HalfReader(bytes.NewReader(store)),
 		} {
 			i := 0
-			end, err := Stream(context.Background(), r, 7, true, stopAtPartial, true, func(l *ndjson.Line) error {
+			end, err := Stream(context.Background(), r, 7, true, stopAtPartial, c.wantRepr, func(l *ndjson.Line) error {
 				if i >= len(want) {
 					t.Fatalf("%s: more than the %d lines", name, len(want))
 				}
@@ -85,4 +89,37 @@ func TestStreamLines(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzAppendLines checks that splitting and classifying a block of lines in one pass gives
+// the lines ndjson.AppendLines splits, each classified by Line, whatever the Classifier has
+// seen before.
+func FuzzAppendLines(f *testing.F) {
+	f.Add([]byte("{\"kind\": \"event\", \"timestamp\": 1.5}\n{\"kind\": \"event\", \"timestamp\": 2}\n"), false)
+	f.Add([]byte("{\"timestamp\": 6,\n\"a\": 1}\n{\"timestamp\": 7\r}\n{} \n{}\r\n\r\n"), true)
+	f.Add([]byte("{\"kind\": \"event\",\t\"timestamp\": \"x\"}\n[1]\n\"s\"\n{\"k\": \"\xff\"}\n"), false)
+	f.Fuzz(func(t *testing.T, block []byte, cr bool) {
+		if len(block) == 0 || block[len(block)-1] != '\n' {
+			block = append(block, '\n') // a block holds whole lines
+		}
+		cr = cr || bytes.IndexByte(block, '\r') >= 0
+		want := ndjson.AppendLines(nil, block, 3, cr)
+		for i := range want {
+			want[i].Class = Line(&want[i], false)
+		}
+		c := new(pyjson.Classifier)
+		for range 2 { // the second time, with the keys of the first remembered
+			got := appendLines(c, nil, block, 3, cr, false)
+			if len(got) != len(want) {
+				t.Fatalf("%q: %d lines, want %d", block, len(got), len(want))
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if g.Off != w.Off || g.Len != w.Len || g.Term != w.Term || g.Terminated != w.Terminated ||
+					!bytes.Equal(g.Raw, w.Raw) || g.Class != w.Class {
+					t.Fatalf("%q: line %d: got %+v, want %+v", block, i, g, w)
+				}
+			}
+		}
+	})
 }

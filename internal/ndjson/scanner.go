@@ -217,13 +217,20 @@ func (s *Scanner) Block(next []byte) (block []byte, off int64) {
 // hold a "\r": false only when the caller has seen that it does not.
 func AppendLines(lines []Line, block []byte, off int64, cr bool) []Line {
 	for len(block) > 0 {
-		n, term := lineEnd(block, cr)
-		l := n + term
-		lines = append(lines, Line{Off: off, Raw: block[:l:l], Len: int64(l), Term: term, Terminated: term > 0})
-		block = block[l:]
-		off += int64(l)
+		l := FirstLine(block, off, cr)
+		lines = append(lines, l)
+		block = block[l.Len:]
+		off += l.Len
 	}
 	return lines
+}
+
+// FirstLine returns the first line of block, a non-empty run of whole lines (as for
+// [AppendLines]) that starts at offset off; its Raw shares block's memory.
+func FirstLine(block []byte, off int64, cr bool) Line {
+	n, term := lineEnd(block, cr)
+	l := n + term
+	return Line{Off: off, Raw: block[:l:l], Len: int64(l), Term: term, Terminated: term > 0}
 }
 
 // CutLines returns how many bytes the first n lines of block (whole lines, as from

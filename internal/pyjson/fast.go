@@ -18,6 +18,7 @@ import (
 // either way.
 func fastRecord(b []byte, keys *keyCache) (retention.Timestamp, bool) {
 	v := validator{keys: keys}
+	keys.begin()
 	i, ok := v.object(b, 1, 1)
 	return v.ts, ok && skipSpace(b, i) == len(b)
 }
@@ -203,16 +204,16 @@ func (v *validator) value(b []byte, i, depth int, capture bool) (int, bool) {
 	return i, true
 }
 
-// skipSpace skips JSON whitespace (space, \t, \n, \r) from b[i:].
+// skipSpace skips spaces and tabs from b[i:]. JSON also allows "\n" and "\r" between
+// tokens, and the scanner takes them (a Redis entry may hold them), but a store's lines never
+// do: where the validator runs over a block of lines ([Classifier.RecordLine]) either one ends
+// a line, which must not be taken as part of a record that goes on after it.
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && b[i] <= ' ' && jsonSpace[b[i]] {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
 		i++
 	}
 	return i
 }
-
-// jsonSpace marks the whitespace JSON allows between tokens.
-var jsonSpace = [' ' + 1]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 // quoteBytes flags (in its high bit) each byte of the 8 in x, read little
 // endian, that ends a run of plain string content: '"', '\\', a control

@@ -1,6 +1,7 @@
 package pyjson
 
 import (
+	"bytes"
 	"bufio"
 	"encoding/json"
 	"math"
@@ -138,7 +139,9 @@ func TestFastRecordSeeds(t *testing.T) {
 		if start < end && line[start] == '{' {
 			_, ok = fastRecord(line[start:end], nil)
 		}
-		if ok != (want.Kind == retention.Record) {
+		// A store's line holds no "\n" or "\r" (a Redis entry may): the fast path leaves a record
+		// with them between its tokens to the scanner.
+		if fast := want.Kind == retention.Record && !bytes.ContainsAny(line, "\r\n"); ok != fast {
 			t.Errorf("%q: fastRecord says %v, the scanner %v", s, ok, want.Kind)
 		}
 		if ok {

@@ -19,6 +19,14 @@ func TestClassifierRemembersKeys(t *testing.T) {
 			t.Errorf("%s: match = %d, %v; want %d, %v", key, n, ts, len(key), key == `"timestamp": `)
 		}
 	}
+	// The second time through, each key is the one predicted: the one after the key before.
+	c.keys.begin()
+	for _, key := range []string{`"kind": `, `"system_id": `, `"timestamp": `, `"registry_size": `, `"registry_orphans": `, `"registry_dead": `, `"dead_letters_count": `} {
+		pred := c.keys.pred
+		if n, _ := c.keys.match(line, bytes.Index(line, []byte(key))); n != len(key) || c.keys.last != pred {
+			t.Errorf("%s: matched %d bytes in slot %d, predicted slot %d", key, n, c.keys.last, pred)
+		}
+	}
 	for _, other := range []string{
 		`{"registry_sizes": 1, "a": "................"}`,
 		`{"registry_size" : 1, "a": "................"}`,
