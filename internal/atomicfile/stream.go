@@ -18,14 +18,25 @@ import (
 // cached data to make room. The rest goes through the page cache as plain writes through
 // Writer: the last partial chunk, everything after a Flush that left the file's end
 // unaligned, and every write on a filesystem without direct I/O. Writes go through Write's
-// fault seam either way. The caller fsyncs the file after the last Flush, as for any file.
+// fault seam either way. A whole chunk going direct is written in the background while the
+// next one fills, one write at a time and in order; its error is returned by the next call.
+// The caller fsyncs the file after the last Flush, as for any file.
 type StreamWriter struct {
-	f     *os.File
-	buf   []byte // a chunk, aligned in memory as direct I/O needs
-	n     int    // bytes buffered
-	align int    // the file offset alignment direct I/O needs; 0 when writes are plain
-	plain io.Writer
-	err   error
+	f        *os.File
+	buf      []byte // the chunk being filled, aligned in memory as direct I/O needs
+	spare    []byte // the other chunk, which the write in flight writes
+	memAlign int
+	n        int              // bytes buffered
+	inFlight chan directWrite // the write of spare, when one is in flight
+	align    int              // the file offset alignment direct I/O needs; 0 when writes are plain
+	plain    io.Writer
+	err      error
+}
+
+// directWrite is the outcome of a write in flight.
+type directWrite struct {
+	n   int
+	err error
 }
 
 // streamChunk is how much a StreamWriter buffers: the size of its writes.
@@ -35,7 +46,8 @@ const streamChunk = 1 << 20
 func NewStreamWriter(f *os.File) *StreamWriter {
 	w := &StreamWriter{f: f, plain: Writer(f)}
 	mem, off := directAlign(f)
-	w.buf = alignedBuffer(streamChunk, max(mem, 1))
+	w.memAlign = max(mem, 1)
+	w.buf = alignedBuffer(streamChunk, w.memAlign)
 	if off > 0 && streamChunk%off == 0 {
 		if pos, err := f.Seek(0, io.SeekCurrent); err == nil && pos%int64(off) == 0 && setDirect(f, true) == nil {
 			w.align = off
@@ -54,11 +66,52 @@ func (w *StreamWriter) Write(p []byte) (int, error) {
 		c := copy(w.buf[w.n:], p)
 		w.n, p, done = w.n+c, p[c:], done+c
 		if w.n == len(w.buf) {
-			w.err = w.writeOut(w.buf)
-			w.n = 0
+			w.chunkFull()
 		}
 	}
 	return done, w.err
+}
+
+// chunkFull writes the full chunk: direct, in the background, once the write before it is
+// done, going on in the other chunk; plain, at once.
+func (w *StreamWriter) chunkFull() {
+	if w.err = w.wait(); w.err != nil {
+		return
+	}
+	if w.align == 0 || fault.Load() != nil {
+		w.err = w.writeOut(w.buf)
+		w.n = 0
+		return
+	}
+	if w.spare == nil {
+		w.spare = alignedBuffer(streamChunk, w.memAlign)
+	}
+	full := w.buf
+	w.buf, w.spare, w.n = w.spare, full, 0
+	done := make(chan directWrite, 1)
+	w.inFlight = done
+	go func() {
+		// Only the write itself: os.File makes it safe against a Close, should the caller
+		// give up on the file without a Flush.
+		n, err := w.f.Write(full) // an *os.PathError naming the file
+		done <- directWrite{n, err}
+	}()
+}
+
+// wait waits for the write in flight, if any, and returns its error. A write the filesystem
+// refused direct is written again plain, as writeOut does.
+func (w *StreamWriter) wait() error {
+	if w.inFlight == nil {
+		return nil
+	}
+	r := <-w.inFlight
+	w.inFlight = nil
+	if r.err != nil && errors.Is(r.err, unix.EINVAL) && r.n == 0 {
+		w.plainFromHere()
+		_, err := w.plain.Write(w.spare)
+		return err
+	}
+	return r.err
 }
 
 // ReadFrom reads r to its end straight into the buffer, writing every chunk it fills: what
@@ -72,8 +125,7 @@ func (w *StreamWriter) ReadFrom(r io.Reader) (int64, error) {
 		m, err := r.Read(w.buf[w.n:])
 		w.n, done = w.n+m, done+int64(m)
 		if w.n == len(w.buf) {
-			w.err = w.writeOut(w.buf)
-			w.n = 0
+			w.chunkFull()
 		}
 		if errors.Is(err, io.EOF) {
 			return done, w.err
@@ -84,9 +136,12 @@ func (w *StreamWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// Flush writes what is buffered. A part that leaves the file's end unaligned for direct I/O
-// is written plain, and so is everything after it.
+// Flush waits for the write in flight and writes what is buffered. A part that leaves the
+// file's end unaligned for direct I/O is written plain, and so is everything after it.
 func (w *StreamWriter) Flush() error {
+	if err := w.wait(); w.err == nil {
+		w.err = err
+	}
 	if w.err != nil || w.n == 0 {
 		return w.err
 	}
