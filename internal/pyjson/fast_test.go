@@ -1,8 +1,8 @@
 package pyjson
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
