@@ -30,11 +30,12 @@ func lineWith(c *pyjson.Classifier, l *ndjson.Line, wantRepr bool) retention.Cla
 	return c.Classify(l.Data(), wantRepr)
 }
 
-// appendLines appends to lines the lines of block, split as [ndjson.AppendLines] splits them
-// and classified by c as [Line] classifies them. A record as Papyra writes it, the common
-// case, is found and checked in one pass.
-func appendLines(c *pyjson.Classifier, lines []ndjson.Line, block []byte, off int64, cr, wantRepr bool) []ndjson.Line {
-	for len(block) > 0 {
+// appendLines appends to lines the lines of block, at most max of them, split as
+// [ndjson.AppendLines] splits them and classified by c as [Line] classifies them; rest is
+// what is left of block after them. A record as Papyra writes it, the common case, is found
+// and checked in one pass.
+func appendLines(c *pyjson.Classifier, lines []ndjson.Line, block []byte, off int64, wantRepr bool, max int) (_ []ndjson.Line, rest []byte) {
+	for n := 0; n < max && len(block) > 0; n++ {
 		if !wantRepr {
 			if ts, n, ok := c.RecordLine(block); ok {
 				lines = append(lines, ndjson.Line{Off: off, Raw: block[:n:n], Len: int64(n), Term: 1, Terminated: true,
@@ -43,10 +44,12 @@ func appendLines(c *pyjson.Classifier, lines []ndjson.Line, block []byte, off in
 				continue
 			}
 		}
-		l := ndjson.FirstLine(block, off, cr)
+		// Any line may end at a "\r": looking for one costs a search of the line, and only
+		// the lines that are not Papyra's records get here.
+		l := ndjson.FirstLine(block, off, true)
 		l.Class = lineWith(c, &l, wantRepr)
 		lines = append(lines, l)
 		block, off = block[l.Len:], off+l.Len
 	}
-	return lines
+	return lines, block
 }

@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,8 +16,8 @@ import (
 type batch struct {
 	block []byte // whole lines, starting at offset off; nil when lines are given
 	off   int64
-	cr    bool // block may hold a "\r"
 	lines []ndjson.Line
+	rest  []byte // the end of block, past the most lines a batch holds: fn's side splits it
 	arena []byte // the memory block or the lines' bytes live in
 	done  chan struct{}
 }
@@ -53,7 +52,7 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 			c := new(pyjson.Classifier)
 			for b := range work {
 				if b.block != nil {
-					b.lines = appendLines(c, b.lines[:0], b.block, b.off, b.cr, wantRepr)
+					b.lines, b.rest = appendLines(c, b.lines[:0], b.block, b.off, wantRepr, 2*batchLines)
 				} else {
 					for i := range b.lines {
 						l := &b.lines[i]
@@ -88,35 +87,12 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 		for {
 			if blk, off := sc.Block(spare); blk != nil {
 				end = off + int64(len(blk))
-				// Lines end at "\n" and at "\r", which Papyra never writes: count the latter
-				// only when there is one.
-				lines := bytes.Count(blk, nl)
-				hasCR := bytes.IndexByte(blk, '\r') >= 0
-				if hasCR {
-					lines += bytes.Count(blk, cr)
+				b := newBatch(free)
+				spare, b.arena = b.arena[:0], blk
+				b.block, b.off = blk, off
+				if !send(b) {
+					return
 				}
-				if lines <= 2*batchLines {
-					b := newBatch(free)
-					spare, b.arena = b.arena[:0], blk
-					b.block, b.off, b.cr = blk, off, hasCR
-					if !send(b) {
-						return
-					}
-					continue
-				}
-				// So many short lines would take more memory as lines than as bytes: the
-				// block goes in copies of batchLines lines each.
-				for len(blk) > 0 {
-					n := ndjson.CutLines(blk, batchLines)
-					b := newBatch(free)
-					b.arena = append(b.arena[:0], blk[:n]...)
-					b.block, b.off, b.cr = b.arena, off, hasCR
-					if !send(b) {
-						return
-					}
-					blk, off = blk[n:], off+int64(n)
-				}
-				spare = blk[:0]
 				continue
 			}
 			line, err := sc.Next()
@@ -144,14 +120,24 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 		}
 	}()
 	var fnErr error
+	var own *pyjson.Classifier // for the rest of blocks of short lines
+	var spill []ndjson.Line
 	for b := range ordered {
 		<-b.done
 		if fnErr == nil {
-			for i := range b.lines {
-				if fnErr = fn(&b.lines[i]); fnErr != nil {
-					cancel()
-					break
+			fnErr = handOver(b.lines, fn)
+			// So many short lines would take more memory as lines than as bytes: what is
+			// left of the block is split here, a batch's worth at a time.
+			for rest := b.rest; fnErr == nil && len(rest) > 0; {
+				if own == nil {
+					own = new(pyjson.Classifier)
 				}
+				off := b.off + int64(len(b.block)-len(rest))
+				spill, rest = appendLines(own, spill[:0], rest, off, wantRepr, batchLines)
+				fnErr = handOver(spill, fn)
+			}
+			if fnErr != nil {
+				cancel()
 			}
 		}
 		select {
@@ -172,7 +158,15 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 	return end, nil
 }
 
-var nl, cr = []byte{'\n'}, []byte{'\r'}
+// handOver hands lines to fn in order, up to the first error.
+func handOver(lines []ndjson.Line, fn func(*ndjson.Line) error) error {
+	for i := range lines {
+		if err := fn(&lines[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func newBatch(free chan *batch) *batch {
 	var b *batch
@@ -180,7 +174,7 @@ func newBatch(free chan *batch) *batch {
 	case b = <-free:
 		// The memory may be reused: the lines of its previous use are done with. Memory that
 		// grew for a very long line is let go rather than kept.
-		b.lines, b.arena, b.block = b.lines[:0], b.arena[:0], nil
+		b.lines, b.arena, b.block, b.rest = b.lines[:0], b.arena[:0], nil, nil
 		if cap(b.arena) > 4*batchBytes {
 			b.arena = make([]byte, 0, batchBytes)
 		}

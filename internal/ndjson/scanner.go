@@ -233,18 +233,6 @@ func FirstLine(block []byte, off int64, cr bool) Line {
 	return Line{Off: off, Raw: block[:l:l], Len: int64(l), Term: term, Terminated: term > 0}
 }
 
-// CutLines returns how many bytes the first n lines of block (whole lines, as from
-// [Scanner.Block]) take.
-func CutLines(block []byte, n int) int {
-	cr := bytes.IndexByte(block, '\r') >= 0
-	k := 0
-	for ; n > 0 && k < len(block); n-- {
-		c, term := lineEnd(block[k:], cr)
-		k += c + term
-	}
-	return k
-}
-
 // lineEnd returns the content and terminator lengths of the line at the start of block;
 // cr says whether block holds a "\r" at all.
 func lineEnd(block []byte, cr bool) (content, term int) {
