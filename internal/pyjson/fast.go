@@ -426,7 +426,9 @@ func exactFloat(b []byte, neg bool, digits, intEnd, fracEnd, end int) (float64, 
 }
 
 // decimalFloat returns m·10^e, negated if neg, rounded as float() rounds it, for m below 2^64
-// (false when e is out of the range exactFloat describes).
+// (false when e is out of the range exactFloat describes). Past one float operation on exact
+// operands, it multiplies by the power's bits (lemireFloat), and where that leaves the
+// rounding in doubt, multiplies or divides the integers exactly.
 func decimalFloat(m uint64, e int, neg bool) (float64, bool) {
 	var f float64
 	switch {
@@ -439,27 +441,16 @@ func decimalFloat(m uint64, e int, neg bool) (float64, bool) {
 		} else {
 			f *= exactPow10[e]
 		}
-	case e >= 0 && e < len(pow10):
+	case e > -len(pow10) && e < len(pow10):
+		if f, ok := lemireFloat(m, e, neg); ok {
+			return f, true
+		}
+		if e < 0 {
+			f = divideFloat(m, e)
+			break
+		}
 		hi, lo := bits.Mul64(m, pow10[e])
 		f = roundToFloat(hi, lo, 0)
-	case e < 0 && -e < len(pow10):
-		// m·2^s / 10^-e, with s chosen to leave a quotient of 63 or 64 bits
-		// and the remainder as the sticky bit.
-		d := pow10[-e]
-		s := 63 - bits.Len64(m) + bits.Len64(d)
-		var hi, lo uint64
-		if s >= 64 {
-			hi = m << (s - 64)
-		} else {
-			hi, lo = m>>(64-s), m<<s
-		}
-		q, r := bits.Div64(hi, lo, d)
-		if r != 0 {
-			// A sticky bit: q has 63 or 64 bits, so rounding to 53 never
-			// looks at its last one alone.
-			q |= 1
-		}
-		f = roundToFloat(0, q, -s)
 	default:
 		return 0, false
 	}
@@ -467,6 +458,27 @@ func decimalFloat(m uint64, e int, neg bool) (float64, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// divideFloat returns m / 10^-e rounded to the nearest float64, for e in (-len(pow10), 0).
+func divideFloat(m uint64, e int) float64 {
+	// m·2^s / 10^-e, with s chosen to leave a quotient of 63 or 64 bits and the remainder as
+	// the sticky bit.
+	d := pow10[-e]
+	s := 63 - bits.Len64(m) + bits.Len64(d)
+	var hi, lo uint64
+	if s >= 64 {
+		hi = m << (s - 64)
+	} else {
+		hi, lo = m>>(64-s), m<<s
+	}
+	q, r := bits.Div64(hi, lo, d)
+	if r != 0 {
+		// A sticky bit: q has 63 or 64 bits, so rounding to 53 never looks at its last
+		// one alone.
+		q |= 1
+	}
+	return roundToFloat(0, q, -s)
 }
 
 // appendDigits returns m followed by the decimal digits b[from:to], eight at a time where it

@@ -190,6 +190,37 @@ func TestExactFloatTies(t *testing.T) {
 	}
 }
 
+// TestLemireFloat checks the multiplication on its own against strconv, for mantissas of
+// every length and every power of ten it has, and that it leaves few to the division.
+func TestLemireFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 400000
+	done := 0
+	for range n {
+		m := rng.Uint64() >> rng.IntN(64)
+		if m == 0 {
+			continue
+		}
+		q := rng.IntN(2*len(pow10)-1) - (len(pow10) - 1)
+		neg := rng.IntN(2) == 0
+		f, ok := lemireFloat(m, q, neg)
+		if !ok {
+			continue
+		}
+		done++
+		text := strconv.FormatUint(m, 10) + "e" + strconv.Itoa(q)
+		if neg {
+			text = "-" + text
+		}
+		if want := parseFloat([]byte(text)); math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("%s: %v (%x), strconv %v (%x)", text, f, math.Float64bits(f), want, math.Float64bits(want))
+		}
+	}
+	if done < n*95/100 {
+		t.Fatalf("only %d of %d conversions done by multiplication", done, n)
+	}
+}
+
 // checkExactFloat checks exactFloat on text when it is a JSON number and
 // reports whether exactFloat converted it.
 func checkExactFloat(t *testing.T, text []byte) bool {
