@@ -229,7 +229,13 @@ func checkExactFloat(t *testing.T, text []byte) bool {
 		return false
 	}
 	var ts retention.Timestamp
-	if end, ok := fastNumber(text, 0, false, &ts); !ok || end != len(text) {
+	end, ok := fastNumber(text, 0, false, &ts)
+	if isDigit(text[0]) {
+		if skipEnd, skipOK := skipNumber(text, 0); skipOK != ok || ok && skipEnd != end {
+			t.Fatalf("%s: skipNumber ends at %d, %v; fastNumber at %d, %v", text, skipEnd, skipOK, end, ok)
+		}
+	}
+	if !ok || end != len(text) {
 		return false
 	}
 	neg := text[0] == '-'
