@@ -30,12 +30,15 @@ func lineWith(c *pyjson.Classifier, l *ndjson.Line, wantRepr bool) retention.Cla
 	return c.Classify(l.Data(), wantRepr)
 }
 
-// appendLines appends to lines the lines of block, at most max of them, split as
+// appendLines appends to lines the lines of block, at most limit of them, split as
 // [ndjson.AppendLines] splits them and classified by c as [Line] classifies them; rest is
 // what is left of block after them. A record as Papyra writes it, the common case, is found
 // and checked in one pass.
-func appendLines(c *pyjson.Classifier, lines []ndjson.Line, block []byte, off int64, wantRepr bool, max int) (_ []ndjson.Line, rest []byte) {
-	for n := 0; n < max && len(block) > 0; n++ {
+func appendLines(c *pyjson.Classifier, lines []ndjson.Line, block []byte, off int64, wantRepr bool, limit int) (_ []ndjson.Line, rest []byte) {
+	for range limit {
+		if len(block) == 0 {
+			break
+		}
 		if !wantRepr {
 			if ts, n, ok := c.RecordLine(block); ok {
 				lines = append(lines, ndjson.Line{Off: off, Raw: block[:n:n], Len: int64(n), Term: 1, Terminated: true,
