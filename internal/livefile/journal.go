@@ -76,8 +76,11 @@ func (j *journal) save() error {
 	return nil
 }
 
-func loadJournal(name string) (*journal, error) {
-	b, err := ReadOwn(name)
+func loadJournal(name string) (*journal, error) { return loadJournalOf(name, os.Geteuid()) }
+
+// loadJournalOf is loadJournal for the journal of a papyrad that runs as uid.
+func loadJournalOf(name string, uid int) (*journal, error) {
+	b, err := readOwnedBy(name, uid)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,10 @@ const maxJournal = 1 << 20
 
 // ReadOwn reads one of papyrad's small files beside a store (a journal), never through a link,
 // and only if it is a regular file owned by the user papyrad runs as.
-func ReadOwn(name string) ([]byte, error) {
+func ReadOwn(name string) ([]byte, error) { return readOwnedBy(name, os.Geteuid()) }
+
+// readOwnedBy is ReadOwn for the files of a papyrad that runs as uid.
+func readOwnedBy(name string, uid int) ([]byte, error) {
 	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("%s is a symbolic link: %w", name, errs.ErrNotOwn)
@@ -38,8 +41,8 @@ func ReadOwn(name string) ([]byte, error) {
 	if !fi.Mode().IsRegular() || st == nil {
 		return nil, fmt.Errorf("%s is not a regular file: %w", name, errs.ErrNotOwn)
 	}
-	if euid := os.Geteuid(); int(st.Uid) != euid {
-		return nil, fmt.Errorf("%s belongs to uid %d, and papyrad runs as uid %d: %w; remove it if it is not papyrad's", name, st.Uid, euid, errs.ErrNotOwn)
+	if int(st.Uid) != uid {
+		return nil, fmt.Errorf("%s belongs to uid %d, and papyrad runs as uid %d: %w; remove it if it is not papyrad's", name, st.Uid, uid, errs.ErrNotOwn)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
 	if err != nil {

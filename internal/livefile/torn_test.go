@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/testutil"
 )
 
@@ -91,7 +92,7 @@ func TestTornForwardGluedToTheNextRecord(t *testing.T) {
 				t.Fatalf("store after the torn forward = %q, want %q", got, want)
 			}
 			// What the kill loops let through right after a kill is what the journal says.
-			fws, err := UnfinishedForwards(path)
+			fws, err := UnfinishedForwards(path, os.Geteuid())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,10 +109,42 @@ func TestTornForwardGluedToTheNextRecord(t *testing.T) {
 				t.Errorf("store = %q\nwant    %q", got, want)
 			}
 			assertClean(t, path)
-			if fws, err := UnfinishedForwards(path); err != nil || len(fws) != 0 {
+			if fws, err := UnfinishedForwards(path, os.Geteuid()); err != nil || len(fws) != 0 {
 				t.Errorf("after recovery, unfinished forwards = %+v, %v; want none", fws, err)
 			}
 		})
+	}
+}
+
+// TestUnfinishedForwardsOfAnotherUser: a test that runs papyrad as its own user reads that
+// user's journals, and only that user's, as recovery does.
+func TestUnfinishedForwardsOfAnotherUser(t *testing.T) {
+	testutil.Root(t, "giving a journal to papyrad's user")
+	late := []string{rec("l1"), rec("l2")}
+	var dead atomic.Bool
+	path, _ := tornRun(t, late, func(op atomicfile.Op, name string) error {
+		switch {
+		case dead.Load():
+			return errCrash
+		case op == atomicfile.OpWrite && strings.HasSuffix(name, "events.ndjson"):
+			dead.Store(true)
+			return &atomicfile.Torn{N: 5, Err: errCrash}
+		}
+		return nil
+	})
+	journals, err := filepath.Glob(filepath.Join(filepath.Dir(path), ".papyrad.*.journal"))
+	if err != nil || len(journals) != 1 {
+		t.Fatalf("journals beside the store: %v, %v", journals, err)
+	}
+	if err := os.Chown(journals[0], testutil.PapyradUID, testutil.PapyradUID); err != nil {
+		t.Fatal(err)
+	}
+	fws, err := UnfinishedForwards(path, testutil.PapyradUID)
+	if err != nil || len(fws) != 1 || string(fws[0].Block) != strings.Join(late, "") {
+		t.Fatalf("papyrad's user's journal: unfinished forwards = %+v, %v; want the torn block", fws, err)
+	}
+	if _, err := UnfinishedForwards(path, os.Geteuid()); !errors.Is(err, errs.ErrNotOwn) {
+		t.Fatalf("another user's journal read as one's own: %v, want errs.ErrNotOwn", err)
 	}
 }
 

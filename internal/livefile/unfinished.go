@@ -19,8 +19,10 @@ type Unfinished struct {
 }
 
 // UnfinishedForwards returns the forwards the journals beside the store at path record as begun
-// and not finished: what a store may show, cut short, until recovery runs.
-func UnfinishedForwards(path string) ([]Unfinished, error) {
+// and not finished: what a store may show, cut short, until recovery runs. It reads the
+// journals of the papyrad that runs as uid, which need not be the caller (a test that runs
+// papyrad as its own user), and refuses any other's, as recovery does.
+func UnfinishedForwards(path string, uid int) ([]Unfinished, error) {
 	dir := filepath.Dir(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -32,7 +34,7 @@ func UnfinishedForwards(path string) ([]Unfinished, error) {
 		if !ok || suffix != suffixJournal {
 			continue
 		}
-		j, err := loadJournal(journalPath(path, id))
+		j, err := loadJournalOf(journalPath(path, id), uid)
 		if err != nil {
 			return nil, err
 		}

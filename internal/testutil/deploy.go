@@ -76,6 +76,15 @@ func (d Deployment) StateDir(t testing.TB, dir string) {
 	}
 }
 
+// PapyradUser returns the uid papyrad runs as in this deployment, the owner of the files it
+// writes beside a store.
+func (d Deployment) PapyradUser() int {
+	if d.Mode == AsDedicatedUser {
+		return PapyradUID
+	}
+	return os.Geteuid()
+}
+
 // Papyrad returns a command that runs the program bin (papyrad, or a test binary that acts
 // for it) as the deployment runs papyrad. bin must be readable by other users (see Shared).
 func (d Deployment) Papyrad(bin string, args ...string) *exec.Cmd {

@@ -102,7 +102,7 @@ func (s *suite) killLoopWith(t *testing.T, style WriterStyle, d testutil.Deploym
 		}
 
 		f.pause(t)
-		verified += len(f.checkAfterKill(t, when).Count)
+		verified += len(f.checkAfterKill(t, when, d.PapyradUser()).Count)
 		f.resume(t)
 
 		start := time.Now()
@@ -197,22 +197,23 @@ func median(ds []time.Duration) time.Duration {
 // mid-line, and a writer's next record may be glued to it: nothing can make an append to a
 // file others append to whole against that, so recovery completes it (livefile's torn.go).
 // One such line per forward the journals record as unfinished, exactly a fragment of its
-// block where the block went, is let through; any other damage fails as in check.
-func (f *fixture) checkAfterKill(t *testing.T, when string) *testutil.SetContents {
+// block where the block went, is let through; any other damage fails as in check. The
+// journals are papyrad's, which runs as uid.
+func (f *fixture) checkAfterKill(t *testing.T, when string, uid int) *testutil.SetContents {
 	t.Helper()
 	c := f.read(t)
 	if len(c.Bad) > 0 {
-		c.Bad = f.unexplained(t, c, when)
+		c.Bad = f.unexplained(t, c, when, uid)
 	}
 	f.checkContents(t, c, when)
 	return c
 }
 
-// unexplained returns the damaged lines of c that no unfinished forward explains, and logs
-// those it does.
-func (f *fixture) unexplained(t *testing.T, c *testutil.SetContents, when string) []testutil.Line {
+// unexplained returns the damaged lines of c that no unfinished forward explains (by the
+// journals of a papyrad that runs as uid), and logs those it does.
+func (f *fixture) unexplained(t *testing.T, c *testutil.SetContents, when string, uid int) []testutil.Line {
 	t.Helper()
-	fws, err := livefile.UnfinishedForwards(f.active(t))
+	fws, err := livefile.UnfinishedForwards(f.active(t), uid)
 	if err != nil {
 		t.Fatalf("%s: unfinished forwards of %s: %v", when, f.path, err)
 	}
