@@ -330,31 +330,9 @@ func fastNumber(b []byte, i int, capture bool, ts *retention.Timestamp) (int, bo
 // lexNumber reads it, and false where fastNumber would: a number is only checked here, not
 // converted.
 func skipNumber(b []byte, i int) (int, bool) {
-	start := i
-	if i++; b[start] != '0' {
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	}
-	isFloat := false
-	intEnd := i
-	if i+1 < len(b) && b[i] == '.' && isDigit(b[i+1]) {
-		for i += 2; i < len(b) && isDigit(b[i]); i++ {
-		}
-		isFloat = true
-	}
-	if i < len(b) && b[i]|0x20 == 'e' {
-		j := i + 1
-		if j < len(b) && (b[j] == '+' || b[j] == '-') {
-			j++
-		}
-		if j < len(b) && isDigit(b[j]) {
-			for j++; j < len(b) && isDigit(b[j]); j++ {
-			}
-			i, isFloat = j, true
-		}
-	}
-	return i, isFloat || intEnd-start <= maxIntDigits
+	intEnd := intPartEnd(b, i)
+	end := exponentEnd(b, fractionEnd(b, intEnd))
+	return end, end > intEnd || intEnd-i <= maxIntDigits
 }
 
 // plainFloat converts the number at b[i] when it has the form time.time()'s repr gives a

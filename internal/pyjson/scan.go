@@ -800,40 +800,52 @@ func lexNumber(b []byte, i int) (neg bool, digits, intEnd, fracEnd, end int, isF
 		i++
 	}
 	digits = i
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i++
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	default:
+	if i >= len(b) || !isDigit(b[i]) {
 		return
 	}
-	intEnd = i
+	intEnd = intPartEnd(b, i)
+	fracEnd = fractionEnd(b, intEnd)
+	end = exponentEnd(b, fracEnd)
+	return neg, digits, intEnd, fracEnd, end, end > intEnd, true
+}
+
+// intPartEnd returns the index after the integer part that starts with the digit at b[i]: a
+// lone 0, or digits that do not start with one.
+func intPartEnd(b []byte, i int) int {
+	if b[i] == '0' {
+		return i + 1
+	}
+	for i++; i < len(b) && isDigit(b[i]); i++ {
+	}
+	return i
+}
+
+// fractionEnd returns the index after the fraction (a '.' and at least one digit) at b[i],
+// or i when none is there.
+func fractionEnd(b []byte, i int) int {
 	if i+1 < len(b) && b[i] == '.' && isDigit(b[i+1]) {
-		i += 2
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		isFloat = true
-	}
-	fracEnd = i
-	if i < len(b) && b[i]|0x20 == 'e' {
-		j := i + 1
-		if j < len(b) && (b[j] == '+' || b[j] == '-') {
-			j++
-		}
-		if j < len(b) && isDigit(b[j]) {
-			for j < len(b) && isDigit(b[j]) {
-				j++
-			}
-			i = j
-			isFloat = true
+		for i += 2; i < len(b) && isDigit(b[i]); i++ {
 		}
 	}
-	return neg, digits, intEnd, fracEnd, i, isFloat, true
+	return i
+}
+
+// exponentEnd returns the index after the exponent (an 'e' or 'E', maybe a sign, and at
+// least one digit) at b[i], or i when none is there.
+func exponentEnd(b []byte, i int) int {
+	if i >= len(b) || b[i]|0x20 != 'e' {
+		return i
+	}
+	j := i + 1
+	if j < len(b) && (b[j] == '+' || b[j] == '-') {
+		j++
+	}
+	if j >= len(b) || !isDigit(b[j]) {
+		return i
+	}
+	for j++; j < len(b) && isDigit(b[j]); j++ {
+	}
+	return j
 }
 
 // intTimestamp builds the timestamp for the text of a JSON integer: Python's
