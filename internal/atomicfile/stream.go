@@ -98,20 +98,26 @@ func (w *StreamWriter) chunkFull() {
 	}()
 }
 
-// wait waits for the write in flight, if any, and returns its error. A write the filesystem
-// refused direct is written again plain, as writeOut does.
+// wait waits for the write in flight, if any, and returns its error (see directDone).
 func (w *StreamWriter) wait() error {
 	if w.inFlight == nil {
 		return nil
 	}
 	r := <-w.inFlight
 	w.inFlight = nil
-	if r.err != nil && errors.Is(r.err, unix.EINVAL) && r.n == 0 {
-		w.plainFromHere()
-		_, err := w.plain.Write(w.spare)
+	return w.directDone(w.spare, r.n, r.err)
+}
+
+// directDone settles a direct write of b that wrote n bytes: one the filesystem took
+// O_DIRECT for but refused (EINVAL, nothing written) is done again plain, and so is every
+// write after it.
+func (w *StreamWriter) directDone(b []byte, n int, err error) error {
+	if err == nil || !errors.Is(err, unix.EINVAL) || n > 0 {
 		return err
 	}
-	return r.err
+	w.plainFromHere()
+	_, err = w.plain.Write(b)
+	return err
 }
 
 // ReadFrom reads r to its end straight into the buffer, writing every chunk it fills: what
@@ -172,11 +178,7 @@ func (w *StreamWriter) writeOut(b []byte) error {
 			w.plainFromHere()
 		} else {
 			n, err := w.f.Write(b) // an *os.PathError naming the file
-			if err == nil || !errors.Is(err, unix.EINVAL) || n > 0 {
-				return err
-			}
-			// The filesystem took O_DIRECT but not this write: plain writes from here on.
-			w.plainFromHere()
+			return w.directDone(b, n, err)
 		}
 	}
 	_, err := w.plain.Write(b)
