@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"sync"
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/atomicfile"
@@ -31,9 +30,6 @@ type run struct {
 	arch   *archive.Writer // nil when the store has no archive
 	temps  []string
 	active *livefile.Rewrite
-	// closing counts the descriptors of segments the run has removed or replaced that are
-	// being closed (see release).
-	closing sync.WaitGroup
 	// summaries of the segments the run rewrote, for the next run
 	summaries []*summary
 	prog      *progress // of the segments read again
@@ -139,7 +135,6 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		return errs.Wrap("compact", r.s.cfg.Path, err)
 	}
 	r.Report.QuarantineFile = final
-	defer r.closing.Wait()
 	for _, pr := range ready {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -156,7 +151,6 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		if !done {
 			r.Report.Warnings = append(r.Report.Warnings, fmt.Sprintf("segment %s was removed by the writer during the run", pr.p.seg.name))
 		}
-		r.release(pr.p.seg)
 		if done && pr.sum != nil {
 			r.summaries = append(r.summaries, pr.sum)
 		}
@@ -168,15 +162,6 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 	}
 	r.Report.BytesAfter = r.s.setSize()
 	return nil
-}
-
-// release closes the run's descriptor of a segment it has removed or replaced, or that the
-// writer removed, while the run goes on: it is the last reference to the old content, and
-// closing it frees the file's pages and blocks, which takes milliseconds for a large segment.
-// The run reads nothing more from the segment.
-func (r *run) release(seg *segment) {
-	f := seg.f
-	r.closing.Go(func() { f.Close() })
 }
 
 // pass reads segment p's classified lines again and sends the kept ones to w and the

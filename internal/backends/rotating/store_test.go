@@ -228,6 +228,17 @@ func assertClean(t *testing.T, dir string) {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
+	// Nor may the run still hold a file it took out of dir: its space would not be freed.
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+"/") && strings.HasSuffix(target, " (deleted)") {
+			t.Errorf("the run still holds %s", target)
+		}
+	}
 }
 
 // TestSummariesSpareReads: a second run decides rotated segments it has read before from their
