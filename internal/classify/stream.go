@@ -146,6 +146,10 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 		}
 	}
 	wg.Wait()
+	// Every batch is done with: the next call starts with their memory.
+	for len(free) > 0 {
+		spares.Put(<-free)
+	}
 	if fnErr != nil {
 		return 0, fnErr
 	}
@@ -168,18 +172,25 @@ func handOver(lines []ndjson.Line, fn func(*ndjson.Line) error) error {
 	return nil
 }
 
+// spares holds the batches of calls that have returned. A set of many files, or many small
+// stores, is read by one call per file: without it, each call would allocate its batches anew
+// and leave the last one's to the collector, whose cycles cost more than the reading.
+var spares sync.Pool
+
 func newBatch(free chan *batch) *batch {
 	var b *batch
 	select {
 	case b = <-free:
-		// The memory may be reused: the lines of its previous use are done with. Memory that
-		// grew for a very long line is let go rather than kept.
-		b.lines, b.arena, b.block, b.rest = b.lines[:0], b.arena[:0], nil, nil
-		if cap(b.arena) > 4*batchBytes {
-			b.arena = make([]byte, 0, batchBytes)
-		}
 	default:
-		b = &batch{lines: make([]ndjson.Line, 0, batchBytes/128), arena: make([]byte, 0, batchBytes)}
+		if b, _ = spares.Get().(*batch); b == nil {
+			b = &batch{lines: make([]ndjson.Line, 0, batchBytes/128), arena: make([]byte, 0, batchBytes)}
+		}
+	}
+	// The memory may be reused: the lines of its previous use are done with. Memory that grew
+	// for a very long line is let go rather than kept.
+	b.lines, b.arena, b.block, b.rest = b.lines[:0], b.arena[:0], nil, nil
+	if cap(b.arena) > 4*batchBytes {
+		b.arena = make([]byte, 0, batchBytes)
 	}
 	b.done = make(chan struct{})
 	return b

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -127,4 +130,43 @@ func FuzzAppendLines(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStreamReusesBatches: a call starts with the memory of the calls before it, as a set of
+// many files, read one call per file, needs; allocating it anew each time kept the collector
+// busy. The collector is off, so that nothing empties the pool between the calls.
+func TestStreamReusesBatches(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	var file bytes.Buffer
+	for i := 0; file.Len() < 8*batchBytes; i++ {
+		fmt.Fprintf(&file, `{"kind": "event", "n": %d, "timestamp": 1700000000.%d, "pad": "%s"}`+"\n", i, i, strings.Repeat("x", 200))
+	}
+	read := func() uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		n := 0
+		if _, err := Stream(context.Background(), bytes.NewReader(file.Bytes()), 0, true, false, false, func(*ndjson.Line) error {
+			n++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if n == 0 {
+			t.Fatal("no lines")
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	first := read()
+	// Later calls allocate what a call needs of its own (the scanner's buffer, a block for it
+	// to go on in, small things), not their batches again. The race detector drops a quarter
+	// of what is put in a pool, hence the least of several calls.
+	least := first
+	for range 40 {
+		least = min(least, read())
+	}
+	t.Logf("the first call allocated %d bytes, the least of the later ones %d", first, least)
+	if least > 3*batchBytes {
+		t.Errorf("every later call allocated %d bytes or more: the batches were not reused", least)
+	}
 }
