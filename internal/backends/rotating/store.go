@@ -292,7 +292,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	cutoff := pol.Cutoff(now)
 	wantRepr := pol.NeedsRepr()
 	var plans []*segPlan
-	var sizes []uint32 // stored size of every line read, to know what each segment keeps
+	var sizes lineSizes // stored size of every line read, to know what each segment keeps
 	var classified, total int64
 	for _, sg := range segs {
 		total += sg.size
@@ -311,7 +311,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	}
 	for _, sg := range segs {
 		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
-		p := &segPlan{seg: sg, lo: len(sizes), stale: stale}
+		p := &segPlan{seg: sg, lo: sizes.len(), stale: stale}
 		plans = append(plans, p)
 		// build is the summary this read makes: of a rotated segment read whole, or of a
 		// file from its first byte to its last line read.
@@ -362,7 +362,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			prog.at(l.Off + l.Len)
 			classified += l.Len
 			pl.Add(l.Class, l.Len)
-			sizes = append(sizes, uint32(min(l.Len, math.MaxUint32)))
+			sizes.add(uint32(min(l.Len, math.MaxUint32)))
 			switch {
 			case build == nil:
 			case build.Prefix:
@@ -379,7 +379,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			if err != nil {
 				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
-			p.hi, p.end = len(sizes), end
+			p.hi, p.end = sizes.len(), end
 			prog.done(sg.size)
 			continue
 		}
@@ -389,7 +389,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			if sp.act != read {
 				continue
 			}
-			from := len(sizes)
+			from := sizes.len()
 			// A block before the tail ends where a line ended when it was summarised: a "\r"
 			// there ends a line, whatever the file's freshness says of its own last byte.
 			finalCR, stopAtPartial := stale || !sp.tail, !stale && sp.tail
@@ -397,14 +397,14 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			if err != nil {
 				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
-			sp.lines = len(sizes) - from
+			sp.lines = sizes.len() - from
 			if sp.tail {
 				p.end = max(end, sp.off)
 			} else if int64(sp.lines) != sp.tally.Lines {
 				return nil, nil, nil, fmt.Errorf("%s changed under the run: %d lines at %d, %d a moment before", sg.name, sp.lines, sp.off, sp.tally.Lines)
 			}
 		}
-		p.hi = len(sizes)
+		p.hi = sizes.len()
 		prog.done(sg.size)
 		if !sg.active && build != nil && build.Prefix {
 			if build.Size != sg.size {
@@ -418,7 +418,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	var keep []*summary
 	for _, p := range plans {
 		if !p.known {
-			p.counts, p.kept = segmentCounts(plan, sizes, p.lo, p.hi)
+			p.counts, p.kept = segmentCounts(plan, &sizes, p.lo, p.hi)
 			for _, sp := range p.spans {
 				if sp.act != read {
 					p.counts.Add(sp.tally.counts(sp.act))
@@ -485,15 +485,37 @@ func agrees(f *os.File, spans []span) bool {
 	return true
 }
 
+// lineSizes are the stored sizes of a set's lines, in order, in chunks that are never copied:
+// a slice grown line by line would allocate about three times its final size on the way,
+// and the collector would run for that memory while the lines are classified.
+type lineSizes struct {
+	chunks [][]uint32
+	n      int
+}
+
+const sizeChunk = 1 << 16
+
+func (s *lineSizes) add(size uint32) {
+	if s.n%sizeChunk == 0 {
+		s.chunks = append(s.chunks, make([]uint32, sizeChunk))
+	}
+	s.chunks[s.n/sizeChunk][s.n%sizeChunk] = size
+	s.n++
+}
+
+func (s *lineSizes) at(i int) uint32 { return s.chunks[i/sizeChunk][i%sizeChunk] }
+
+func (s *lineSizes) len() int { return s.n }
+
 // segmentCounts adds up the plan's decisions for lines [lo, hi) and the stored bytes kept.
-func segmentCounts(plan *retention.Plan, sizes []uint32, lo, hi int) (c retention.Counts, kept int64) {
+func segmentCounts(plan *retention.Plan, sizes *lineSizes, lo, hi int) (c retention.Counts, kept int64) {
 	for i := lo; i < hi; i++ {
 		c.Lines++
 		switch plan.Decision(i) {
 		case retention.Keep:
 			c.Records++
 			c.Kept++
-			kept += int64(sizes[i])
+			kept += int64(sizes.at(i))
 		case retention.BlankLine:
 			c.Blanks++
 		case retention.NonRecordLine:

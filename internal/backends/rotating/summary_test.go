@@ -658,3 +658,20 @@ func TestDryRunKeepsNewerSummaries(t *testing.T) {
 		t.Fatalf("saveUnlessNewer over the cache as read = %v, %v", saved, err)
 	}
 }
+
+// TestLineSizes: sizes read back as they were added, across the chunks they are kept in.
+func TestLineSizes(t *testing.T) {
+	var s lineSizes
+	const n = 3*sizeChunk + 7
+	for i := range n {
+		s.add(uint32(i * 3))
+	}
+	if s.len() != n {
+		t.Fatalf("len %d, want %d", s.len(), n)
+	}
+	for _, i := range []int{0, 1, sizeChunk - 1, sizeChunk, 2*sizeChunk + 1, n - 1} {
+		if got := s.at(i); got != uint32(i*3) {
+			t.Errorf("at(%d) = %d, want %d", i, got, i*3)
+		}
+	}
+}
