@@ -365,7 +365,8 @@ func (r *run) keptOf(p *segPlan, b *block, i int, out *summary) bool {
 			if line.Oversize {
 				return false
 			}
-			out.add(classify.Line(&line, false), line.Len)
+			c := classify.Line(&line, false)
+			out.add(&c, line.Len)
 		}
 	}
 	if n != b.Lines {

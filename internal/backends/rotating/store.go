@@ -370,7 +370,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 					build.addLine(l)
 				}
 			default:
-				build.add(l.Class, l.Len)
+				build.add(&l.Class, l.Len)
 			}
 			return nil
 		}

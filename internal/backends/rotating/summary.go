@@ -42,7 +42,10 @@ type summary struct {
 	// its size and mtime say nothing: it stands for those bytes only while their checksum, CRC
 	// (CRC-32C and CRC-32 side by side), is the same.
 	Prefix bool   `json:"prefix,omitempty"`
-	CRC    uint64 `json:"crc,omitempty"`
+	CRC    uint64 `json:"crc,omitempty"` // of the bytes before pending; checksum has them all
+	// pending are the last bytes of lines added to a prefix summary that CRC does not cover
+	// yet: a checksum update per line cost more than the classification of the line.
+	pending []byte
 	// While a prefix summary is built: it saw a line too long to hand out (whose bytes the
 	// checksum misses), or its last line does not end with "\n" (the writer may still be
 	// writing it). Either keeps it from being saved.
@@ -97,27 +100,36 @@ func newPrefix(fi os.FileInfo) *summary {
 }
 
 // add accounts for the next line of the segment, n bytes long.
-func (s *summary) add(l retention.Class, n int64) {
-	off := s.end()
-	if k := len(s.Blocks); k == 0 || s.Blocks[k-1].Len >= blockBytes {
-		s.Blocks = append(s.Blocks, &block{Off: off, tally: emptyTally()})
+func (s *summary) add(l *retention.Class, n int64) {
+	k := len(s.Blocks)
+	if k == 0 || s.Blocks[k-1].Len >= blockBytes {
+		s.Blocks = append(s.Blocks, &block{Off: s.end(), tally: emptyTally()})
+		k++
 	}
-	b := s.Blocks[len(s.Blocks)-1]
+	b := s.Blocks[k-1]
 	b.Len += n
-	s.tally.add(l)
-	b.tally.add(l)
+	c := countOf(l)
+	s.tally.count(c)
+	b.tally.count(c)
 }
 
 // addLine extends the prefix summary s with the line l of its file, which starts where the
 // summary ends.
 func (s *summary) addLine(l *ndjson.Line) {
-	s.add(l.Class, l.Len)
+	s.add(&l.Class, l.Len)
 	s.Size = s.end()
 	if l.Oversize {
 		s.oversize = true
 		return
 	}
-	s.CRC = crcUpdate(s.CRC, l.Raw)
+	if len(s.pending)+len(l.Raw) > crcBatch {
+		s.CRC, s.pending = crcUpdate(s.CRC, s.pending), s.pending[:0]
+	}
+	if len(l.Raw) > crcBatch {
+		s.CRC = crcUpdate(s.CRC, l.Raw)
+	} else {
+		s.pending = append(s.pending, l.Raw...)
+	}
 	s.open = l.Raw[len(l.Raw)-1] != '\n'
 }
 
@@ -126,6 +138,12 @@ func (s *summary) addLine(l *ndjson.Line) {
 func (s *summary) complete() bool { return !s.Prefix || !s.oversize && !s.open }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcBatch is how many bytes of lines a prefix summary gathers before updating its checksum.
+const crcBatch = 64 << 10
+
+// checksum is the checksum of the bytes the prefix summary s covers.
+func (s *summary) checksum() uint64 { return crcUpdate(s.CRC, s.pending) }
 
 // crcUpdate extends the checksum c of a prefix with the bytes b that follow it.
 func crcUpdate(c uint64, b []byte) uint64 {
@@ -149,12 +167,13 @@ func (s *summary) appendBlock(b *block) {
 // rotated turns the summary of a file's first bytes into the summary of the rotated segment
 // fi (born at born) the file has become, when it covers the whole segment.
 func (s *summary) rotated(fi os.FileInfo, born int64) {
-	s.Prefix, s.CRC, s.Size, s.MtimeNs, s.BtimeNs = false, 0, fi.Size(), fi.ModTime().UnixNano(), born
+	s.Prefix, s.CRC, s.pending, s.Size, s.MtimeNs, s.BtimeNs = false, 0, nil, fi.Size(), fi.ModTime().UnixNano(), born
 }
 
 // extend returns a copy of the prefix summary s that the lines after it can be added to.
 func (s *summary) extend() *summary {
 	c := *s
+	c.CRC, c.pending = s.checksum(), nil // not s's memory
 	c.Blocks = make([]*block, len(s.Blocks))
 	for i, b := range s.Blocks {
 		bc := *b
@@ -163,9 +182,34 @@ func (s *summary) extend() *summary {
 	return &c
 }
 
-func (t *tally) add(l retention.Class) {
+// lineCount is what a tally counts of one line, worked out once for the several tallies the
+// line is in.
+type lineCount struct {
+	kind  retention.Kind
+	exact bool // a record whose timestamp a float64 holds exactly
+	ts    float64
+}
+
+func countOf(l *retention.Class) lineCount {
+	c := lineCount{kind: l.Kind}
+	if l.Kind == retention.Record {
+		ts := &l.Timestamp
+		switch ts.Kind {
+		case retention.TimestampFloat:
+			c.ts = ts.Float64()
+			c.exact = !math.IsNaN(c.ts) && !math.IsInf(c.ts, 0)
+		case retention.TimestampInt:
+			c.ts = ts.Float64()
+			c.exact = math.Abs(c.ts) <= 1<<53
+		}
+	}
+	return c
+}
+
+// count accounts for one line.
+func (t *tally) count(c lineCount) {
 	t.Lines++
-	switch l.Kind {
+	switch c.kind {
 	case retention.Blank:
 		t.Blanks++
 		return
@@ -174,16 +218,17 @@ func (t *tally) add(l retention.Class) {
 		return
 	}
 	t.Records++
-	ts := l.Timestamp
-	f := ts.Float64()
-	exact := ts.Kind == retention.TimestampFloat && !math.IsNaN(f) && !math.IsInf(f, 0) ||
-		ts.Kind == retention.TimestampInt && math.Abs(f) <= 1<<53
-	if !exact {
+	if !c.exact {
 		t.Inexact++
 		return
 	}
-	t.MinTS = min(t.MinTS, f)
-	t.MaxTS = max(t.MaxTS, f)
+	// Neither is NaN: plain comparisons (0 and -0 are the same instant).
+	if c.ts < t.MinTS {
+		t.MinTS = c.ts
+	}
+	if c.ts > t.MaxTS {
+		t.MaxTS = c.ts
+	}
 }
 
 // matches reports whether the summary still describes the file fi, born at born.
@@ -456,7 +501,7 @@ type blockJSON struct {
 // MarshalJSON writes the summary with its timestamp ranges only where they are not empty.
 func (s *summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(summaryJSON{Dev: s.Dev, Ino: s.Ino, Size: s.Size, MtimeNs: s.MtimeNs, BtimeNs: s.BtimeNs, tallyJSON: s.tally.toJSON(),
-		Blocks: s.Blocks, Prefix: s.Prefix, CRC: s.CRC})
+		Blocks: s.Blocks, Prefix: s.Prefix, CRC: s.checksum()})
 }
 
 // UnmarshalJSON reads a summary.
@@ -516,7 +561,7 @@ func (c *summaries) lookupPrefix(fi os.FileInfo, f *os.File) (*summary, bool) {
 		crc = crcUpdate(crc, buf[:n])
 		off += int64(n)
 	}
-	if crc != s.CRC {
+	if crc != s.checksum() {
 		return nil, false
 	}
 	return s, true

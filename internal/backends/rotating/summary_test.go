@@ -20,6 +20,7 @@ import (
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/livefile"
+	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/pyjson"
 	"github.com/papyrad/papyrad/internal/report"
 	"github.com/papyrad/papyrad/internal/retention"
@@ -206,7 +207,7 @@ func FuzzSummaryOfLines(f *testing.F) {
 				continue
 			}
 			l := pyjson.Classify(bytes.TrimSuffix(raw, []byte("\n")), false)
-			s.add(l, int64(len(raw)))
+			s.add(&l, int64(len(raw)))
 			lines = append(lines, l)
 		}
 		if !s.valid() {
@@ -673,5 +674,33 @@ func TestLineSizes(t *testing.T) {
 		if got := s.at(i); got != uint32(i*3) {
 			t.Errorf("at(%d) = %d, want %d", i, got, i*3)
 		}
+	}
+}
+
+// TestPrefixChecksum: a prefix summary's checksum is that of every byte of the lines added to
+// it, whether they were gathered for one update or, longer than a batch, taken at once.
+func TestPrefixChecksum(t *testing.T) {
+	s := &summary{Prefix: true, tally: emptyTally()}
+	var all []byte
+	off := int64(0)
+	add := func(raw []byte) {
+		l := ndjson.Line{Raw: raw, Off: off, Len: int64(len(raw)), Terminated: true}
+		l.Class = pyjson.Classify(bytes.TrimSuffix(raw, []byte("\n")), false)
+		s.addLine(&l)
+		all = append(all, raw...)
+		off += int64(len(raw))
+		if got, want := s.checksum(), crcUpdate(0, all); got != want {
+			t.Fatalf("after %d bytes: checksum %x, want %x", len(all), got, want)
+		}
+	}
+	for i := 0; len(all) < 3*crcBatch; i++ {
+		add(fmt.Appendf(nil, `{"timestamp": %d.5, "pad": "%s"}`+"\n", 1700000000+i, strings.Repeat("x", i%300)))
+		if i == 500 {
+			add(fmt.Appendf(nil, `{"timestamp": 1.5, "pad": "%s"}`+"\n", strings.Repeat("y", crcBatch+10)))
+		}
+	}
+	c := s.extend()
+	if c.checksum() != s.checksum() || len(c.pending) != 0 {
+		t.Errorf("an extended copy has checksum %x and %d bytes pending, want %x and none", c.checksum(), len(c.pending), s.checksum())
 	}
 }
