@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/atomicfile"
@@ -154,6 +155,14 @@ func (r *run) execute(ctx context.Context, plans []*segPlan) error {
 		if done && pr.sum != nil {
 			r.summaries = append(r.summaries, pr.sum)
 		}
+	}
+	// Every step on a rotated segment is done: what they took out is freed, side by side,
+	// while the active file is committed, which may wait for its writer (see closeSegments).
+	var freeing sync.WaitGroup
+	defer freeing.Wait()
+	for _, pr := range ready {
+		f := pr.p.seg.f
+		freeing.Go(func() { f.Close() })
 	}
 	if activePlan != nil {
 		if err := r.commitActive(ctx, activePlan); err != nil {

@@ -269,11 +269,12 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 	return err
 }
 
-// closeSegments closes the run's descriptors of segs side by side. Of a segment the run removed
-// or replaced, the descriptor is the last reference to the old content, and closing it frees
-// the file's pages and blocks: milliseconds for a large segment, tens of them where the
-// filesystem discards freed blocks at once. Closing them all at the end, rather than each
-// after its step, keeps the steps' own fsyncs from queueing behind that freeing.
+// closeSegments closes the run's descriptors of segs side by side (those execute closed
+// already are left as they are). Of a segment the run removed or replaced, the descriptor is
+// the last reference to the old content, and closing it frees the file's pages and blocks:
+// milliseconds for a large segment, tens of them where the filesystem discards freed blocks at
+// once. execute closes them once every rotated segment's step is done, not each after its
+// step, so that the steps' own fsyncs do not queue behind that freeing.
 func closeSegments(segs []*segment) {
 	var wg sync.WaitGroup
 	for _, sg := range segs {
