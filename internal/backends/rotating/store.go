@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -200,7 +199,11 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 	if err != nil {
 		return err
 	}
-	defer closeSegments(segs)
+	defer func() {
+		for _, sg := range segs {
+			sg.f.Close() // a second Close, of those execute closed, does nothing
+		}
+	}()
 	for _, sg := range segs {
 		if err := fr.CheckLinks(sg.name, sg.fi); err != nil {
 			return err
@@ -267,20 +270,6 @@ func (s *Store) compact(ctx context.Context, fr *filerun.Run) error {
 	err = r.execute(ctx, plans)
 	rewritten = r.summaries
 	return err
-}
-
-// closeSegments closes the run's descriptors of segs side by side (those execute closed
-// already are left as they are). Of a segment the run removed or replaced, the descriptor is
-// the last reference to the old content, and closing it frees the file's pages and blocks:
-// milliseconds for a large segment, tens of them where the filesystem discards freed blocks at
-// once. execute closes them once every rotated segment's step is done, not each after its
-// step, so that the steps' own fsyncs do not queue behind that freeing.
-func closeSegments(segs []*segment) {
-	var wg sync.WaitGroup
-	for _, sg := range segs {
-		wg.Go(func() { sg.f.Close() })
-	}
-	wg.Wait()
 }
 
 // plan classifies the set, oldest segment first, through one retention planner, and decides
