@@ -49,15 +49,15 @@ func (c *Counts) MergeOldest(o Counts) {
 
 // Plan holds one Decision per line given to a Planner, in order.
 type Plan struct {
-	decisions []Decision
+	decisions decisions
 	counts    Counts
 }
 
 // Len returns the number of lines planned.
-func (p *Plan) Len() int { return len(p.decisions) }
+func (p *Plan) Len() int { return p.decisions.len() }
 
 // Decision returns the decision for the i-th line (from 0).
-func (p *Plan) Decision(i int) Decision { return p.decisions[i] }
+func (p *Plan) Decision(i int) Decision { return p.decisions.at(i) }
 
 // Counts returns the plan's totals.
 func (p *Plan) Counts() Counts { return p.counts }
@@ -74,10 +74,10 @@ func (p *Plan) Counts() Counts { return p.counts }
 // The records kept in the end are always the age survivors from some point
 // on: the longest run of newest survivors that satisfies both the count and
 // the size limits. The planner keeps that run's sizes in a window and drops
-// the oldest as new survivors push it over a limit, so its memory is one byte
-// per line for the decisions plus 24 bytes per kept record (its two sizes and
-// its timestamp, for Counts.OldestKept). Which rule dropped a record is
-// settled by Finish.
+// the oldest as new survivors push it over a limit, so its memory is at most
+// one byte per line for the decisions (a run of lines with one decision takes
+// less) plus 24 bytes per kept record (its two sizes and its timestamp, for
+// Counts.OldestKept). Which rule dropped a record is settled by Finish.
 type Planner struct {
 	byAge      bool
 	cutoff     float64
@@ -86,7 +86,7 @@ type Planner struct {
 	stored     bool // size the bytes rule by stored size
 	windowed   bool // a count or size limit is set
 
-	decisions  []Decision
+	decisions  decisions
 	last       Decision
 	forget     bool // decisions are not recorded (see Forget)
 	win        window
@@ -173,21 +173,25 @@ func (pl *Planner) Finish() *Plan {
 		byCount = pl.survivors - pl.maxRecords
 	}
 	byBytes := left - byCount
-	d := pl.decisions
+	d := &pl.decisions
 	if left > 0 {
 		toKeep, toBytes := kept, byBytes
-		for i := len(d) - 1; i >= 0; i-- {
-			if d[i] != Keep {
+		for i := d.len() - 1; i >= 0; i-- {
+			if same, ok := d.uniform(i); ok && same != Keep {
+				i &^= decisionsPerChunk - 1 // none of the chunk's lines to relabel
+				continue
+			}
+			if d.at(i) != Keep {
 				continue
 			}
 			switch {
 			case toKeep > 0:
 				toKeep--
 			case toBytes > 0:
-				d[i] = DropBytes
+				d.set(i, DropBytes)
 				toBytes--
 			default:
-				d[i] = DropCount
+				d.set(i, DropCount)
 			}
 		}
 	}
@@ -199,7 +203,7 @@ func (pl *Planner) Finish() *Plan {
 	c.KeptBytes = keptBytes
 	c.DroppedCount = byCount
 	c.DroppedBytes = byBytes
-	plan := &Plan{decisions: d, counts: c}
+	plan := &Plan{decisions: *d, counts: c}
 	*pl = Planner{}
 	return plan
 }

@@ -3,6 +3,7 @@ package retention
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -361,5 +362,82 @@ func TestCountsAddKeepsTheOldest(t *testing.T) {
 	lines.MergeOldest(Counts{})
 	if !lines.HasOldestKept || lines.OldestKept != 100 {
 		t.Errorf("merging no oldest changed it: %+v", lines)
+	}
+}
+
+// TestPlannerLongRuns plans stores of several decision chunks made of runs of one kind of line,
+// short and long, some of them crossing a chunk's end, under policies whose count and size
+// limits relabel survivors across chunks, and checks every decision against the reference.
+func TestPlannerLongRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(20261203, 2))
+	cutoff := float64(plannerNow.UnixNano())/1e9 - 3600
+	kinds := []refLine{
+		rec(cutoff-100, 10),         // dropped by age
+		rec(cutoff+100, 10),         // kept by age
+		{Class{Kind: Blank}, 1},     // blank
+		{Class{Kind: NonRecord}, 7}, // non-record
+	}
+	for iter := range 4 {
+		const size = 2*decisionsPerChunk + decisionsPerChunk/2
+		lines := make([]refLine, 0, size+2*decisionsPerChunk)
+		for len(lines) < size {
+			n := 1 + r.IntN(8)
+			if r.IntN(3) == 0 {
+				n = 1 + r.IntN(2*decisionsPerChunk)
+			}
+			k := kinds[r.IntN(len(kinds))]
+			for range n {
+				lines = append(lines, k)
+			}
+		}
+		p := Policy{MaxAge: time.Hour}
+		switch iter % 4 {
+		case 1:
+			p.MaxRecords = int64(r.IntN(len(lines)))
+		case 2:
+			p.MaxTotalBytes, p.SizeBasis = int64(r.IntN(len(lines)*11)), SizeBasisStored
+		case 3:
+			p.MaxAge, p.MaxRecords, p.MaxTotalBytes = 0, int64(r.IntN(len(lines))), int64(r.IntN(len(lines)*10))
+		}
+		plan := planLines(lines, p, plannerNow)
+		wantD, wantC := referencePlan(lines, p, plannerNow)
+		got := decisionsOf(plan)
+		for i := range wantD {
+			if got[i] != wantD[i] {
+				t.Fatalf("iteration %d, policy %+v, %d lines: line %d is %v, reference says %v", iter, p, len(lines), i, got[i], wantD[i])
+			}
+		}
+		if c := plan.Counts(); c != wantC {
+			t.Fatalf("iteration %d, policy %+v: counts %+v, reference %+v", iter, p, c, wantC)
+		}
+	}
+}
+
+// TestPlannerRunsTakeNoMemoryPerLine: a store whose lines all have one decision, chunk after
+// chunk, is planned in a few bytes per chunk, not one per line.
+func TestPlannerRunsTakeNoMemoryPerLine(t *testing.T) {
+	cutoff := float64(plannerNow.UnixNano())/1e9 - 3600
+	old := rec(cutoff-100, 10)
+	lines := 8 * decisionsPerChunk
+	allocs := testing.AllocsPerRun(3, func() {
+		pl := NewPlanner(Policy{MaxAge: time.Hour}, plannerNow)
+		for range lines {
+			pl.Add(old.line, old.stored)
+		}
+		if plan := pl.Finish(); plan.Len() != lines || plan.Decision(lines-1) != DropAge {
+			t.Fatalf("plan of %d lines, last %v", plan.Len(), plan.Decision(lines-1))
+		}
+	})
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	before := m.TotalAlloc
+	pl := NewPlanner(Policy{MaxAge: time.Hour}, plannerNow)
+	for range lines {
+		pl.Add(old.line, old.stored)
+	}
+	pl.Finish()
+	runtime.ReadMemStats(&m)
+	if got := m.TotalAlloc - before; got > uint64(lines/64) || allocs > 12 {
+		t.Errorf("planning %d lines of one decision allocated %d bytes in %.0f allocations", lines, got, allocs)
 	}
 }

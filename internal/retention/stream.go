@@ -24,7 +24,7 @@ func (pl *Planner) Forget() {
 func (pl *Planner) decide(d Decision) {
 	pl.last = d
 	if !pl.forget {
-		pl.decisions = append(pl.decisions, d)
+		pl.decisions.add(d)
 	}
 }
 

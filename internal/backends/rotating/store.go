@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"time"
 
@@ -185,6 +184,9 @@ type segPlan struct {
 	// spans, when the segment's summary settles part of it, are its parts in order, the lines
 	// of read ones being [lo, hi) of the plan; nil when the segment is read whole.
 	spans []span
+	// survivors are the lines read that passed the age rule, and survived their stored
+	// bytes: the records the plan keeps are the newest of every segment's survivors.
+	survivors, survived int64
 }
 
 // Compact applies retention across the whole set, oldest segment first, then changes only the
@@ -282,7 +284,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	cutoff := pol.Cutoff(now)
 	wantRepr := pol.NeedsRepr()
 	var plans []*segPlan
-	var sizes lineSizes // stored size of every line read, to know what each segment keeps
+	lines := 0 // the lines planned so far
 	var classified, total int64
 	for _, sg := range segs {
 		total += sg.size
@@ -301,7 +303,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 	}
 	for _, sg := range segs {
 		stale := !sg.active || now.Sub(sg.fi.ModTime()) >= s.cfg.Grace
-		p := &segPlan{seg: sg, lo: sizes.len(), stale: stale}
+		p := &segPlan{seg: sg, lo: lines, stale: stale}
 		plans = append(plans, p)
 		// build is the summary this read makes: of a rotated segment read whole, or of a
 		// file from its first byte to its last line read.
@@ -352,7 +354,11 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			prog.at(l.Off + l.Len)
 			classified += l.Len
 			pl.Add(l.Class, l.Len)
-			sizes.add(uint32(min(l.Len, math.MaxUint32)))
+			lines++
+			if pl.Last() == retention.Keep {
+				p.survivors++
+				p.survived += l.Len
+			}
 			switch {
 			case build == nil:
 			case build.Prefix:
@@ -369,7 +375,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			if err != nil {
 				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
-			p.hi, p.end = sizes.len(), end
+			p.hi, p.end = lines, end
 			prog.done(sg.size)
 			continue
 		}
@@ -379,7 +385,7 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			if sp.act != read {
 				continue
 			}
-			from := sizes.len()
+			from := lines
 			// A block before the tail ends where a line ended when it was summarised: a "\r"
 			// there ends a line, whatever the file's freshness says of its own last byte.
 			finalCR, stopAtPartial := stale || !sp.tail, !stale && sp.tail
@@ -387,14 +393,14 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 			if err != nil {
 				return nil, nil, nil, errs.Wrap("read", sg.name, err)
 			}
-			sp.lines = sizes.len() - from
+			sp.lines = lines - from
 			if sp.tail {
 				p.end = max(end, sp.off)
 			} else if int64(sp.lines) != sp.tally.Lines {
 				return nil, nil, nil, fmt.Errorf("%s changed under the run: %d lines at %d, %d a moment before", sg.name, sp.lines, sp.off, sp.tally.Lines)
 			}
 		}
-		p.hi = sizes.len()
+		p.hi = lines
 		prog.done(sg.size)
 		if !sg.active && build != nil && build.Prefix {
 			if build.Size != sg.size {
@@ -405,10 +411,14 @@ func (s *Store) plan(ctx context.Context, segs []*segment, now time.Time, dryRun
 		}
 	}
 	plan := pl.Finish()
+	keptRecords := keptOfSurvivors(plans, plan.Counts())
 	var keep []*summary
-	for _, p := range plans {
+	for k, p := range plans {
 		if !p.known {
-			p.counts, p.kept = segmentCounts(plan, &sizes, p.lo, p.hi)
+			p.counts = segmentCounts(plan, p.lo, p.hi)
+			if p.counts.Kept != keptRecords[k] {
+				return nil, nil, nil, fmt.Errorf("%s: the plan keeps %d of its records, %d by the newest survivors", p.seg.name, p.counts.Kept, keptRecords[k])
+			}
 			for _, sp := range p.spans {
 				if sp.act != read {
 					p.counts.Add(sp.tally.counts(sp.act))
@@ -475,37 +485,35 @@ func agrees(f *os.File, spans []span) bool {
 	return true
 }
 
-// lineSizes are the stored sizes of a set's lines, in order, in chunks that are never copied:
-// a slice grown line by line would allocate about three times its final size on the way,
-// and the collector would run for that memory while the lines are classified.
-type lineSizes struct {
-	chunks [][]uint32
-	n      int
-}
-
-const sizeChunk = 1 << 16
-
-func (s *lineSizes) add(size uint32) {
-	if s.n%sizeChunk == 0 {
-		s.chunks = append(s.chunks, make([]uint32, sizeChunk))
+// keptOfSurvivors sets the kept bytes of every plan that read lines: the stored bytes of those
+// the plan keeps. The records it keeps are the newest survivors of the age rule (see
+// retention.Planner), so a segment keeps all of its survivors, none, or, where the kept
+// records begin, its newest: whatever the plan keeps beyond the newer segments' survivors.
+// It returns how many records each plan keeps that way, which the plan's decisions must agree
+// with.
+func keptOfSurvivors(plans []*segPlan, c retention.Counts) []int64 {
+	kept := make([]int64, len(plans))
+	records, bytes := c.Kept, c.KeptBytes
+	for k := len(plans) - 1; k >= 0; k-- {
+		p := plans[k]
+		n, b := min(p.survivors, records), p.survived
+		if n < p.survivors {
+			b = bytes // the oldest kept records, and no more
+		}
+		kept[k], p.kept = n, b
+		records, bytes = records-n, bytes-b
 	}
-	s.chunks[s.n/sizeChunk][s.n%sizeChunk] = size
-	s.n++
+	return kept
 }
 
-func (s *lineSizes) at(i int) uint32 { return s.chunks[i/sizeChunk][i%sizeChunk] }
-
-func (s *lineSizes) len() int { return s.n }
-
-// segmentCounts adds up the plan's decisions for lines [lo, hi) and the stored bytes kept.
-func segmentCounts(plan *retention.Plan, sizes *lineSizes, lo, hi int) (c retention.Counts, kept int64) {
+// segmentCounts adds up the plan's decisions for lines [lo, hi).
+func segmentCounts(plan *retention.Plan, lo, hi int) (c retention.Counts) {
 	for i := lo; i < hi; i++ {
 		c.Lines++
 		switch plan.Decision(i) {
 		case retention.Keep:
 			c.Records++
 			c.Kept++
-			kept += int64(sizes.at(i))
 		case retention.BlankLine:
 			c.Blanks++
 		case retention.NonRecordLine:
@@ -521,7 +529,7 @@ func segmentCounts(plan *retention.Plan, sizes *lineSizes, lo, hi int) (c retent
 			c.DroppedBytes++
 		}
 	}
-	return c, kept
+	return c
 }
 
 // Recover finishes or undoes what earlier runs left beside the set. It returns an error

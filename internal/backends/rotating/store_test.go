@@ -269,3 +269,63 @@ func TestSummariesSpareReads(t *testing.T) {
 		t.Errorf("a changed segment was not read again: %+v", rep)
 	}
 }
+
+// TestDryRunForetellsTheBytes: a dry run reports the bytes the set will hold and the largest
+// file a run will write, exactly as the run then leaves them, under limits that begin the kept
+// records in the middle of a segment (by count, by stored bytes) as well as by age alone.
+func TestDryRunForetellsTheBytes(t *testing.T) {
+	base := t.TempDir()
+	old, fresh := 978307200.0, 4102444800.0
+	rec := func(ts float64, pad int) string {
+		return fmt.Sprintf(`{"kind": "event", "timestamp": %.1f, "pad": "%s"}`+"\n", ts, strings.Repeat("x", pad))
+	}
+	k := 0
+	for _, name := range []string{"events.ndjson.4", "events.ndjson.3", "events.ndjson.2", "events.ndjson.1", "events.ndjson"} {
+		var b strings.Builder
+		for j := range 5 {
+			ts := fresh + float64(k)
+			if k < 7 {
+				ts = old + float64(k)
+			}
+			b.WriteString(rec(ts, 3*k+j%2))
+			k++
+		}
+		if name == "events.ndjson.2" {
+			b.WriteString("\nnot json\n")
+		}
+		if err := os.WriteFile(filepath.Join(base, name), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []retention.Policy{
+		{MaxAge: 24 * time.Hour},
+		{MaxRecords: 12},
+		{MaxAge: 24 * time.Hour, MaxRecords: 9},
+		{MaxTotalBytes: 1500, SizeBasis: retention.SizeBasisStored},
+		{MaxAge: 24 * time.Hour, MaxTotalBytes: 900, SizeBasis: retention.SizeBasisStored},
+	} {
+		s := newStore(copySet(t, base), Suffix, p)
+		dry, err := s.Compact(context.Background(), backends.Options{DryRun: true})
+		if err != nil {
+			t.Fatalf("%+v: dry run: %v", p, err)
+		}
+		rep := compact(t, s)
+		var after int64
+		ms, _, err := s.l.members()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if fi, err := os.Stat(m.name); err == nil {
+				after += fi.Size()
+			}
+		}
+		if dry.BytesAfter != after || dry.LargestWrite != rep.LargestWrite || dry.RecordsAfter != rep.RecordsAfter {
+			t.Errorf("%+v: dry run says %d bytes after, largest write %d, %d records; the run leaves %d bytes, wrote %d at most, kept %d",
+				p, dry.BytesAfter, dry.LargestWrite, dry.RecordsAfter, after, rep.LargestWrite, rep.RecordsAfter)
+		}
+		if rep.FilesRewritten == 0 {
+			t.Errorf("%+v: nothing rewritten: the limits should begin the kept records inside a segment", p)
+		}
+	}
+}

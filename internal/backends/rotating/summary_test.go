@@ -660,23 +660,6 @@ func TestDryRunKeepsNewerSummaries(t *testing.T) {
 	}
 }
 
-// TestLineSizes: sizes read back as they were added, across the chunks they are kept in.
-func TestLineSizes(t *testing.T) {
-	var s lineSizes
-	const n = 3*sizeChunk + 7
-	for i := range n {
-		s.add(uint32(i * 3))
-	}
-	if s.len() != n {
-		t.Fatalf("len %d, want %d", s.len(), n)
-	}
-	for _, i := range []int{0, 1, sizeChunk - 1, sizeChunk, 2*sizeChunk + 1, n - 1} {
-		if got := s.at(i); got != uint32(i*3) {
-			t.Errorf("at(%d) = %d, want %d", i, got, i*3)
-		}
-	}
-}
-
 // TestPrefixChecksum: a prefix summary's checksum is that of every byte of the lines added to
 // it, whether they were gathered for one update or, longer than a batch, taken at once.
 func TestPrefixChecksum(t *testing.T) {
