@@ -134,7 +134,7 @@ func FuzzAppendLines(f *testing.F) {
 
 // TestStreamReusesBatches: a call starts with the memory of the calls before it, as a set of
 // many files, read one call per file, needs; allocating it anew each time kept the collector
-// busy. The collector is off, so that nothing empties the pool between the calls.
+// busy and, on a virtual machine, took a page fault for every 4 KiB of it. The collector is off, so that nothing empties the pool between the calls.
 func TestStreamReusesBatches(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	var file bytes.Buffer
@@ -158,15 +158,16 @@ func TestStreamReusesBatches(t *testing.T) {
 		return after.TotalAlloc - before.TotalAlloc
 	}
 	first := read()
-	// Later calls allocate what a call needs of its own (the scanner's buffer, a block for it
-	// to go on in, small things), not their batches again. The race detector drops a quarter
-	// of what is put in a pool, hence the least of several calls.
+	// Later calls allocate what a call needs of its own (channels, goroutines, classifiers'
+	// caches: tens of kilobytes), not their batches nor their scanner's buffers again. The
+	// race detector drops a quarter of what is put in a pool, hence the least of several
+	// calls.
 	least := first
 	for range 40 {
 		least = min(least, read())
 	}
 	t.Logf("the first call allocated %d bytes, the least of the later ones %d", first, least)
-	if least > 3*batchBytes {
-		t.Errorf("every later call allocated %d bytes or more: the batches were not reused", least)
+	if least > batchBytes/2 {
+		t.Errorf("every later call allocated %d bytes or more: its batches or buffers were not reused", least)
 	}
 }

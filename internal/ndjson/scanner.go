@@ -56,14 +56,26 @@ type Scanner struct {
 // NewScanner returns a Scanner reading r, whose first byte is at offset base in the file.
 // bufSize is the read size; maxLine bounds the content of one line (DefaultMaxLine if <= 0).
 func NewScanner(r io.Reader, base int64, bufSize, maxLine int) *Scanner {
+	return NewScannerBuffer(r, base, make([]byte, max(bufSize, 4096)), maxLine)
+}
+
+// NewScannerBuffer is NewScanner reading into buf, memory the caller has no other use for:
+// len(buf) is the read size (a buffer under 4096 bytes is replaced). See [Scanner.Buffer] to
+// have it back.
+func NewScannerBuffer(r io.Reader, base int64, buf []byte, maxLine int) *Scanner {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	if bufSize < 4096 {
-		bufSize = 4096
+	if len(buf) < 4096 {
+		buf = make([]byte, 4096)
 	}
-	return &Scanner{r: r, buf: make([]byte, bufSize), off: base, maxLine: maxLine, bufSize: bufSize}
+	return &Scanner{r: r, buf: buf, off: base, maxLine: maxLine, bufSize: len(buf)}
 }
+
+// Buffer returns the memory the scanner reads into now, which is the memory it was given or
+// one of Block's next buffers, or, after a long line, a larger one. A caller that is done
+// with the scanner and with the lines it returned may use it again.
+func (s *Scanner) Buffer() []byte { return s.buf }
 
 // Offset returns the file offset of the next byte the scanner will report.
 func (s *Scanner) Offset() int64 { return s.off }
