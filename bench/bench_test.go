@@ -112,6 +112,7 @@ func copyDirect(src, dst string) error {
 	}
 	defer out.Close()
 	w := atomicfile.NewStreamWriter(out)
+	defer w.Release()
 	if _, err := w.ReadFrom(in); err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/papyrad/papyrad/internal/bufpool"
 )
 
 // StreamWriter writes a new file from its first byte on through a buffer: the way papyrad
@@ -20,7 +22,9 @@ import (
 // unaligned, and every write on a filesystem without direct I/O. Writes go through Write's
 // fault seam either way. A whole chunk going direct is written in the background while the
 // next one fills, one write at a time and in order; its error is returned by the next call.
-// The caller fsyncs the file after the last Flush, as for any file.
+// The caller fsyncs the file after the last Flush, as for any file, and calls Release when
+// done with the writer, so that the next writer (or reader, see package bufpool) uses its
+// memory.
 type StreamWriter struct {
 	f        *os.File
 	buf      []byte // the chunk being filled, aligned in memory as direct I/O needs
@@ -40,14 +44,14 @@ type directWrite struct {
 }
 
 // streamChunk is how much a StreamWriter buffers: the size of its writes.
-const streamChunk = 1 << 20
+const streamChunk = bufpool.Size
 
 // NewStreamWriter returns a StreamWriter that writes to f from its current offset on.
 func NewStreamWriter(f *os.File) *StreamWriter {
 	w := &StreamWriter{f: f, plain: Writer(f)}
 	mem, off := directAlign(f)
 	w.memAlign = max(mem, 1)
-	w.buf = alignedBuffer(streamChunk, w.memAlign)
+	w.buf = w.chunk()
 	if off > 0 && streamChunk%off == 0 {
 		if pos, err := f.Seek(0, io.SeekCurrent); err == nil && pos%int64(off) == 0 && setDirect(f, true) == nil {
 			w.align = off
@@ -84,7 +88,7 @@ func (w *StreamWriter) chunkFull() {
 		return
 	}
 	if w.spare == nil {
-		w.spare = alignedBuffer(streamChunk, w.memAlign)
+		w.spare = w.chunk()
 	}
 	full := w.buf
 	w.buf, w.spare, w.n = w.spare, full, 0
@@ -96,6 +100,30 @@ func (w *StreamWriter) chunkFull() {
 		n, err := w.f.Write(full) // an *os.PathError naming the file
 		done <- directWrite{n, err}
 	}()
+}
+
+// chunk returns memory for a chunk, aligned as direct I/O needs: a pooled buffer, when it is
+// (the runtime starts a large allocation on a page of its own), else memory of its own.
+func (w *StreamWriter) chunk() []byte {
+	b := bufpool.Get()
+	if uintptr(unsafe.Pointer(&b[0]))%uintptr(w.memAlign) == 0 {
+		return b
+	}
+	bufpool.Put(b)
+	return alignedBuffer(streamChunk, w.memAlign)
+}
+
+// Release waits for the write in flight, if any, and gives the writer's memory back. What was
+// buffered after the last Flush is not written. The writer must not be used afterwards; a
+// second Release does nothing.
+func (w *StreamWriter) Release() {
+	_ = w.wait() // a caller that wanted the outcome flushed first
+	bufpool.Put(w.buf)
+	bufpool.Put(w.spare)
+	w.buf, w.spare, w.n = nil, nil, 0
+	if w.err == nil {
+		w.err = errors.New("atomicfile: StreamWriter used after Release")
+	}
 }
 
 // wait waits for the write in flight, if any, and returns its error (see directDone).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/papyrad/papyrad/internal/bufpool"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/report"
@@ -17,7 +18,8 @@ import (
 // json.loads also rejects) is CORRUPTED_LINE.
 func Anomalies(ctx context.Context, r io.Reader, path string) ([]report.Anomaly, error) {
 	var out []report.Anomaly
-	sc := ndjson.NewScanner(r, 0, 1<<20, ndjson.DefaultMaxLine)
+	sc := ndjson.NewScannerBuffer(r, 0, bufpool.Get(), ndjson.DefaultMaxLine)
+	defer func() { bufpool.Put(sc.Buffer()) }()
 	sc.FinalCR = true
 	for idx := 1; ; idx++ {
 		line, err := sc.Next()

@@ -290,6 +290,7 @@ func (r *Rewrite) commit(ctx context.Context, copied int64, ordered bool) (int64
 			return final, errs.Wrap("fsync", r.path, err)
 		}
 	}
+	r.buf.Release() // flushed before the fsync above
 	if err := r.tmp.Close(); err != nil {
 		return final, errs.Wrap("close", r.path, err)
 	}
@@ -357,6 +358,7 @@ func (r *Rewrite) Abort() {
 	}
 	r.done = true
 	if r.tmp != nil {
+		r.buf.Release()
 		_ = r.tmp.Close()
 		r.tmp = nil
 	}

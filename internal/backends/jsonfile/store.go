@@ -14,6 +14,7 @@ import (
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
+	"github.com/papyrad/papyrad/internal/bufpool"
 	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -247,7 +248,8 @@ func (p *pass) twoPasses(ctx context.Context, pl *retention.Planner) (int64, err
 		return end, nil
 	}
 	p.bound = c.KeptBytes + (p.size - end)
-	sc := ndjson.NewScanner(io.NewSectionReader(p.f, 0, end), 0, 1<<20, ndjson.DefaultMaxLine)
+	sc := ndjson.NewScannerBuffer(io.NewSectionReader(p.f, 0, end), 0, bufpool.Get(), ndjson.DefaultMaxLine)
+	defer func() { bufpool.Put(sc.Buffer()) }()
 	sc.FinalCR = p.stale
 	n := plan.Len()
 	for i := 0; ; i++ {

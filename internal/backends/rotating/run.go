@@ -12,6 +12,7 @@ import (
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/atomicfile"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
+	"github.com/papyrad/papyrad/internal/bufpool"
 	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -212,7 +213,8 @@ func (r *run) pass(ctx context.Context, p *segPlan, w io.Writer) error {
 
 // archiveSpan archives the records of a span of p that its summary drops whole.
 func (r *run) archiveSpan(p *segPlan, sp span) error {
-	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, sp.off, sp.len), sp.off, 1<<20, ndjson.DefaultMaxLine)
+	sc := ndjson.NewScannerBuffer(io.NewSectionReader(p.seg.f, sp.off, sp.len), sp.off, bufpool.Get(), ndjson.DefaultMaxLine)
+	defer func() { bufpool.Put(sc.Buffer()) }()
 	sc.FinalCR = true
 	for n := int64(0); ; n++ {
 		line, err := sc.Next()
@@ -237,7 +239,8 @@ func (r *run) archiveSpan(p *segPlan, sp span) error {
 // passLines reads the lines of p at [off, end), which are [lo, hi) of the plan, and sends the
 // kept ones to w and the non-records to quarantine.
 func (r *run) passLines(ctx context.Context, p *segPlan, w io.Writer, off, end int64, lo, hi int) error {
-	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, off, end-off), off, 1<<20, ndjson.DefaultMaxLine)
+	sc := ndjson.NewScannerBuffer(io.NewSectionReader(p.seg.f, off, end-off), off, bufpool.Get(), ndjson.DefaultMaxLine)
+	defer func() { bufpool.Put(sc.Buffer()) }()
 	sc.FinalCR = p.stale
 	for i := lo; ; i++ {
 		line, err := sc.Next()
@@ -290,6 +293,7 @@ func (r *run) prepareRewrite(ctx context.Context, p *segPlan, id string) (prepar
 	var born int64
 	pr, err := r.prepareTemp(p, id, func(tmp *os.File) error {
 		bw := atomicfile.NewStreamWriter(tmp)
+		defer bw.Release()
 		if err := r.pass(ctx, p, bw); err != nil {
 			return err
 		}
@@ -363,7 +367,8 @@ func (r *run) keptOf(p *segPlan, b *block, i int, out *summary) bool {
 		}
 		return true
 	}
-	sc := ndjson.NewScanner(io.NewSectionReader(p.seg.f, b.Off, b.Len), b.Off, 1<<20, ndjson.DefaultMaxLine)
+	sc := ndjson.NewScannerBuffer(io.NewSectionReader(p.seg.f, b.Off, b.Len), b.Off, bufpool.Get(), ndjson.DefaultMaxLine)
+	defer func() { bufpool.Put(sc.Buffer()) }()
 	sc.FinalCR = true
 	n := int64(0)
 	for ; ; n++ {

@@ -15,6 +15,7 @@ import (
 	"github.com/papyrad/papyrad/internal/archive"
 	"github.com/papyrad/papyrad/internal/backends"
 	"github.com/papyrad/papyrad/internal/backends/filerun"
+	"github.com/papyrad/papyrad/internal/bufpool"
 	"github.com/papyrad/papyrad/internal/classify"
 	"github.com/papyrad/papyrad/internal/errs"
 	"github.com/papyrad/papyrad/internal/livefile"
@@ -464,25 +465,28 @@ func agrees(f *os.File, spans []span) bool {
 			}
 		}
 		if sp.act == read {
-			sc := ndjson.NewScanner(io.NewSectionReader(f, sp.off, sp.len), sp.off, 1<<20, ndjson.DefaultMaxLine)
+			sc := ndjson.NewScannerBuffer(io.NewSectionReader(f, sp.off, sp.len), sp.off, bufpool.Get(), ndjson.DefaultMaxLine)
 			sc.FinalCR = true
-			n := int64(0)
-			for {
-				_, err := sc.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return false
-				}
-				n++
-			}
-			if n != sp.tally.Lines {
+			n, err := countLines(sc)
+			bufpool.Put(sc.Buffer())
+			if err != nil || n != sp.tally.Lines {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// countLines counts the lines sc reads to its end.
+func countLines(sc *ndjson.Scanner) (int64, error) {
+	for n := int64(0); ; n++ {
+		if _, err := sc.Next(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, err
+		}
+	}
 }
 
 // keptOfSurvivors sets the kept bytes of every plan that read lines: the stored bytes of those

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/papyrad/papyrad/internal/atomicfile"
+	"github.com/papyrad/papyrad/internal/bufpool"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/retention"
 )
@@ -551,7 +552,8 @@ func (c *summaries) lookupPrefix(fi os.FileInfo, f *os.File) (*summary, bool) {
 	if !ok || !s.Prefix || s.Size > fi.Size() {
 		return nil, false
 	}
-	buf := make([]byte, min(s.Size, 1<<20))
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
 	var crc uint64
 	for off := int64(0); off < s.Size; {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), s.Size-off)], off)
