@@ -54,7 +54,9 @@ var SlowLongLived = WriterStyle{Name: "long-lived-slow", Holds: true, Args: func
 // one wait later, so the wait is longer than a round takes on a loaded machine: a record that
 // a writer puts in the new file before the one it left in the replaced file is forwarded
 // comes after it (papyrad cannot keep that order when no lease guarded the commit, see
-// docs/design/livefile.md).
+// docs/design/livefile.md). For the same reason it stops without writing the record it is
+// waiting with: the test's last run, which forwards what is left in replaced files, comes
+// only after the writer has stopped.
 var OpensThenWaits = WriterStyle{Name: "opens-then-waits", Holds: true, Args: func(_, active string) []string {
 	return []string{"-path", active, "-mode", "append", "-open-wait", "8s", "-interval", "0"}
 }}

@@ -5,7 +5,8 @@
 //	papyrawriter -path events.ndjson -writer A -mode papyra|logging -max-bytes 8192 -max-files 5 [-rate 2000] [-rename-pause 0]
 //
 // With -mode append each record is one open(O_APPEND)–write–close, as Papyra does; with
-// -mode append -open-wait D each record waits D between its open and its write; with
+// -mode append -open-wait D each record waits D between its open and its write (a stop
+// request ends the wait, and that record is not written); with
 // -mode hold one O_APPEND descriptor is opened at start and used for every record, like a
 // long-lived logger. The two rotating modes write a size-rotated set (path, path.1 newest …
 // path.{max-files-1} oldest): -mode papyra is Papyra's RotatingFilePersistence (open–append–
@@ -26,6 +27,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +56,7 @@ func run() int {
 		watchStdin   = flag.Bool("stdin", false, "also stop when standard input is closed")
 		rotLock      = flag.String("rotation-lock", "", "papyra, logging: hold an flock on this file while rotating, so that a test that stops the writer can tell it is not halfway through a rotation")
 		renamePause  = flag.Duration("rename-pause", 0, "papyra, logging: pause between looking a name up and renaming or removing it")
-		openWait     = flag.Duration("open-wait", 0, "append: pause between opening the file and writing the record")
+		openWait     = flag.Duration("open-wait", 0, "append: pause between opening the file and writing each record")
 	)
 	flag.Parse()
 	rotating := *mode == "papyra" || *mode == "logging"
@@ -78,7 +80,18 @@ func run() int {
 	open := func() (*os.File, error) {
 		f, err := os.OpenFile(*path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666) // as Python's open(path, "a"): the umask decides
 		if err == nil && *openWait > 0 {
-			time.Sleep(*openWait) // a writer that opens, then takes its time to write
+			// A writer that opens, then takes its time to write; asked to stop meanwhile,
+			// it stops without writing.
+			select {
+			case <-time.After(*openWait):
+			case sig := <-stop:
+				f.Close()
+				select {
+				case stop <- sig: // for the loop, which stops before the next record
+				default:
+				}
+				return nil, errStopped
+			}
 		}
 		return f, err
 	}
@@ -132,6 +145,9 @@ func run() int {
 		} else {
 			err = write(held, open, buf)
 		}
+		if errors.Is(err, errStopped) {
+			continue
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "papyrawriter: record %d: %v\n", seq, err)
 			return 1
@@ -150,6 +166,9 @@ func run() int {
 		}
 	}
 }
+
+// errStopped says the writer was asked to stop while it waited to write a record.
+var errStopped = errors.New("stopped")
 
 // write appends one record with a single write(2): through held if set, else through a
 // descriptor opened and closed for this record only.
