@@ -25,9 +25,9 @@ build:
 DISTDIR ?= dist
 
 # man writes a man page per command (cobra's doc generator) to $(DISTDIR)/man.
-man: build
+man:
 	rm -rf $(DISTDIR)/man
-	$(BIN) gen-man $(DISTDIR)/man
+	$(GO) run -trimpath -ldflags '$(LDFLAGS)' ./internal/tools/manpages $(DISTDIR)/man
 
 # completions writes the bash, zsh and fish completion scripts to $(DISTDIR)/completions.
 completions: build

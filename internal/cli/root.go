@@ -35,7 +35,19 @@ type env struct {
 
 // Main runs papyrad with args (without the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return execute(ctx, &env{stdout: stdout, stderr: stderr, environ: os.Environ(), isTerminal: func() bool { return isTerminal(os.Stderr) }}, args)
+	return execute(ctx, processEnv(stdout, stderr), args)
+}
+
+func processEnv(stdout, stderr io.Writer) *env {
+	return &env{stdout: stdout, stderr: stderr, environ: os.Environ(), isTerminal: func() bool { return isTerminal(os.Stderr) }}
+}
+
+// Command returns papyrad's command tree as a user runs it, cobra's completion commands
+// included, for the tools that document it (man pages).
+func Command() *cobra.Command {
+	root := newRoot(processEnv(os.Stdout, os.Stderr))
+	root.InitDefaultCompletionCmd()
+	return root
 }
 
 // execute runs one command line in e and returns its exit code, after printing its error.
@@ -70,7 +82,7 @@ without losing a record that retention keeps or one the application appends mean
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(ExitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath()))
 	})
-	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e), newVersionCmd(e), newManCmd(e), newArchiveCmd(e))
+	root.AddCommand(newCompactCmd(e), newScanCmd(e), newConfigCmd(e), newRunCmd(e), newStatusCmd(e), newTriggerCmd(e), newMetricsCmd(e), newVersionCmd(e), newArchiveCmd(e))
 	root.SetVersionTemplate(versionTemplate)
 	completeStores(root, e)
 	return root

@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"os"
@@ -8,17 +8,18 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/papyrad/papyrad/internal/cli"
 )
 
-// TestManPages: gen-man writes one page per command a user can run (hidden ones and cobra's
+// TestManPages: the tool writes one page per command a user can run (hidden ones and cobra's
 // help command aside), each naming its command and carrying its summary.
 func TestManPages(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, stderr := runCLI(t, false, "gen-man", dir); code != ExitOK {
-		t.Fatalf("gen-man: exit %d\n%s", code, stderr)
+	if err := write(dir); err != nil {
+		t.Fatal(err)
 	}
-	root := newRoot(&env{})
-	root.InitDefaultCompletionCmd()
+	root := cli.Command()
 	want := map[string]string{} // page name: the command's summary
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
