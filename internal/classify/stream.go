@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/papyrad/papyrad/internal/bufpool"
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/pyjson"
 )
@@ -81,14 +82,14 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 			}
 			return true
 		}
-		sc := ndjson.NewScannerBuffer(r, base, takeBuffer(), ndjson.DefaultMaxLine)
+		sc := ndjson.NewScannerBuffer(r, base, buffers.Get(), ndjson.DefaultMaxLine)
 		sc.FinalCR = finalCR
-		spare := takeBuffer()[:0] // memory for the scanner to go on in after a block
+		spare := buffers.Get()[:0] // memory for the scanner to go on in after a block
 		// Neither is referenced once reading is over: a block the scanner returns is memory
 		// it no longer reads into, and what a batch holds of a line from Next is a copy.
 		defer func() {
-			giveBuffer(spare)
-			giveBuffer(sc.Buffer())
+			buffers.Put(spare)
+			buffers.Put(sc.Buffer())
 		}()
 		for {
 			if blk, off := sc.Block(spare); blk != nil {
@@ -185,24 +186,9 @@ var spares sync.Pool
 
 // buffers holds memory of batchBytes for a call's scanner to read into. A call's reader goes
 // through two buffers more than its batches hold, the one it starts in and the one it ends
-// in; without them, a set read file by file would take 512 KiB of new memory per file.
-var buffers sync.Pool // of *[]byte
-
-func takeBuffer() []byte {
-	if b, ok := buffers.Get().(*[]byte); ok {
-		return (*b)[:batchBytes]
-	}
-	return make([]byte, batchBytes)
-}
-
-// giveBuffer puts b in buffers, unless it has grown for a long line: as for a batch, memory
-// grown that way is let go.
-func giveBuffer(b []byte) {
-	if cap(b) >= batchBytes && cap(b) <= 4*batchBytes {
-		b = b[:0]
-		buffers.Put(&b)
-	}
-}
+// in; without them, a set read file by file would take 512 KiB of new memory per file. A
+// buffer the scanner grew for a long line is let go, as a batch's is.
+var buffers = bufpool.New(batchBytes)
 
 func newBatch(free chan *batch) *batch {
 	var b *batch
