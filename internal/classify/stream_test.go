@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unsafe"
 
 	"github.com/papyrad/papyrad/internal/ndjson"
 	"github.com/papyrad/papyrad/internal/pyjson"
@@ -169,5 +170,35 @@ func TestStreamReusesBatches(t *testing.T) {
 	t.Logf("the first call allocated %d bytes, the least of the later ones %d", first, least)
 	if least > batchBytes/2 {
 		t.Errorf("every later call allocated %d bytes or more: its batches or buffers were not reused", least)
+	}
+}
+
+// TestStreamKeepsItsBatches: what one call allocates does not grow with the length of the
+// file, on one CPU as on several: at most every batch that can be in flight at once, its
+// scanner's buffers and a little more, on a file of a hundred batches. On one CPU, a free
+// list one batch too short let a batch go, and allocated another, for every fourth batch read.
+func TestStreamKeepsItsBatches(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	line := `{"kind": "event", "timestamp": 1700000000.5, "pad": "` + strings.Repeat("x", 200) + `"}` + "\n"
+	file := []byte(strings.Repeat(line, 100*batchBytes/len(line)))
+	batchMem := batchBytes + batchBytes/128*int(unsafe.Sizeof(ndjson.Line{}))
+	for _, procs := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if _, err := Stream(context.Background(), bytes.NewReader(file), 0, true, false, false, func(*ndjson.Line) error {
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			got := after.TotalAlloc - before.TotalAlloc
+			limit := uint64((2*procs+2)*batchMem + 2*batchBytes + 512<<10)
+			t.Logf("a call over 100 batches allocated %d bytes; in flight at once, batches and buffers take %d", got, limit)
+			if got > limit {
+				t.Errorf("a call over 100 batches allocated %d bytes, more than the %d its batches in flight take: it allocated batches as it went", got, limit)
+			}
+		})
 	}
 }
