@@ -42,7 +42,17 @@ func (v *validator) object(b []byte, i, depth int) (int, bool) {
 			return 0, false
 		}
 		var capture bool
-		if n, ts := v.keys.match(b, i); n > 0 {
+		// keyCache.match, in line: a record's every key goes through here.
+		n, ts := 0, false
+		if k := v.keys; k != nil && len(b)-i >= maxKeyLen {
+			s := b[i : i+maxKeyLen]
+			w0, w1, w2 := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:]), binary.LittleEndian.Uint64(s[16:])
+			var ok bool
+			if n, ts, ok = k.predicted(w0, w1, w2); !ok {
+				n, ts = k.lookup(w0, w1, w2)
+			}
+		}
+		if n > 0 {
 			i += n
 			capture = depth == 1 && ts
 		} else {

@@ -75,20 +75,32 @@ func (c *keyCache) begin() {
 // match returns the length of the remembered token that b holds at i, and whether its key is
 // "timestamp"; 0 when none is there (or c is nil). A token is looked for only where the line
 // goes on for maxKeyLen bytes, as it does after any key but the last of a record with a short
-// last value.
+// last value. The validator does the same with the three words at i, in line.
 func (c *keyCache) match(b []byte, i int) (n int, ts bool) {
 	if c == nil || i < 0 || len(b)-i < maxKeyLen {
 		return 0, false
 	}
-	s := b[i:]
-	_ = s[maxKeyLen-1]
-	w0 := binary.LittleEndian.Uint64(s)
-	w1 := binary.LittleEndian.Uint64(s[8:])
-	w2 := binary.LittleEndian.Uint64(s[16:])
-	if t := &c.tok[c.pred]; t.w0 == w0 && w1&t.m1 == t.w1 && w2&t.m2 == t.w2 {
-		c.last, c.pred = c.pred, t.succ
-		return int(t.n), t.ts
+	s := b[i : i+maxKeyLen]
+	w0, w1, w2 := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:]), binary.LittleEndian.Uint64(s[16:])
+	if n, ts, ok := c.predicted(w0, w1, w2); ok {
+		return n, ts
 	}
+	return c.lookup(w0, w1, w2)
+}
+
+// predicted matches the token the cache predicts, the common case, against the words at a
+// key's place: small enough for the compiler to put in line.
+func (c *keyCache) predicted(w0, w1, w2 uint64) (n int, ts, ok bool) {
+	t := &c.tok[c.pred]
+	if t.w0 != w0 || w1&t.m1 != t.w1 || w2&t.m2 != t.w2 {
+		return 0, false, false
+	}
+	c.last, c.pred = c.pred, t.succ
+	return int(t.n), t.ts, true
+}
+
+// lookup matches the words at a key's place against every token of their set.
+func (c *keyCache) lookup(w0, w1, w2 uint64) (n int, ts bool) {
 	set := keyIndex(w0)
 	for k := range keyWays {
 		if c.w0[set][k] == w0 {
