@@ -350,6 +350,9 @@ func skipNumber(b []byte, i int) (int, bool) {
 // its digits, eight at a time. It returns the value and where the number ends, as lexNumber
 // and exactFloat would; false for any other form, which the caller takes the long way.
 func plainFloat(b []byte, i int) (f float64, end int, ok bool) {
+	if f, end, ok := epochFloat(b, i); ok {
+		return f, end, true
+	}
 	neg := i < len(b) && b[i] == '-'
 	if neg {
 		i++
@@ -370,15 +373,49 @@ func plainFloat(b []byte, i int) (f float64, end int, ok bool) {
 	return f, end, ok
 }
 
+// epochFloat is plainFloat for the form nearly every timestamp has: time.time() between 2001
+// and 2286, ten digits, a point and one to eight more, where 24 bytes from b[i] on can be
+// read at once (inside a block of lines, all but the last few). It reads them as three words
+// and finds the digits and their value in those, without a loop; false for any other form.
+func epochFloat(b []byte, i int) (float64, int, bool) {
+	if i < 0 || len(b)-i < 24 {
+		return 0, 0, false
+	}
+	s := b[i : i+24]
+	x0, x1 := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
+	// [1-9] and nine digits, then '.' (s[10]).
+	if s[0] == '0' || nonDigits(x0) != 0 || nonDigits(x1)&0xffff != 0 || s[10] != '.' {
+		return 0, 0, false
+	}
+	// The digits after the point: up to eight, counted in one word (all eight when no byte
+	// of it is another, and then the next must not be a digit either).
+	frac := bits.TrailingZeros64(nonDigits(binary.LittleEndian.Uint64(s[11:]))) >> 3
+	end := 11 + frac
+	if frac == 8 && isDigit(s[end]) {
+		return 0, 0, false
+	}
+	if frac == 0 || s[end]|0x20 == 'e' {
+		return 0, 0, false
+	}
+	// The fraction's digits end the word at end-8; the bytes before them are cleared.
+	y := binary.LittleEndian.Uint64(s[end-8:]) & lowNibbles &^ (1<<(8*(8-frac)) - 1)
+	m := (eightDigits(x0&lowNibbles)*100+uint64(s[8]-'0')*10+uint64(s[9]-'0'))*pow10[frac] + eightDigits(y)
+	f, ok := decimalFloat(m, -frac, false)
+	return f, i + end, ok
+}
+
+// nonDigits returns x (eight bytes read little endian) with the bytes that are ASCII digits
+// zeroed: the lowest nonzero byte is the first that is not a digit (a carry out of a byte at
+// or above 0xfa only reaches bytes after that non-digit).
+func nonDigits(x uint64) uint64 {
+	return (x&0xf0f0f0f0f0f0f0f0 ^ 0x3030303030303030) | ((x+0x0606060606060606)&0xf0f0f0f0f0f0f0f0 ^ 0x3030303030303030)
+}
+
 // digitRun returns how many ASCII digits start b[i:], looking at eight bytes at a time.
 func digitRun(b []byte, i int) int {
 	n := i
 	for ; n+8 <= len(b); n += 8 {
-		x := binary.LittleEndian.Uint64(b[n:])
-		// A byte is zero here exactly when it is a digit, 0x30-0x39 (a carry out of a
-		// byte at or above 0xfa only reaches bytes after that non-digit).
-		z := (x&0xf0f0f0f0f0f0f0f0 ^ 0x3030303030303030) | ((x+0x0606060606060606)&0xf0f0f0f0f0f0f0f0 ^ 0x3030303030303030)
-		if z != 0 {
+		if z := nonDigits(binary.LittleEndian.Uint64(b[n:])); z != 0 {
 			return n + bits.TrailingZeros64(z)>>3 - i
 		}
 	}

@@ -190,6 +190,43 @@ func TestExactFloatTies(t *testing.T) {
 	}
 }
 
+// TestEpochFloat converts timestamps as time.time() writes them, with one to ten digits after
+// the point and every kind of byte after them, inside a block of lines: those with one to eight
+// digits and no exponent take epochFloat, and every one gets strconv's value.
+func TestEpochFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 200000 {
+		secs := strconv.FormatUint(1_000_000_000+rng.Uint64N(9_000_000_000), 10)
+		if rng.IntN(50) == 0 {
+			secs = "0" + secs[1:] // a leading zero: not a JSON number
+		}
+		frac := rng.IntN(11)
+		digits := make([]byte, frac)
+		for k := range digits {
+			digits[k] = byte('0' + rng.IntN(10))
+		}
+		num := secs + "." + string(digits)
+		next := []string{"}", ", ", "e5", "E-3", "\n", " "}[rng.IntN(6)]
+		block := []byte(num + next + `, "timestamp": 1}` + "\n" + `{"kind": "event"}`)
+		_, _, fast := epochFloat(block, 0)
+		wantFast := secs[0] != '0' && frac >= 1 && frac <= 8 && next[0]|0x20 != 'e'
+		if fast != wantFast {
+			t.Fatalf("%s: epochFloat took it: %v, want %v", block[:len(num)+len(next)], fast, wantFast)
+		}
+		f, end, ok := plainFloat(block, 0)
+		if !ok {
+			continue
+		}
+		text := block[:end]
+		if want := parseFloat(text); math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("%s: plainFloat %v (%x), strconv %v (%x)", text, f, math.Float64bits(f), want, math.Float64bits(want))
+		}
+		if wantFast && end != len(num) {
+			t.Fatalf("%s: plainFloat ends at %d, want %d", block, end, len(num))
+		}
+	}
+}
+
 // TestLemireFloat checks the multiplication on its own against strconv, for mantissas of
 // every length and every power of ten it has, and that it leaves few to the division.
 func TestLemireFloat(t *testing.T) {
@@ -252,10 +289,16 @@ func checkExactFloat(t *testing.T, text []byte) bool {
 	if intEnd == i && i < len(text) && text[i] != 'e' && text[i] != 'E' {
 		return false
 	}
-	if f, end, ok := plainFloat(text, 0); ok {
+	f, end, plain := plainFloat(text, 0)
+	if plain {
 		if want := parseFloat(text); end != len(text) || math.Float64bits(f) != math.Float64bits(want) {
 			t.Fatalf("%s: plainFloat %v (%x) ending at %d, strconv %v (%x)", text, f, math.Float64bits(f), end, want, math.Float64bits(want))
 		}
+	}
+	// Inside a block of lines, where plainFloat can read 24 bytes at once (epochFloat).
+	inBlock := append(append([]byte(nil), text...), `}, "timestamp": 0}`+"\n"+`{"kind": "event"}`...)
+	if f2, end2, ok := plainFloat(inBlock, 0); ok != plain || ok && (end2 != end || math.Float64bits(f2) != math.Float64bits(f)) {
+		t.Fatalf("%s: plainFloat in a block %v (%x) ending at %d, %v; alone %v (%x) ending at %d, %v", text, f2, math.Float64bits(f2), end2, ok, f, math.Float64bits(f), end, plain)
 	}
 	got, ok := exactFloat(text, neg, digits, intEnd, i, len(text))
 	if !ok {
