@@ -341,6 +341,10 @@ func fastNumber(b []byte, i int, capture bool, ts *retention.Timestamp) (int, bo
 // converted.
 func skipNumber(b []byte, i int) (int, bool) {
 	intEnd := intPartEnd(b, i)
+	if intEnd < len(b) && b[intEnd] != '.' && b[intEnd]|0x20 != 'e' {
+		// An integer, the common case: no fraction or exponent to look for.
+		return intEnd, intEnd-i <= maxIntDigits
+	}
 	end := exponentEnd(b, fractionEnd(b, intEnd))
 	return end, end > intEnd || intEnd-i <= maxIntDigits
 }

@@ -268,8 +268,11 @@ func checkExactFloat(t *testing.T, text []byte) bool {
 	var ts retention.Timestamp
 	end, ok := fastNumber(text, 0, false, &ts)
 	if isDigit(text[0]) {
-		if skipEnd, skipOK := skipNumber(text, 0); skipOK != ok || ok && skipEnd != end {
-			t.Fatalf("%s: skipNumber ends at %d, %v; fastNumber at %d, %v", text, skipEnd, skipOK, end, ok)
+		// Alone, and followed by what follows a member's value.
+		for _, b := range [][]byte{text, append(text[:len(text):len(text)], ", "...)} {
+			if skipEnd, skipOK := skipNumber(b, 0); skipOK != ok || ok && skipEnd != end {
+				t.Fatalf("%q: skipNumber ends at %d, %v; fastNumber at %d, %v", b, skipEnd, skipOK, end, ok)
+			}
 		}
 	}
 	if !ok || end != len(text) {
