@@ -179,17 +179,8 @@ func (r *Rewrite) catchUp(ctx context.Context, from int64) (int64, error) {
 		return from, err
 	}
 	lc := &lineCounter{w: r}
-	for off := from; off < end; {
-		n, err := r.old.ReadAt(r.scratch[:min(int64(len(r.scratch)), end-off)], off)
-		if n > 0 {
-			if _, werr := lc.Write(r.scratch[:n]); werr != nil {
-				return from, fmt.Errorf("copy lines appended during the run: %w", werr)
-			}
-			off += int64(n)
-		}
-		if err != nil && !(errors.Is(err, io.EOF) && off == end) {
-			return from, fmt.Errorf("copy lines appended during the run: %w", errs.Wrap("read", r.path, err))
-		}
+	if _, err := io.CopyBuffer(lc, io.NewSectionReader(r.old, from, end-from), r.scratch); err != nil {
+		return from, fmt.Errorf("copy lines appended during the run: %w", err)
 	}
 	r.carried += int64(lc.lines)
 	return end, nil
