@@ -103,7 +103,7 @@ func (w *StreamWriter) chunkFull() {
 }
 
 // chunk returns memory for a chunk, aligned as direct I/O needs: a pooled buffer, when it is
-// (the runtime starts a large allocation on a page of its own), else memory of its own.
+// (bufpool aligns its buffers to their size), else memory of its own.
 func (w *StreamWriter) chunk() []byte {
 	b := bufpool.Get()
 	if uintptr(unsafe.Pointer(&b[0]))%uintptr(w.memAlign) == 0 {

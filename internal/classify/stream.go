@@ -155,12 +155,16 @@ func Stream(ctx context.Context, r io.Reader, base int64, finalCR, stopAtPartial
 		select {
 		case free <- b:
 		default:
+			buffers.Put(b.arena) // free holds every batch in flight: not reached
 		}
 	}
 	wg.Wait()
 	// Every batch is done with: the next call starts with their memory.
 	for len(free) > 0 {
-		spares.Put(<-free)
+		b := <-free
+		buffers.Put(b.arena)
+		b.arena = nil
+		spares.Put(b)
 	}
 	if fnErr != nil {
 		return 0, fnErr
@@ -184,15 +188,16 @@ func handOver(lines []ndjson.Line, fn func(*ndjson.Line) error) error {
 	return nil
 }
 
-// spares holds the batches of calls that have returned. A set of many files, or many small
-// stores, is read by one call per file: without it, each call would allocate its batches anew
-// and leave the last one's to the collector, whose cycles cost more than the reading.
+// spares holds the batches of calls that have returned, without their memory blocks. A set
+// of many files, or many small stores, is read by one call per file: without it, each call
+// would allocate its batches anew and leave the last one's to the collector, whose cycles cost
+// more than the reading.
 var spares sync.Pool
 
-// buffers holds memory of batchBytes for a call's scanner to read into. A call's reader goes
-// through two buffers more than its batches hold, the one it starts in and the one it ends
-// in; without them, a set read file by file would take 512 KiB of new memory per file. A
-// buffer the scanner grew for a long line is let go, as a batch's is.
+// buffers holds the memory blocks of batchBytes that a call's scanner reads into and its
+// batches hold: a block the scanner filled becomes a batch's, and the batch's previous block
+// the scanner's next. A call's reader goes through two blocks more than its batches hold, the
+// one it starts in and the one it ends in. A block the scanner grew for a long line is let go.
 var buffers = bufpool.New(batchBytes)
 
 func newBatch(free chan *batch) *batch {
@@ -201,15 +206,15 @@ func newBatch(free chan *batch) *batch {
 	case b = <-free:
 	default:
 		if b, _ = spares.Get().(*batch); b == nil {
-			b = &batch{lines: make([]ndjson.Line, 0, batchBytes/128), arena: make([]byte, 0, batchBytes)}
+			b = &batch{lines: make([]ndjson.Line, 0, batchBytes/128)}
 		}
 	}
 	// The memory may be reused: the lines of its previous use are done with. Memory that grew
 	// for a very long line is let go rather than kept.
-	b.lines, b.arena, b.block, b.rest = b.lines[:0], b.arena[:0], nil, nil
-	if cap(b.arena) > 4*batchBytes {
-		b.arena = make([]byte, 0, batchBytes)
+	if b.arena == nil || cap(b.arena) > 4*batchBytes {
+		b.arena = buffers.Get()
 	}
+	b.lines, b.arena, b.block, b.rest = b.lines[:0], b.arena[:0], nil, nil
 	b.done = make(chan struct{})
 	return b
 }

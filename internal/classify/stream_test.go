@@ -174,18 +174,21 @@ func TestStreamReusesBatches(t *testing.T) {
 }
 
 // TestStreamKeepsItsBatches: what one call allocates does not grow with the length of the
-// file, on one CPU as on several: at most every batch that can be in flight at once, its
-// scanner's buffers and a little more, on a file of a hundred batches. On one CPU, a free
-// list one batch too short let a batch go, and allocated another, for every fourth batch read.
+// file, on one CPU as on several: at most the lines of every batch that can be in flight at
+// once and a little more, on a file of a hundred batches, and memory blocks from the pool for
+// every batch in flight and its scanner, all of them given back. On one CPU, a free list one
+// batch too short let a batch go, and allocated another, for every fourth batch read.
 func TestStreamKeepsItsBatches(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	line := `{"kind": "event", "timestamp": 1700000000.5, "pad": "` + strings.Repeat("x", 200) + `"}` + "\n"
 	file := []byte(strings.Repeat(line, 100*batchBytes/len(line)))
-	batchMem := batchBytes + batchBytes/128*int(unsafe.Sizeof(ndjson.Line{}))
+	linesMem := batchBytes / 128 * int(unsafe.Sizeof(ndjson.Line{}))
+	buffers.Put(buffers.Get()) // the pool's first huge pages are not the call's
 	for _, procs := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 			var before, after runtime.MemStats
+			madeBefore, heldBefore := buffers.Stats()
 			runtime.ReadMemStats(&before)
 			if _, err := Stream(context.Background(), bytes.NewReader(file), 0, true, false, false, func(*ndjson.Line) error {
 				return nil
@@ -193,11 +196,16 @@ func TestStreamKeepsItsBatches(t *testing.T) {
 				t.Fatal(err)
 			}
 			runtime.ReadMemStats(&after)
+			madeAfter, heldAfter := buffers.Stats()
 			got := after.TotalAlloc - before.TotalAlloc
-			limit := uint64((2*procs+2)*batchMem + 2*batchBytes + 512<<10)
-			t.Logf("a call over 100 batches allocated %d bytes; in flight at once, batches and buffers take %d", got, limit)
+			limit := uint64((2*procs+2)*linesMem + 512<<10)
+			t.Logf("a call over 100 batches allocated %d bytes and cut %d blocks; in flight at once, lines take %d",
+				got, madeAfter-madeBefore, limit)
 			if got > limit {
 				t.Errorf("a call over 100 batches allocated %d bytes, more than the %d its batches in flight take: it allocated batches as it went", got, limit)
+			}
+			if lent := heldBefore + (madeAfter - madeBefore) - heldAfter; lent != 0 {
+				t.Errorf("%d memory blocks were not given back to the pool", lent)
 			}
 		})
 	}
