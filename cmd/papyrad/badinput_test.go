@@ -364,8 +364,10 @@ func testOversize(t *testing.T, validJSON bool) {
 			t.Errorf("quarantine holds %d bytes that differ from the %d-byte line", n, size)
 		}
 	}
-	// Streamed: memory stays well below the line's own size (it is never held whole).
-	if limit := int64(size) / 2; r.maxRSS > limit {
+	// Streamed: memory stays well below the line's own size (it is never held whole). A run
+	// holds at most DefaultMaxLine of it (16 MiB) while it looks for the line's end, and stays
+	// within the 64 MiB that make bench holds papyrad to on every store.
+	if limit := int64(64 << 20); r.maxRSS > limit {
 		t.Errorf("papyrad peaked at %d MiB resident for a %d MiB line: the line was not streamed (limit %d MiB)",
 			r.maxRSS>>20, size>>20, limit>>20)
 	}
