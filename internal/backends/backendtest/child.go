@@ -112,23 +112,33 @@ func startChild(t *testing.T, kind string, p Params, o childOpts) *child {
 	}
 	c := &child{out: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	args := []string{"-test.run=^TestHelperProcess$", "-test.count=1"}
-	c.cmd = exec.Command(o.exe, args...)
-	if o.deploy != nil {
-		c.cmd = o.deploy.Papyrad(o.exe, args...)
-	}
-	c.cmd.Env = append(os.Environ(), envChild+"="+string(b))
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
-	// The test binary's death kills the child: a failed test leaves no run going.
-	if c.cmd.SysProcAttr == nil {
-		c.cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	c.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	if o.cred != nil {
-		c.cmd.SysProcAttr.Credential = o.cred
-	}
-	c.start = time.Now()
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start the child process: %v", err)
+	// A copy of the test binary just written cannot be run (ETXTBSY) while a process forked
+	// meanwhile, by a test running beside this one, still holds its descriptor: that lasts
+	// until the process runs its own program, so the start is tried again.
+	for try := 0; ; try++ {
+		c.cmd = exec.Command(o.exe, args...)
+		if o.deploy != nil {
+			c.cmd = o.deploy.Papyrad(o.exe, args...)
+		}
+		c.cmd.Env = append(os.Environ(), envChild+"="+string(b))
+		c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+		// The test binary's death kills the child: a failed test leaves no run going.
+		if c.cmd.SysProcAttr == nil {
+			c.cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		c.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		if o.cred != nil {
+			c.cmd.SysProcAttr.Credential = o.cred
+		}
+		c.start = time.Now()
+		err := c.cmd.Start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || try == 50 {
+			t.Fatalf("start the child process: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	go func() { c.done <- c.cmd.Wait() }()
 	return c
