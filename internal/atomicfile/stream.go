@@ -110,7 +110,7 @@ func (w *StreamWriter) chunk() []byte {
 		return b
 	}
 	bufpool.Put(b)
-	return alignedBuffer(streamChunk, w.memAlign)
+	return bufpool.Aligned(streamChunk, w.memAlign)
 }
 
 // Release waits for the write in flight, if any, and gives the writer's memory back. What was
@@ -246,14 +246,4 @@ func setDirect(f *os.File, on bool) error {
 	}
 	_, err = unix.FcntlInt(f.Fd(), unix.F_SETFL, flags)
 	return err
-}
-
-// alignedBuffer returns n bytes whose first is at an address that is a multiple of align.
-func alignedBuffer(n, align int) []byte {
-	b := make([]byte, n+align)
-	skip := 0
-	if r := int(uintptr(unsafe.Pointer(&b[0])) % uintptr(align)); r != 0 {
-		skip = align - r
-	}
-	return b[skip : skip+n : skip+n]
 }

@@ -48,12 +48,21 @@ func newChunk() []byte {
 		// Huge pages of another size: plain memory, cut the same way.
 		return make([]byte, n)
 	}
-	b := make([]byte, n+hugePageSize)
-	skip := int(-uintptr(unsafe.Pointer(&b[0])) & (hugePageSize - 1))
-	b = b[skip : skip+n : skip+n]
+	b := Aligned(n, hugePageSize)
 	_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
 	_ = unix.Madvise(b, unix.MADV_DONTNEED)
 	return b
+}
+
+// Aligned returns n bytes of new memory whose first is at an address that is a multiple of
+// align.
+func Aligned(n, align int) []byte {
+	b := make([]byte, n+align)
+	skip := 0
+	if r := int(uintptr(unsafe.Pointer(&b[0])) % uintptr(align)); r != 0 {
+		skip = align - r
+	}
+	return b[skip : skip+n : skip+n]
 }
 
 // dropPages lets the huge pages not cut yet go.
