@@ -284,7 +284,7 @@ func (s *suite) ownership(t *testing.T) {
 	// as runs the store as uid with the given groups in a child process.
 	as := func(t *testing.T, f *fixture, uid int, groups ...uint32) outcome {
 		t.Helper()
-		exe := s.reachableBinary(t)
+		exe := testutil.Shared(t, os.Args[0]) // the go tool keeps it in a private directory
 		// The run's user owns the files: it may take the file leases that prove nobody
 		// writes a replaced file any more.
 		f.params.DrainTimeout = 5 * time.Second
@@ -350,33 +350,6 @@ func (s *suite) ownership(t *testing.T) {
 			t.Errorf("left beside the store: %v", l)
 		}
 	})
-}
-
-// reachableBinary copies the test binary where another user can run it (the go tool keeps
-// it in a private directory).
-func (s *suite) reachableBinary(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	name := filepath.Join(dir, filepath.Base(os.Args[0]))
-	dst, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return name
 }
 
 func clone(m map[string]int64) map[string]int64 { return maps.Clone(m) }
