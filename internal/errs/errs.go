@@ -92,6 +92,8 @@ var (
 	ErrServerTooOld = errors.New("server too old for streams")
 	// ErrTrimIncomplete means entries below the trim target were still there after the trim.
 	ErrTrimIncomplete = errors.New("trim left entries it should have removed")
+	// ErrProtocol means a server's reply was not the RESP a command of its kind returns.
+	ErrProtocol = errors.New("reply does not follow the Redis protocol")
 )
 
 // Remote archives.

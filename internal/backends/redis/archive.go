@@ -71,12 +71,12 @@ func (r *run) archive(ctx context.Context, results []*streamResult) (*archive.Wr
 			return nil, fmt.Errorf("store %s: %w", cfg.Name, err)
 		}
 		var writeErr error
-		err := r.readRange(ctx, sp.key, sp.ids.at(res.final.pos-1), "archive", func(x id, values map[string]any) error {
-			l, data, _ := entryLine(nil, values, false)
+		err := r.readRange(ctx, sp.key, sp.ids.at(res.final.pos-1), "archive", func(e *entry) error {
+			l, data, _ := entryLine(nil, e, false)
 			if l.Kind != retention.Record {
 				return nil // quarantined instead
 			}
-			line = archiveLine(line, x, sp.key, data)
+			line = archiveLine(line, e.id, sp.key, data)
 			writeErr = w.Write(line)
 			return writeErr
 		}, nil)

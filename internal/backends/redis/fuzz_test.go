@@ -18,14 +18,18 @@ import (
 
 // FuzzParseID: an ID the parser accepts prints back to itself (leading zeros aside) and parses
 // again to the same ID; its neighbours are ordered around it; anything else is an error that
-// quotes the ID.
+// quotes the ID. parseIDBytes decides as parseID does.
 func FuzzParseID(f *testing.F) {
 	for _, s := range []string{"0-0", "0-1", "1700000000000-12", "18446744073709551615-18446744073709551615",
-		"18446744073709551616-0", "1-", "-1", "1", "", "01-02", "+1-2", "1-2-3", " 1-2", "1_0-2", "0x10-1"} {
+		"18446744073709551616-0", "1-", "-1", "1", "", "01-02", "+1-2", "1-2-3", " 1-2", "1_0-2", "0x10-1",
+		"000000000000000000001-0", "18446744073709551615-18446744073709551616"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		x, err := parseID(s)
+		if y, errB := parseIDBytes([]byte(s)); y != x || (errB == nil) != (err == nil) {
+			t.Fatalf("parseIDBytes(%q) = %v, %v; parseID gives %v, %v", s, y, errB, x, err)
+		}
 		if err != nil {
 			if !strings.Contains(err.Error(), "stream ID") {
 				t.Fatalf("parseID(%q): error %q does not say it is about a stream ID", s, err)
@@ -84,10 +88,11 @@ func FuzzEntryLine(f *testing.F) {
 		if key != "" && key != "data" {
 			values[key] = val
 		}
-		l, raw, size := entryLine(nil, values, true)
+		e := entryOf(values)
+		l, raw, size := entryLine(nil, e, true)
 		var c pyjson.Classifier // its keys remembered, the entry is decided the same
-		entryLine(&c, values, false)
-		l0, raw0, size0 := entryLine(&c, values, false)
+		entryLine(&c, e, false)
+		l0, raw0, size0 := entryLine(&c, e, false)
 		if l0.Kind != l.Kind || l0.Reason != l.Reason || l0.Timestamp != l.Timestamp || !bytes.Equal(raw0, raw) || size0 != size {
 			t.Fatalf("wantRepr changes the result: %+v vs %+v", l0, l)
 		}

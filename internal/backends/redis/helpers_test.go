@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -212,4 +213,19 @@ func (f fixture) policy() retention.Policy {
 		MaxRecords:    f.Policy.MaxRecords,
 		MaxTotalBytes: f.Policy.MaxTotalBytes,
 	}
+}
+
+// entryOf returns an entry whose fields are values', in the order of their names (none for a
+// nil map), as go-redis decodes an entry into a map.
+func entryOf(values map[string]any) *entry {
+	e := &entry{}
+	if values == nil {
+		return e
+	}
+	e.fields = [][]byte{}
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		s, _ := values[k].(string)
+		e.fields = append(e.fields, []byte(k), []byte(s))
+	}
+	return e
 }

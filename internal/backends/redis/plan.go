@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -51,14 +50,11 @@ var freshTimestamp = pyjson.Classify([]byte(`{"timestamp": Infinity}`), false).T
 // json.loads(fields["data"]) must give a dict. It returns the line, the bytes that stand for
 // the entry in quarantine, and its stored size (the data field's length). c, when not nil,
 // remembers the keys of the entries it has seen (see pyjson.Classifier).
-func entryLine(c *pyjson.Classifier, values map[string]any, wantRepr bool) (retention.Class, []byte, int64) {
-	v, ok := values["data"]
+func entryLine(c *pyjson.Classifier, e *entry, wantRepr bool) (retention.Class, []byte, int64) {
+	data, ok := e.value("data")
 	if !ok {
-		raw, _ := json.Marshal(values)
-		return retention.Class{Kind: retention.NonRecord, Reason: "entry has no data field"}, raw, 0
+		return retention.Class{Kind: retention.NonRecord, Reason: "entry has no data field"}, e.json(), 0
 	}
-	s, _ := v.(string)
-	data := []byte(s)
 	l := c.Classify(data, wantRepr)
 	switch l.Kind {
 	case retention.Blank:
@@ -133,8 +129,9 @@ func (r *run) planStream(ctx context.Context, sp *streamPlan) error {
 	}
 	if sp.length > 0 && end != (id{}) {
 		var c pyjson.Classifier
-		if err := r.readRange(ctx, sp.key, end, "page", func(x id, values map[string]any) error {
-			l, _, size := entryLine(&c, values, wantRepr)
+		if err := r.readRange(ctx, sp.key, end, "page", func(e *entry) error {
+			x := e.id
+			l, _, size := entryLine(&c, e, wantRepr)
 			if l.Kind == retention.Record && byID {
 				if float64(x.ms)/1000 >= cutoff {
 					l.Timestamp = freshTimestamp
@@ -188,7 +185,7 @@ func ageTarget(cutoff float64) id {
 // ReadCount, each as large as takes about readTarget (see pacer), calling each for every entry
 // and page, if set, after every page. Before each page it takes the run's step named point
 // (which refreshes the lock).
-func (r *run) readRange(ctx context.Context, key string, end id, point string, each func(id, map[string]any) error, page func()) error {
+func (r *run) readRange(ctx context.Context, key string, end id, point string, each func(*entry) error, page func()) error {
 	start := "-"
 	pace := newPacer(10, int64(r.s.cfg.ReadCount), readTarget, false)
 	for {
@@ -196,27 +193,17 @@ func (r *run) readRange(ctx context.Context, key string, end id, point string, e
 			return err
 		}
 		n := pace.step
-		began := time.Now()
-		msgs, err := r.c.XRangeN(ctx, key, start, end.String(), n).Result()
+		got, x, took, err := r.xrange(ctx, key, start, end.String(), n, each)
 		if err != nil {
 			return err
 		}
-		if err := pace.took(ctx, n, int64(len(msgs)), time.Since(began)); err != nil {
+		if err := pace.took(ctx, n, got, took); err != nil {
 			return err
-		}
-		var x id
-		for _, m := range msgs {
-			if x, err = parseID(m.ID); err != nil {
-				return err
-			}
-			if err := each(x, m.Values); err != nil {
-				return err
-			}
 		}
 		if page != nil {
 			page()
 		}
-		if int64(len(msgs)) < n || x == end {
+		if got < n || x == end {
 			return nil
 		}
 		next, ok := x.next()

@@ -29,6 +29,9 @@ type run struct {
 	// (the streams' MEMORY USAGE while reading, the data to trim while trimming).
 	done, total int64
 	avg         float64 // data bytes per entry of the stream being trimmed
+
+	reply replyBuffer // the raw reply of the last XRANGE (see xrange)
+	page  page        // that reply decoded
 }
 
 // step is called before every command of a run that reads a page or trims: it stops a
@@ -236,16 +239,18 @@ func (r *run) quarantine(ctx context.Context, results []*streamResult) error {
 				defer q.Discard()
 			}
 			// Read again by ID: only the few non-records were remembered, not their data.
-			msgs, err := r.c.XRangeN(ctx, sp.key, nr.id.String(), nr.id.String(), 1).Result()
+			// (If it was removed by someone else since, there is nothing to add.)
+			var addErr error
+			_, _, _, err := r.xrange(ctx, sp.key, nr.id.String(), nr.id.String(), 1, func(e *entry) error {
+				_, raw, _ := entryLine(nil, e, false)
+				addErr = q.Add(raw, int64(nr.pos), fmt.Sprintf("%s entry %s: %s", sp.key, nr.id, nr.reason))
+				return addErr
+			})
+			if addErr != nil {
+				return fmt.Errorf("store %s: %w", s.cfg.Name, addErr)
+			}
 			if err != nil {
 				return s.wrap("read "+sp.key+" "+nr.id.String()+" for quarantine", err)
-			}
-			if len(msgs) == 0 {
-				continue // removed by someone else since
-			}
-			_, raw, _ := entryLine(nil, msgs[0].Values, false)
-			if err := q.Add(raw, int64(nr.pos), fmt.Sprintf("%s entry %s: %s", sp.key, nr.id, nr.reason)); err != nil {
-				return fmt.Errorf("store %s: %w", s.cfg.Name, err)
 			}
 		}
 	}

@@ -38,11 +38,11 @@ func (s *Store) Scan(ctx context.Context) ([]report.Anomaly, error) {
 		if sp.length == 0 {
 			continue
 		}
-		err := r.readRange(ctx, k, sp.last, "page", func(x id, values map[string]any) error {
-			l, _, _ := entryLine(nil, values, false)
+		err := r.readRange(ctx, k, sp.last, "page", func(e *entry) error {
+			l, _, _ := entryLine(nil, e, false)
 			if l.Kind == retention.NonRecord {
 				out = append(out, report.Anomaly{Type: report.CorruptedLine, Path: k,
-					Detail: fmt.Sprintf("entry %s: %s", x, l.Reason)})
+					Detail: fmt.Sprintf("entry %s: %s", e.id, l.Reason)})
 			}
 			return nil
 		}, nil)

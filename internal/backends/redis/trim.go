@@ -18,8 +18,8 @@ const (
 	// that sends a command meanwhile waits about that long. Freeing a step's nodes takes the
 	// server longer now and then (its allocator returning memory), so the target leaves room.
 	trimTarget = 200 * time.Microsecond
-	// readTarget is how long one page of reads should take, as the run measures it: most of
-	// it is the run's own decoding of the reply, so the server's part is shorter.
+	// readTarget is how long one page of reads should take, from sending the XRANGE to
+	// holding its reply: the server's part and the transfer.
 	readTarget = 500 * time.Microsecond
 	// firstStep is the size of the first trim step or page, before any has been measured.
 	firstStep = 200

@@ -160,7 +160,7 @@ func TestEntryLine(t *testing.T) {
 		{map[string]any{"payload": `{"a": 1}`}, false},
 		{map[string]any{}, false},
 	} {
-		l, raw, _ := entryLine(nil, tc.values, false)
+		l, raw, _ := entryLine(nil, entryOf(tc.values), false)
 		if got := l.Kind == retention.Record; got != tc.record {
 			t.Errorf("%q: record %v, want %v (%s)", tc.values, got, tc.record, l.Reason)
 		}
