@@ -40,7 +40,8 @@ const (
 // and at whatever priority. So the pinger also runs, for as long as papyrad ran, beside one
 // busy loop per CPU started with papyrad's prefix and no Redis work at all: x-cpu-load is
 // papyrad's worst round trip over that one, the part a client would notice of papyrad's
-// commands rather than of a busy machine.
+// commands rather than of a busy machine. And it runs as long again with nothing else running:
+// idle-worst-rtt-ms is the machine's own worst, below which no run can bring a client's.
 //
 // papyrad runs twice: at the default priority, and as the systemd units run it (nice 10,
 // SCHED_BATCH). On a small machine where papyrad and redis-server share the CPUs, the first
@@ -83,7 +84,7 @@ func benchRedisTrim(b *testing.B, prefix []string) {
 	}
 	c.ConfigSet(ctx, "slowlog-max-len", "100000")
 	var wall, cpu, single time.Duration
-	var worst, p99, singleWorst, worstCmd, worstTrim, singleCmd, loadWorst time.Duration
+	var worst, p99, singleWorst, worstCmd, worstTrim, singleCmd, loadWorst, idleWorst time.Duration
 	var slowestCmd string
 	var commands int64
 	for i := 0; i < b.N; i++ {
@@ -121,6 +122,10 @@ func benchRedisTrim(b *testing.B, prefix []string) {
 		p = startPinger(b, srv.Socket())
 		busy(b, prefix, r.wall)
 		loadWorst = max(loadWorst, slices.Max(p.stop()))
+		// And with nothing running.
+		p = startPinger(b, srv.Socket())
+		time.Sleep(r.wall)
+		idleWorst = max(idleWorst, slices.Max(p.stop()))
 
 		// The reference: the same trim as one exact XTRIM.
 		firstKept = loadRedis(b, c)
@@ -148,6 +153,7 @@ func benchRedisTrim(b *testing.B, prefix []string) {
 	b.ReportMetric(float64(worst)/float64(singleWorst), "x-single")
 	b.ReportMetric(ms(loadWorst), "cpu-load-worst-rtt-ms")
 	b.ReportMetric(float64(worst)/float64(loadWorst), "x-cpu-load")
+	b.ReportMetric(ms(idleWorst), "idle-worst-rtt-ms")
 	b.ReportMetric(ms(worstCmd), "worst-cmd-ms")
 	b.ReportMetric(ms(worstTrim), "worst-trim-step-ms")
 	b.ReportMetric(ms(singleCmd), "single-xtrim-cmd-ms")
