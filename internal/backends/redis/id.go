@@ -15,34 +15,15 @@ type id struct{ ms, seq uint64 }
 // maxID is the largest ID a stream can hold.
 var maxID = id{math.MaxUint64, math.MaxUint64}
 
-// parseIDBytes is parseID on the bytes of a reply.
+// parseIDBytes is parseID on the bytes of a reply, without making a string of them.
 func parseIDBytes(b []byte) (id, error) {
-	dash := bytes.IndexByte(b, '-')
-	if dash < 0 {
-		return id{}, fmt.Errorf("stream ID %q has no sequence part", b)
-	}
-	ms, ok1 := decimal(b[:dash])
-	seq, ok2 := decimal(b[dash+1:])
-	if !ok1 || !ok2 {
+	msPart, seqPart, ok := bytes.Cut(b, []byte("-"))
+	ms, errMs := strconv.ParseUint(string(msPart), 10, 64)
+	seq, errSeq := strconv.ParseUint(string(seqPart), 10, 64)
+	if !ok || errMs != nil || errSeq != nil {
 		return parseID(string(b)) // says why
 	}
 	return id{ms, seq}, nil
-}
-
-// decimal parses the unsigned decimal number b, as strconv.ParseUint(b, 10, 64) does.
-func decimal(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		d := uint64(c - '0')
-		if d > 9 || n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }
 
 func parseID(s string) (id, error) {

@@ -65,17 +65,16 @@ func (r *run) xrange(ctx context.Context, key, start, end string, count int64, e
 	if err != nil || r.page.decode(r.reply.b) != nil {
 		return r.xrangeDecoded(ctx, key, start, end, count, each)
 	}
-	var e *entry
-	for i := range r.page.entries {
-		e = &r.page.entries[i]
-		if err := each(e); err != nil {
+	entries := r.page.entries
+	for i := range entries {
+		if err := each(&entries[i]); err != nil {
 			return 0, id{}, took, err
 		}
 	}
-	if e == nil {
+	if len(entries) == 0 {
 		return 0, id{}, took, nil
 	}
-	return int64(len(r.page.entries)), e.id, took, nil
+	return int64(len(entries)), entries[len(entries)-1].id, took, nil
 }
 
 // xrangeDecoded is xrange through go-redis's own XRANGE.
